@@ -1,0 +1,55 @@
+import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+
+/**
+ * Subcommands are loaded on demand so `orthanc-t3 coefficients` does not pay for loading ONNX Runtime or gRPC.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => CliCommand }> = {
+  serve: { summary: 'follow Orthanc and triage every study that becomes stable (the main job)', load: () => require('./serve').serveCommand },
+  demo: { summary: 'start a local Orthanc with the demo bundle, send the sample studies, print their triage', load: () => require('./demo').demoCommand },
+  classify: { summary: 'classify DICOM files: one JSON line per file', load: () => require('./classify').classifyCommand },
+  coefficients: { summary: 'explain T3 coefficients (JS, λ, DaWin) for one case of logits', load: () => require('./coefficients').coefficientsCommand },
+  'build-merged': { summary: 'build the merged ONNX graph of a generalist and its expert', load: () => require('./build-merged').buildMergedCommand },
+  bench: { summary: 'engine benchmark (images/s, RSS, session start)', load: () => require('./bench').benchCommand },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return ['usage: orthanc-t3 <command> [options]', '', 'commands:', ...lines, '', 'orthanc-t3 <command> --help for its options'].join('\n');
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(usage() + '\n');
+    return name === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    io.stderr.write(`orthanc-t3: unknown command "${name}"\n\n${usage()}\n`);
+    return ExitCode.usage;
+  }
+  try {
+    return await entry.load().run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`orthanc-t3 ${name}: ${err.message}\n`);
+      return ExitCode.usage;
+    }
+    io.stderr.write(`orthanc-t3 ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return ExitCode.usage;
+  }
+}
+
+/** Entry point of bin/orthanc-t3.js. Long-running commands (serve, demo) keep the process alive themselves. */
+export function main(argv: string[]): void {
+  runCli(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`orthanc-t3: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.exitCode = ExitCode.usage;
+    },
+  );
+}

@@ -1,0 +1,166 @@
+import type { PolicyConfig } from '../t3';
+import type { BatchInference, T3Engine } from '../engine';
+import { DicomError, loadModelInputs, type DicomInstanceInfo, type FramePolicy } from '../dicom';
+import type { RankedFinding } from '../report';
+
+/** One image object handed to the classifier: Part 10 bytes plus a name used in results and errors. */
+export interface ClassifyInput {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** The model's output for one frame, with the coefficients that produced it (the audit record of docs/T3.md §6). */
+export interface FrameClassification {
+  /** 1-based frame number in the source object. */
+  frameNumber: number;
+  /** All classes, most probable first. */
+  predictions: RankedFinding[];
+  js: number;
+  lambda: number;
+  lambdaFinal: number;
+  /** λ of the merged pass that produced the probabilities (null for the ensemble policy). */
+  appliedLambda: number | null;
+  batchLambda: number | null;
+  batchId: string;
+  batchSize: number;
+}
+
+export type ClassifyOutcome =
+  | { name: string; ok: true; info: DicomInstanceInfo; frames: FrameClassification[] }
+  | { name: string; ok: false; skipped: boolean; errorCode: string; error: string };
+
+export interface ClassifyOptions {
+  policy: PolicyConfig;
+  batchSize: number;
+  framePolicy: FramePolicy;
+  /** How many inputs are decoded at once; decoding overlaps inference of the previous batch. */
+  decodeConcurrency?: number;
+  /** Stops work between batches (a cancelled gRPC call); outcomes not yet computed become errors. */
+  signal?: AbortSignal;
+}
+
+interface PendingFrame {
+  inputIndex: number;
+  frameNumber: number;
+  tensor: Float32Array;
+}
+
+/**
+ * Classifies DICOM objects with one engine: decodes each input into model tensors, groups the frames of all inputs
+ * into T3B batches of `batchSize` in input order, and runs the engine's policy on each batch. A bad input (or a
+ * non-image object) becomes an `ok:false` outcome naming the cause; the others are still classified.
+ */
+export async function classifyImages(
+  engine: T3Engine,
+  inputs: readonly ClassifyInput[],
+  options: ClassifyOptions,
+): Promise<ClassifyOutcome[]> {
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
+    throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
+  }
+  const spec = engine.bundle.manifest.input;
+  const classes = engine.bundle.manifest.classes;
+  const outcomes: (ClassifyOutcome | undefined)[] = new Array(inputs.length);
+  const frameResults: FrameClassification[][] = inputs.map(() => []);
+  const infos: (DicomInstanceInfo | undefined)[] = new Array(inputs.length);
+  const pending: PendingFrame[] = [];
+  let inference: Promise<void> = Promise.resolve();
+
+  const runBatch = async (batch: PendingFrame[]): Promise<void> => {
+    const frameSize = spec.channels * spec.height * spec.width;
+    const pixels = new Float32Array(batch.length * frameSize);
+    batch.forEach((frame, i) => pixels.set(frame.tensor, i * frameSize));
+    let result: BatchInference;
+    try {
+      result = await engine.infer(pixels, batch.length, options.policy);
+    } catch (err) {
+      for (const frame of batch) {
+        outcomes[frame.inputIndex] ??= failure(inputs[frame.inputIndex].name, 'inference-failed', err);
+      }
+      return;
+    }
+    result.images.forEach((image, i) => {
+      const frame = batch[i];
+      const predictions = image.probabilities
+        .map((probability, c) => ({ label: classes[c].label, code: { ...classes[c].code }, probability }))
+        .sort((a, b) => b.probability - a.probability);
+      frameResults[frame.inputIndex].push({
+        frameNumber: frame.frameNumber,
+        predictions,
+        js: image.js,
+        lambda: image.lambda,
+        lambdaFinal: image.lambdaFinal,
+        appliedLambda: image.appliedLambda,
+        batchLambda: result.batchLambda,
+        batchId: result.batchId,
+        batchSize: batch.length,
+      });
+    });
+  };
+
+  // Batches are handed to the engine one after another (the engine serialises anyway); decoding of later inputs
+  // goes on while a batch runs.
+  const flush = (force: boolean): void => {
+    while (pending.length >= options.batchSize || (force && pending.length > 0)) {
+      const batch = pending.splice(0, options.batchSize);
+      inference = inference.then(() => (options.signal?.aborted ? abortBatch(batch) : runBatch(batch)));
+    }
+  };
+  const abortBatch = async (batch: PendingFrame[]): Promise<void> => {
+    for (const frame of batch) outcomes[frame.inputIndex] ??= failure(inputs[frame.inputIndex].name, 'cancelled', 'the request was cancelled');
+  };
+
+  const concurrency = Math.max(1, options.decodeConcurrency ?? 2);
+  const decoded: Promise<void>[] = [];
+  let next = 0;
+  // Decoded frames must enter batches in input order so results do not depend on decode timing.
+  const ready = new Map<number, PendingFrame[] | null>();
+  let emitted = 0;
+  const emitInOrder = (): void => {
+    while (ready.has(emitted)) {
+      const frames = ready.get(emitted);
+      ready.delete(emitted);
+      if (frames) pending.push(...frames);
+      emitted++;
+      flush(false);
+    }
+  };
+  const worker = async (): Promise<void> => {
+    while (next < inputs.length) {
+      const index = next++;
+      const input = inputs[index];
+      if (options.signal?.aborted) {
+        outcomes[index] = failure(input.name, 'cancelled', 'the request was cancelled');
+        ready.set(index, null);
+        emitInOrder();
+        continue;
+      }
+      try {
+        const { info, frames } = await loadModelInputs(input.bytes, spec, { framePolicy: options.framePolicy, source: input.name });
+        infos[index] = info;
+        ready.set(index, frames.map((f) => ({ inputIndex: index, frameNumber: f.frameNumber, tensor: f.tensor })));
+      } catch (err) {
+        outcomes[index] = failure(input.name, err instanceof DicomError ? err.code : 'decode-failed', err);
+        ready.set(index, null);
+      }
+      emitInOrder();
+    }
+  };
+  for (let i = 0; i < Math.min(concurrency, inputs.length); i++) decoded.push(worker());
+  await Promise.all(decoded);
+  flush(true);
+  await inference;
+
+  return inputs.map((input, index): ClassifyOutcome => {
+    const done = outcomes[index];
+    if (done) return done;
+    const info = infos[index];
+    if (!info) return failure(input.name, 'decode-failed', 'no frames were decoded');
+    return { name: input.name, ok: true, info, frames: frameResults[index].sort((a, b) => a.frameNumber - b.frameNumber) };
+  });
+}
+
+function failure(name: string, errorCode: string, err: unknown): ClassifyOutcome {
+  const message = err instanceof Error ? err.message : String(err);
+  return { name, ok: false, skipped: errorCode === 'not-an-image', errorCode, error: message };
+}
