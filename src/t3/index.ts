@@ -1,0 +1,29 @@
+export { T3InputError } from './errors';
+export {
+  DEFAULT_T3_HYPERPARAMETERS,
+  resolveHyperparameters,
+  validateHyperparameters,
+  validateTemperature,
+  type T3Hyperparameters,
+} from './hyperparameters';
+export { logSoftmax, softmax } from './softmax';
+export { pairwiseSum } from './pairwise-sum';
+export { entropyFromLogProbabilities } from './entropy';
+export { jsDivergence, logAddExp, type JsDivergenceOptions } from './js-divergence';
+export { applyExtrapolationGuard, batchLambda, sigmoid, t3Lambda, type GuardedLambda } from './lambda';
+export { dawinCoefficient, dawinOffsetCoefficients } from './dawin';
+export {
+  DEFAULT_POLICY_NAME,
+  DEFAULT_WISE_ALPHA,
+  POLICY_NAMES,
+  defaultPolicyConfig,
+  isPolicyName,
+  parsePolicyName,
+  type PolicyConfig,
+  type PolicyName,
+} from './policy';
+export {
+  computeBatchCoefficients,
+  type BatchCoefficients,
+  type ImageCoefficients,
+} from './batch-coefficients';
