@@ -1,0 +1,46 @@
+import type { AlgorithmRecord, ImageResult } from './types';
+
+/**
+ * Algorithm Parameters (111002) texts of TID 4019, one `key=value` per item. λ is written here because NUM items
+ * are not allowed in Qualitative Evaluations (docs/SR.md). Numbers use JavaScript's shortest round-trip form, so the
+ * parsed values are exactly the ones written.
+ */
+export function imageKey(image: { sopInstanceUid: string; frameNumber?: number }): string {
+  return image.frameNumber === undefined ? image.sopInstanceUid : `${image.sopInstanceUid}#${image.frameNumber}`;
+}
+
+export function algorithmParameterTexts(algorithm: AlgorithmRecord, images: ImageResult[]): string[] {
+  const hp = algorithm.hyperparameters;
+  const model = (m: AlgorithmRecord['models']['generalist']): string => `${m.name} ${m.version} sha256:${m.sha256}`;
+  const texts = [
+    `method=${algorithm.method}`,
+    ...algorithm.batchLambdas.map((lambda, i) => `lambda[${i}]=${String(lambda)}`),
+    `batchSize=${algorithm.batchSize}`,
+    `generalist=${model(algorithm.models.generalist)}`,
+    `expert=${model(algorithm.models.expert)}`,
+    `tPt=${String(hp.tPt)}`,
+    `tFt=${String(hp.tFt)}`,
+    `lambdaMin=${String(hp.lambdaMin)}`,
+    `lambdaMax=${String(hp.lambdaMax)}`,
+    `gamma=${String(hp.gamma)}`,
+    `logBase=${hp.logBase === null ? 'e' : String(hp.logBase)}`,
+    `eps=${String(hp.eps)}`,
+    `extTau=${String(hp.extTau)}`,
+    `extDelta=${String(hp.extDelta)}`,
+  ];
+  for (const image of images) {
+    texts.push(`imageLambda[${imageKey(image)}]=${String(image.lambda)}`);
+    texts.push(`imageJs[${imageKey(image)}]=${String(image.js)}`);
+  }
+  return texts;
+}
+
+/** Splits `key=value` texts (first '=' separates) into a map; later duplicates overwrite earlier ones. */
+export function parseParameterTexts(texts: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const text of texts) {
+    const at = text.indexOf('=');
+    if (at > 0) out[text.slice(0, at)] = text.slice(at + 1);
+  }
+  return out;
+}

@@ -1,0 +1,102 @@
+import type { T3Hyperparameters } from '../t3/hyperparameters';
+import type { PolicyName } from '../t3/policy';
+import type { TriageDecision } from './triage';
+
+/** A coded concept. `value` longer than 16 characters is written as LongCodeValue (SR.md). */
+export interface LabelCode { value: string; scheme: string; meaning: string; }
+
+/** One class of the model with its probability in [0,1]. */
+export interface RankedFinding { label: string; code: LabelCode; probability: number; }
+
+/** The result for one input image (one frame of it when `frameNumber` is set, 1-based). */
+export interface ImageResult {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  seriesInstanceUid: string;
+  modality: string;
+  frameNumber?: number;
+  predictions: RankedFinding[];
+  js: number;
+  lambda: number;
+  /**
+   * Study of the source image, when the caller knows it. It is checked against the source header's
+   * StudyInstanceUID: results from two studies never go into one SR (buildAiResultSr throws ReportError).
+   */
+  studyInstanceUid?: string;
+}
+
+export interface ModelIdentity { name: string; version: string; sha256: string; }
+
+export interface AlgorithmRecord {
+  name: string;
+  version: string;
+  method: PolicyName;
+  /** λ_B of every batch the study's images went through (a large study spans several batches). */
+  batchLambdas: number[];
+  batchSize: number;
+  hyperparameters: T3Hyperparameters;
+  models: { generalist: ModelIdentity; expert: ModelIdentity };
+}
+
+export interface SrReference { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string; sopClassUid: string; }
+
+export interface SrInput {
+  /** DicomInstanceInfo.header of any source image: naturalized dcmjs dataset (patient and study modules are copied). */
+  sourceHeader: Record<string, unknown>;
+  images: ImageResult[];
+  /** Results that belong to the study as a whole (no source image). */
+  studyFindings?: RankedFinding[];
+  algorithm: AlgorithmRecord;
+  triage: TriageDecision;
+  /** The previous AI-result SR of this study, referenced in the Predecessor Documents Sequence. */
+  predecessor?: SrReference;
+  /** Content date/time of the SR; pass it to get byte-identical output for identical input. Defaults to now. */
+  contentDateTime?: Date;
+}
+
+export interface BuiltSr {
+  bytes: Uint8Array;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  deviceUid: string;
+}
+
+/** A referenced source image (frame) as read back from the SR. */
+export interface ParsedImageReference { sopClassUid: string; sopInstanceUid: string; frameNumber?: number; }
+
+export interface ParsedFindingGroup {
+  trackingIdentifier: string;
+  trackingUid: string;
+  code: LabelCode;
+  /** Certainty of Finding divided by 100, i.e. the probability in [0,1]. */
+  probability: number;
+  /** null for a study-level finding. */
+  image: ParsedImageReference | null;
+}
+
+export interface ParsedAiResult {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  patientId: string;
+  deviceUid: string;
+  contributingDeviceUid: string;
+  algorithmName: string;
+  algorithmVersion: string;
+  /** Algorithm Parameters texts as key → value ("method=t3b" → { method: "t3b" }). */
+  parameters: Record<string, string>;
+  method: string;
+  batchLambdas: number[];
+  /** Per-image λ and JS, keyed by `<sopInstanceUid>` or `<sopInstanceUid>#<frame>`. */
+  imageCoefficients: Record<string, { lambda: number; js: number }>;
+  imageLibrary: ParsedImageReference[];
+  groups: ParsedFindingGroup[];
+  priority: 'emergency' | 'urgent' | 'routine';
+  needsHumanReview: boolean;
+  reviewReason: string | null;
+  evidence: { studyInstanceUid: string; seriesInstanceUid: string; sopClassUid: string; sopInstanceUid: string }[];
+  predecessor: SrReference | null;
+  specificCharacterSet: string | null;
+}
