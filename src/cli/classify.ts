@@ -11,7 +11,8 @@ const HELP = `usage: orthanc-t3 classify [options] FILE...
 
 Classifies DICOM files with a model bundle and prints one JSON line per file:
   {"file","ok","error"?,"predictions":[{"label","code","scheme","probability"}...],"js","lambda","batch_lambda",...}
-Exit status 0 when every file was classified, 2 when some were not (their lines say why), 1 on bad usage.
+Exit status 0 when every image file was classified (objects that hold no image, such as an SR, are skipped with
+the reason and do not count as failures), 2 when some could not be classified (their lines say why), 1 on bad usage.
 
 options:
   --bundle DIR         model bundle folder (default: the demo bundle shipped in bundles/demo)
@@ -111,13 +112,15 @@ export const classifyCommand: CliCommand = {
       const byName = new Map<string, ClassifyOutcome>();
       for (const o of [...outcomes, ...unreadable]) byName.set(o.name, o);
       let failures = 0;
+      let skipped = 0;
       for (const file of args.positionals) {
         const outcome = byName.get(file)!;
-        if (!outcome.ok) failures++;
+        if (!outcome.ok) outcome.skipped ? skipped++ : failures++;
         io.stdout.write(JSON.stringify(outcomeLine(outcome)) + '\n');
       }
       io.stderr.write(
-        `classified ${args.positionals.length - failures} of ${args.positionals.length} file(s) with ${bundle.manifest.name} ` +
+        `classified ${args.positionals.length - failures - skipped} of ${args.positionals.length} file(s), skipped ${skipped} without an image, ` +
+          `failed ${failures}, with ${bundle.manifest.name} ` +
           `(${policy.name}, batch ${batchSize}, ${engine.executionProvider})\n`,
       );
       return failures === 0 ? ExitCode.ok : ExitCode.partialFailure;
