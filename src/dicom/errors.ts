@@ -1,0 +1,29 @@
+/** Why a DICOM object could not be read or turned into model input. */
+export type DicomErrorCode =
+  | 'truncated'
+  | 'not-dicom'
+  | 'no-pixel-data'
+  | 'pixel-length'
+  | 'unsupported-transfer-syntax'
+  | 'codec-failure'
+  | 'codec-timeout'
+  | 'not-an-image'
+  | 'bad-frame-index'
+  | 'unsupported-photometric';
+
+/**
+ * The only error src/dicom throws for bad input. The message always names the source (file name or
+ * SOP Instance UID, whichever the caller or the header could give) and the cause, so one line in a log
+ * is enough to find the offending object.
+ */
+export class DicomError extends Error {
+  readonly code: DicomErrorCode;
+  readonly source?: string;
+
+  constructor(code: DicomErrorCode, cause: string, source?: string) {
+    super(`${source ?? 'DICOM object'}: ${code}: ${cause}`);
+    this.name = 'DicomError';
+    this.code = code;
+    this.source = source;
+  }
+}
