@@ -1,0 +1,6 @@
+export * from './sidecar-config';
+export { ConfigError } from './config-error';
+export { validateSidecarConfig, CONFIG_ROOT } from './validate-config';
+export { loadSidecarConfig, readT3Section, mergeConfig, configFromEnv, ENV_BINDINGS } from './load-config';
+export type { LoadConfigOptions, LoadedConfig } from './load-config';
+export { parseJsonWithComments } from './json-with-comments';

@@ -1,0 +1,180 @@
+/**
+ * The sidecar's whole configuration as one typed object. config/ imports nothing (DESIGN.md), so the shapes that
+ * other modules own (the report's TriageConfig, the t3 policy names) are restated here structurally; TypeScript
+ * checks the two stay assignable where the pipeline hands them over.
+ */
+
+export type BatchScope = 'study' | 'stream';
+export type PixelSource = 'local' | 'orthanc';
+export type TriagePriorityName = 'emergency' | 'urgent' | 'routine';
+export type PolicyNameSetting = 'generalist' | 'expert' | 'wise' | 'ensemble' | 'dawin' | 't3' | 't3b';
+export type BadImageHandling = 'skip' | 'fail-study';
+export type ExecutionProviderSetting = 'cuda' | 'webgpu' | 'cpu';
+
+export interface OrthancConnectionConfig {
+  /** Base URL of Orthanc's REST API, e.g. http://127.0.0.1:8042 */
+  url: string;
+  username: string | null;
+  password: string | null;
+  /** Per-request timeout. */
+  timeoutMs: number;
+}
+
+export interface FollowerConfig {
+  /** Where the change-feed checkpoint is saved (written to a temp file then renamed). */
+  checkpointPath: string;
+  pollIntervalMs: number;
+  /** `limit` of each GET /changes. */
+  changesLimit: number;
+  /** Backoff ceiling while Orthanc is unreachable. */
+  maxBackoffMs: number;
+}
+
+export interface BundleEntry {
+  /** Name routing rules refer to. */
+  name: string;
+  /** Bundle folder; the word `demo` means the repository's demo bundle. */
+  dir: string;
+}
+
+/** Every present field must match; a rule without fields matches everything. Patterns are JavaScript regexes. */
+export interface RoutingRule {
+  bundle: string;
+  modality?: string[];
+  sopClassUid?: string[];
+  bodyPartExamined?: string[];
+  studyDescription?: string;
+  seriesDescription?: string;
+  callingAet?: string[];
+}
+
+export interface RoutingConfig {
+  rules: RoutingRule[];
+  /** Bundle for images no rule matches; null skips them. */
+  defaultBundle: string | null;
+}
+
+export interface BatchingConfig {
+  batchSize: number;
+  maxDelayMs: number;
+  scope: BatchScope;
+  /** Most images waiting per bundle before the follower pauses and gRPC answers RESOURCE_EXHAUSTED. */
+  queueBound: number;
+}
+
+export interface TriageRuleSetting {
+  code: string;
+  threshold: number;
+  priority: TriagePriorityName;
+}
+
+export interface TriageSetting {
+  rules: TriageRuleSetting[];
+  disagreement: { jsThreshold?: number; lambdaDistanceThreshold?: number };
+}
+
+export interface RetryConfig {
+  /** Attempts before a job is parked. */
+  maxAttempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface InferenceConfig {
+  policy: PolicyNameSetting;
+  wiseAlpha: number;
+  /** 'first' | 'middle' | 'all' or a 0-based frame index. */
+  framePolicy: 'first' | 'middle' | 'all' | number;
+  pixelSource: PixelSource;
+  onBadImage: BadImageHandling;
+  executionProviders: ExecutionProviderSetting[];
+  /** Studies decoded concurrently while batches run. */
+  decodeConcurrency: number;
+}
+
+export interface GrpcTlsConfig {
+  certFile: string;
+  keyFile: string;
+  /** CA that client certificates must chain to; set it to require mTLS. */
+  clientCaFile: string | null;
+}
+
+/** A bearer token and what it may call: `role` (one) or `roles` (several): "triage", "admin". */
+export interface GrpcTokenConfig {
+  token: string;
+  role?: string;
+  roles?: string[];
+}
+
+/** The gRPC layer owns the meaning of these fields; config only checks their shape. */
+export interface GrpcConfig {
+  /** host:port; port 0 picks a free port. Empty string disables the server. */
+  listen: string;
+  tls: GrpcTlsConfig | null;
+  tokens: GrpcTokenConfig[];
+}
+
+/** Read by the Orthanc plugin (it runs inside Orthanc and calls the sidecar's AdminService). */
+export interface PluginConfig {
+  /** host:port of the sidecar's gRPC server as the plugin reaches it. */
+  sidecarAddress: string;
+  /** Bearer token the plugin sends, or null. */
+  token: string | null;
+  deadlineSeconds: number;
+}
+
+export interface MetricsConfig {
+  /** host:port of the HTTP server with /metrics (Prometheus), /livez and /readyz; "" disables it. */
+  listen: string;
+}
+
+export interface SidecarConfig {
+  orthanc: OrthancConnectionConfig;
+  follower: FollowerConfig;
+  bundles: BundleEntry[];
+  routing: RoutingConfig;
+  batching: BatchingConfig;
+  inference: InferenceConfig;
+  triage: TriageSetting;
+  retry: RetryConfig;
+  grpc: GrpcConfig;
+  plugin: PluginConfig;
+  metrics: MetricsConfig;
+}
+
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends (infer U)[] ? U[] : T[K] extends object | null ? DeepPartial<NonNullable<T[K]>> | null : T[K];
+};
+
+/** Defaults: a local Orthanc on its standard port and the demo bundle for every image. */
+export function defaultSidecarConfig(): SidecarConfig {
+  return {
+    orthanc: { url: 'http://127.0.0.1:8042', username: null, password: null, timeoutMs: 30000 },
+    follower: { checkpointPath: 't3-checkpoint.json', pollIntervalMs: 500, changesLimit: 100, maxBackoffMs: 10000 },
+    bundles: [{ name: 'demo', dir: 'demo' }],
+    routing: { rules: [], defaultBundle: 'demo' },
+    batching: { batchSize: 32, maxDelayMs: 200, scope: 'study', queueBound: 512 },
+    inference: {
+      policy: 't3b',
+      wiseAlpha: 0.5,
+      framePolicy: 'middle',
+      pixelSource: 'local',
+      onBadImage: 'skip',
+      executionProviders: ['cuda', 'cpu'],
+      decodeConcurrency: 2,
+    },
+    triage: {
+      // SNOMED CT codes from docs/SR.md; thresholds are probabilities in [0,1].
+      rules: [
+        { code: '36118008', threshold: 0.5, priority: 'emergency' }, // pneumothorax
+        { code: '19242006', threshold: 0.5, priority: 'urgent' }, // pulmonary edema
+        { code: '60046008', threshold: 0.6, priority: 'urgent' }, // pleural effusion
+      ],
+      disagreement: { jsThreshold: 0.3 },
+    },
+    retry: { maxAttempts: 3, initialDelayMs: 1000, maxDelayMs: 30000 },
+    grpc: { listen: '127.0.0.1:50051', tls: null, tokens: [] },
+    plugin: { sidecarAddress: '127.0.0.1:50051', token: null, deadlineSeconds: 5 },
+    metrics: { listen: '' },
+  };
+}

@@ -1,0 +1,6 @@
+export { OrthancClient, OrthancError, type OrthancConnection, type ChangesPage, type ChangeEntry, type StoreResult } from './orthanc-client';
+export { CheckpointStore, CheckpointError, type Checkpoint } from './checkpoint-store';
+export { ChangeFollower, type FollowerHooks, type FollowerOptions, type FollowerState } from './change-follower';
+export { OrthancStudyStore } from './orthanc-study-store';
+export { TRIAGE_METADATA, readTriageMetadata, userMetadataDeclaration, type TriageMetadataKey } from './triage-metadata';
+export { orthancDecodedInstance, parsePam, PamError, type PamImage } from './orthanc-decoded-file';

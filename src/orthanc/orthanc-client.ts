@@ -1,0 +1,181 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig } from 'axios';
+
+/** Connection settings (the `orthanc` part of the sidecar configuration). */
+export interface OrthancConnection {
+  url: string;
+  username: string | null;
+  password: string | null;
+  timeoutMs: number;
+}
+
+export type OrthancErrorKind = 'unreachable' | 'timeout' | 'http';
+
+/** A failed Orthanc request: `status` is the HTTP status (null when Orthanc could not be reached). */
+export class OrthancError extends Error {
+  readonly kind: OrthancErrorKind;
+  readonly status: number | null;
+  readonly method: string;
+  readonly path: string;
+  constructor(kind: OrthancErrorKind, method: string, path: string, status: number | null, detail: string) {
+    super(`Orthanc ${method} ${path}: ${status !== null ? `HTTP ${status} ` : ''}${detail}`);
+    this.name = 'OrthancError';
+    this.kind = kind;
+    this.status = status;
+    this.method = method;
+    this.path = path;
+  }
+  get notFound(): boolean {
+    return this.status === 404;
+  }
+  /** Worth retrying later: Orthanc down, slow, or failing on its side. */
+  get transient(): boolean {
+    return this.kind !== 'http' || (this.status !== null && this.status >= 500);
+  }
+}
+
+export interface ChangeEntry {
+  ChangeType: string;
+  ID: string;
+  Path: string;
+  ResourceType: string;
+  Seq: number;
+  Date: string;
+}
+
+export interface ChangesPage {
+  Changes: ChangeEntry[];
+  Done: boolean;
+  Last: number;
+}
+
+export interface StoreResult {
+  ID: string;
+  ParentStudy: string;
+  ParentSeries: string;
+  Status: string;
+}
+
+/**
+ * Orthanc's REST API over axios: Basic auth header (URLs with user:pass are refused by some clients), keep-alive,
+ * a timeout per request, and no `Expect: 100-continue` (it costs Orthanc a second per large upload).
+ */
+export class OrthancClient {
+  private readonly http: AxiosInstance;
+  readonly baseUrl: string;
+
+  constructor(connection: OrthancConnection) {
+    this.baseUrl = connection.url.replace(/\/+$/, '');
+    const headers: Record<string, string> = {};
+    if (connection.username !== null && connection.password !== null) {
+      headers.Authorization = 'Basic ' + Buffer.from(`${connection.username}:${connection.password}`).toString('base64');
+    }
+    this.http = axios.create({
+      baseURL: this.baseUrl,
+      timeout: connection.timeoutMs,
+      headers,
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 16 }),
+      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 16 }),
+      maxBodyLength: Infinity,
+      maxContentLength: Infinity,
+      // Errors are mapped below; every non-2xx is an OrthancError.
+      validateStatus: (s) => s >= 200 && s < 300,
+      proxy: false,
+    });
+  }
+
+  private async request<T>(config: AxiosRequestConfig & { url: string; method: string }): Promise<T> {
+    try {
+      const res = await this.http.request<T>(config);
+      return res.data;
+    } catch (err) {
+      throw toOrthancError(err, config.method.toUpperCase(), config.url);
+    }
+  }
+
+  getJson<T>(path: string): Promise<T> {
+    return this.request<T>({ method: 'get', url: path, responseType: 'json' });
+  }
+
+  async getBytes(path: string, accept?: string): Promise<Uint8Array> {
+    const data = await this.request<ArrayBuffer>({
+      method: 'get',
+      url: path,
+      responseType: 'arraybuffer',
+      headers: accept ? { Accept: accept } : {},
+    });
+    return new Uint8Array(data);
+  }
+
+  postJson<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>({ method: 'post', url: path, data: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+  }
+
+  async postJsonForBytes(path: string, body: unknown): Promise<Uint8Array> {
+    const data = await this.request<ArrayBuffer>({
+      method: 'post',
+      url: path,
+      data: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' },
+      responseType: 'arraybuffer',
+    });
+    return new Uint8Array(data);
+  }
+
+  async putText(path: string, text: string): Promise<void> {
+    await this.request<unknown>({ method: 'put', url: path, data: text, headers: { 'Content-Type': 'text/plain' } });
+  }
+
+  async delete(path: string): Promise<void> {
+    await this.request<unknown>({ method: 'delete', url: path });
+  }
+
+  system(): Promise<{ Version: string; ApiVersion: number; Name: string }> {
+    return this.getJson('/system');
+  }
+
+  changes(since: number, limit: number): Promise<ChangesPage> {
+    return this.getJson(`/changes?since=${since}&limit=${limit}`);
+  }
+
+  /** Stores a Part 10 object (the SR); Status is "Success" or "AlreadyStored". */
+  storeInstance(bytes: Uint8Array): Promise<StoreResult> {
+    return this.request<StoreResult>({
+      method: 'post',
+      url: '/instances',
+      data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      headers: { 'Content-Type': 'application/dicom' },
+      responseType: 'json',
+    });
+  }
+
+  instanceFile(instanceId: string): Promise<Uint8Array> {
+    return this.getBytes(`/instances/${encodeURIComponent(instanceId)}/file`);
+  }
+
+  /** Orthanc ids of studies with this StudyInstanceUID (several when PatientIDs differ). */
+  async findStudies(studyInstanceUid: string): Promise<string[]> {
+    return this.postJson<string[]>('/tools/find', { Level: 'Study', Query: { StudyInstanceUID: studyInstanceUid } });
+  }
+}
+
+function toOrthancError(err: unknown, method: string, path: string): OrthancError {
+  if (err instanceof AxiosError) {
+    if (err.response) {
+      let detail = '';
+      const data = err.response.data as unknown;
+      try {
+        const text = data instanceof ArrayBuffer ? Buffer.from(data).toString('utf8') : typeof data === 'string' ? data : JSON.stringify(data);
+        const parsed = JSON.parse(text) as { Message?: string; Details?: string };
+        detail = [parsed.Message, parsed.Details].filter(Boolean).join(': ');
+      } catch {
+        detail = err.response.statusText ?? '';
+      }
+      return new OrthancError('http', method, path, err.response.status, detail || 'request failed');
+    }
+    if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT') return new OrthancError('timeout', method, path, null, 'timed out');
+    return new OrthancError('unreachable', method, path, null, err.code ?? err.message);
+  }
+  return new OrthancError('unreachable', method, path, null, err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,188 @@
+import { COMPREHENSIVE_3D_SR_SOP_CLASS, MANUFACTURER } from '../report';
+import {
+  StudyNotFoundError,
+  type PixelSourceName,
+  type StoredSr,
+  type StoredTriageState,
+  type StudyInstance,
+  type StudyRef,
+  type StudySnapshot,
+  type StudyStore,
+} from '../pipeline/study-store';
+import type { FramePolicy } from '../dicom';
+import { OrthancClient, OrthancError } from './orthanc-client';
+import { orthancDecodedInstance } from './orthanc-decoded-file';
+import { readTriageMetadata, TRIAGE_METADATA, type TriageMetadataKey } from './triage-metadata';
+
+interface OrthancStudy {
+  ID: string;
+  MainDicomTags: Record<string, string>;
+  Series: string[];
+}
+interface OrthancSeries {
+  ID: string;
+  MainDicomTags: Record<string, string>;
+  Instances: string[];
+}
+interface OrthancInstance {
+  ID: string;
+  MainDicomTags: Record<string, string>;
+  ParentSeries: string;
+}
+
+async function mapWithLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** The pipeline's StudyStore over Orthanc's REST API (study loader + result writer). */
+export class OrthancStudyStore implements StudyStore {
+  constructor(private readonly client: OrthancClient) {}
+
+  private notFound(err: unknown, ref: string): never {
+    if (err instanceof OrthancError && err.notFound) throw new StudyNotFoundError(ref);
+    throw err;
+  }
+
+  async resolve(ref: StudyRef): Promise<string> {
+    if (ref.orthancId) {
+      try {
+        await this.client.getJson(`/studies/${encodeURIComponent(ref.orthancId)}`);
+      } catch (err) {
+        this.notFound(err, ref.orthancId);
+      }
+      return ref.orthancId;
+    }
+    if (ref.studyInstanceUid) {
+      const ids = await this.client.findStudies(ref.studyInstanceUid);
+      if (ids.length === 0) throw new StudyNotFoundError(ref.studyInstanceUid);
+      return ids[0];
+    }
+    throw new StudyNotFoundError('(empty reference)');
+  }
+
+  async snapshot(orthancStudyId: string): Promise<StudySnapshot> {
+    const id = encodeURIComponent(orthancStudyId);
+    let study: OrthancStudy;
+    let series: OrthancSeries[];
+    let instances: OrthancInstance[];
+    let metadata: Record<string, string>;
+    try {
+      [study, series, instances, metadata] = await Promise.all([
+        this.client.getJson<OrthancStudy>(`/studies/${id}`),
+        this.client.getJson<OrthancSeries[]>(`/studies/${id}/series`),
+        this.client.getJson<OrthancInstance[]>(`/studies/${id}/instances`),
+        this.client.getJson<Record<string, string>>(`/studies/${id}/metadata?expand`),
+      ]);
+    } catch (err) {
+      this.notFound(err, orthancStudyId);
+    }
+    const seriesById = new Map(series.map((s) => [s.ID, s]));
+    instances.sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+    const described = await mapWithLimit(instances, 8, async (inst): Promise<StudyInstance | null> => {
+      let meta: Record<string, string>;
+      try {
+        meta = await this.client.getJson<Record<string, string>>(`/instances/${encodeURIComponent(inst.ID)}/metadata?expand`);
+      } catch (err) {
+        if (err instanceof OrthancError && err.notFound) return null; // deleted meanwhile
+        throw err;
+      }
+      const s = seriesById.get(inst.ParentSeries);
+      const tags = s?.MainDicomTags ?? {};
+      return {
+        orthancInstanceId: inst.ID,
+        sopInstanceUid: inst.MainDicomTags.SOPInstanceUID ?? '',
+        sopClassUid: meta.SopClassUid ?? '',
+        seriesInstanceUid: tags.SeriesInstanceUID ?? '',
+        modality: tags.Modality ?? '',
+        bodyPartExamined: tags.BodyPartExamined ?? '',
+        seriesDescription: tags.SeriesDescription ?? '',
+        callingAet: meta.RemoteAET ? meta.RemoteAET : null,
+        manufacturer: tags.Manufacturer ?? '',
+        resultInputSetHash: readTriageMetadata(meta, 'inputSetHash'),
+      };
+    });
+    const attempts = Number(readTriageMetadata(metadata, 'attempts') ?? '0');
+    const lane = readTriageMetadata(metadata, 'runPriority');
+    const state: StoredTriageState = {
+      status: readTriageMetadata(metadata, 'status'),
+      inputSetHash: readTriageMetadata(metadata, 'inputSetHash'),
+      srInstanceId: readTriageMetadata(metadata, 'srInstanceId'),
+      priority: readTriageMetadata(metadata, 'priority'),
+      lambda: readTriageMetadata(metadata, 'lambda'),
+      error: readTriageMetadata(metadata, 'error'),
+      attempts: Number.isFinite(attempts) ? attempts : 0,
+      runPriority: lane === 'stat' || lane === 'routine' ? lane : null,
+    };
+    return {
+      orthancStudyId,
+      studyInstanceUid: study.MainDicomTags.StudyInstanceUID ?? '',
+      studyDescription: study.MainDicomTags.StudyDescription ?? '',
+      instances: described.filter((x): x is StudyInstance => x !== null),
+      state,
+    };
+  }
+
+  async fetchInstance(orthancInstanceId: string, source: PixelSourceName, framePolicy: FramePolicy): Promise<Uint8Array> {
+    try {
+      return source === 'orthanc'
+        ? await orthancDecodedInstance(this.client, orthancInstanceId, framePolicy)
+        : await this.client.instanceFile(orthancInstanceId);
+    } catch (err) {
+      this.notFound(err, orthancInstanceId);
+    }
+  }
+
+  async listResultSrs(snapshot: StudySnapshot): Promise<StoredSr[]> {
+    // Ours: Comprehensive 3D SR from a series whose Manufacturer is the one report/ writes.
+    const ours = snapshot.instances.filter((i) => i.sopClassUid === COMPREHENSIVE_3D_SR_SOP_CLASS && i.manufacturer === MANUFACTURER);
+    return ours.map((i) => ({
+      orthancInstanceId: i.orthancInstanceId,
+      studyInstanceUid: snapshot.studyInstanceUid,
+      seriesInstanceUid: i.seriesInstanceUid,
+      sopInstanceUid: i.sopInstanceUid,
+      sopClassUid: i.sopClassUid,
+      inputSetHash: i.resultInputSetHash,
+    }));
+  }
+
+  async tagSr(orthancInstanceId: string, inputSetHash: string): Promise<void> {
+    await this.client.putText(`/instances/${encodeURIComponent(orthancInstanceId)}/metadata/${TRIAGE_METADATA.inputSetHash.index}`, inputSetHash);
+  }
+
+  async storeSr(bytes: Uint8Array): Promise<{ orthancInstanceId: string; alreadyStored: boolean }> {
+    const res = await this.client.storeInstance(bytes);
+    return { orthancInstanceId: res.ID, alreadyStored: res.Status === 'AlreadyStored' };
+  }
+
+  async writeState(orthancStudyId: string, state: Partial<StoredTriageState>): Promise<void> {
+    const id = encodeURIComponent(orthancStudyId);
+    // The status goes last: a reader that sees "done" sees the rest too.
+    const keys = (Object.keys(state) as (keyof StoredTriageState)[]).filter(
+      (k): k is TriageMetadataKey => k in TRIAGE_METADATA && k !== 'status',
+    );
+    if ('status' in state) keys.push('status');
+    for (const key of keys) {
+      const value = state[key];
+      const index = TRIAGE_METADATA[key].index;
+      try {
+        if (value === null || value === undefined) await this.client.delete(`/studies/${id}/metadata/${index}`);
+        else await this.client.putText(`/studies/${id}/metadata/${index}`, String(value));
+      } catch (err) {
+        if (err instanceof OrthancError && err.notFound) {
+          if (value === null || value === undefined) continue; // deleting what is not there
+          throw new StudyNotFoundError(orthancStudyId);
+        }
+        throw err;
+      }
+    }
+  }
+}

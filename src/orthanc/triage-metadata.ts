@@ -1,0 +1,30 @@
+/**
+ * Where the sidecar keeps triage state in Orthanc 1.10.1 (no labels there): study metadata at fixed numeric indexes,
+ * which work on any Orthanc; orthanc-config/orthanc.json declares the same indexes as names (UserMetadata) so the
+ * REST API and Orthanc Explorer show them as T3Status, T3Priority, … Reading accepts either form.
+ */
+export const TRIAGE_METADATA = {
+  status: { name: 'T3Status', index: 4701 },
+  priority: { name: 'T3Priority', index: 4702 },
+  lambda: { name: 'T3Lambda', index: 4703 },
+  srInstanceId: { name: 'T3Sr', index: 4704 },
+  error: { name: 'T3Error', index: 4705 },
+  inputSetHash: { name: 'T3InputSet', index: 4706 },
+  attempts: { name: 'T3Attempts', index: 4707 },
+  runPriority: { name: 'T3Lane', index: 4708 },
+} as const;
+
+export type TriageMetadataKey = keyof typeof TRIAGE_METADATA;
+
+/** Value of one of our metadata entries in an expanded metadata object, by name or by index. */
+export function readTriageMetadata(expanded: Record<string, string>, key: TriageMetadataKey): string | null {
+  const m = TRIAGE_METADATA[key];
+  return expanded[m.name] ?? expanded[String(m.index)] ?? null;
+}
+
+/** The `UserMetadata` object an Orthanc configuration needs for the names to resolve. */
+export function userMetadataDeclaration(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of Object.values(TRIAGE_METADATA)) out[m.name] = m.index;
+  return out;
+}

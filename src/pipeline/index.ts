@@ -1,0 +1,12 @@
+export * from './study-result';
+export { Sidecar, type AnalyzeOptions, type SidecarStatus, type ConfigUpdate, type SidecarOptions, type SidecarLog, type LoadedModel } from './sidecar';
+export { ResultFeed } from './result-feed';
+export { T3bBatcher, QueueFullError, type BatcherSettings, type ClassifyFn } from './batcher';
+export { JobTable, isTerminal, type Job } from './job-state';
+export { chooseBundle, ruleMatches, type RouteRule, type RouteTable, type RoutingAttributes } from './routing';
+export { retryDelayMs, shouldPark, type RetrySettings } from './retry-policy';
+export { inputSetHash } from './input-set';
+export type { PipelineConfig } from './pipeline-config';
+export { StudyNotFoundError, type StudyStore, type StudySnapshot, type StudyInstance, type StoredSr, type StoredTriageState, type StudyRef, type PixelSourceName } from './study-store';
+export { classifyImages, type ClassifyInput, type ClassifyOutcome, type ClassifyOptions, type FrameClassification } from './classify-images';
+export { PipelineMetrics, type MetricsSnapshotSource } from './metrics';

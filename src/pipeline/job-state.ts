@@ -1,0 +1,85 @@
+import type { JobStatus, RunPriority, StudyResult } from './study-result';
+
+/** One study's job. The job id is the Orthanc study id: a study has at most one job at a time. */
+export interface Job {
+  id: string;
+  orthancStudyId: string;
+  studyInstanceUid: string;
+  status: JobStatus;
+  runPriority: RunPriority;
+  writeBack: boolean;
+  /** Re-run even if a result exists for the same input set (administrator's re-run). */
+  force: boolean;
+  attempts: number;
+  error: string | null;
+  queuedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  /** When a failed job is tried again. */
+  nextAttemptAt: Date | null;
+  /** The study changed (or a new request came) while running: run once more afterwards. */
+  rerunRequested: boolean;
+  lastResult: StudyResult | null;
+}
+
+const TERMINAL: readonly JobStatus[] = ['done', 'parked'];
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL.includes(status);
+}
+
+/** In-memory table of jobs; durable state lives in Orthanc's study metadata. */
+export class JobTable {
+  private readonly jobs = new Map<string, Job>();
+
+  get(id: string): Job | undefined {
+    return this.jobs.get(id);
+  }
+
+  create(fields: { orthancStudyId: string; runPriority: RunPriority; writeBack: boolean; force: boolean }): Job {
+    const job: Job = {
+      id: fields.orthancStudyId,
+      orthancStudyId: fields.orthancStudyId,
+      studyInstanceUid: '',
+      status: 'queued',
+      runPriority: fields.runPriority,
+      writeBack: fields.writeBack,
+      force: fields.force,
+      attempts: 0,
+      error: null,
+      queuedAt: new Date(),
+      startedAt: null,
+      finishedAt: null,
+      nextAttemptAt: null,
+      rerunRequested: false,
+      lastResult: null,
+    };
+    this.jobs.set(job.id, job);
+    return job;
+  }
+
+  get size(): number {
+    return this.jobs.size;
+  }
+
+  delete(id: string): void {
+    this.jobs.delete(id);
+  }
+
+  list(filter?: (job: Job) => boolean): Job[] {
+    const all = [...this.jobs.values()];
+    return filter ? all.filter(filter) : all;
+  }
+
+  countBy(): Record<JobStatus, number> {
+    const counts: Record<JobStatus, number> = { queued: 0, running: 0, done: 0, failed: 0, parked: 0 };
+    for (const job of this.jobs.values()) counts[job.status]++;
+    return counts;
+  }
+
+  /** Keeps memory bounded: forgets the oldest finished jobs beyond `keep`. */
+  prune(keep: number): void {
+    const done = [...this.jobs.values()].filter((j) => j.status === 'done').sort((a, b) => (a.finishedAt?.getTime() ?? 0) - (b.finishedAt?.getTime() ?? 0));
+    for (const job of done.slice(0, Math.max(0, done.length - keep))) this.jobs.delete(job.id);
+  }
+}

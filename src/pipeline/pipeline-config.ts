@@ -1,0 +1,28 @@
+import type { BatcherSettings } from './batcher';
+import type { RetrySettings } from './retry-policy';
+import type { RouteTable } from './routing';
+import type { TriageConfig } from '../report';
+import type { PolicyName } from '../t3';
+import type { ExecutionProviderName } from '../engine';
+import type { FramePolicy } from '../dicom';
+
+/**
+ * The part of the sidecar configuration the pipeline reads. It is the shape of config/'s SidecarConfig (pipeline/
+ * may not import config/), so a SidecarConfig is passed in as is.
+ */
+export interface PipelineConfig {
+  bundles: { name: string; dir: string }[];
+  routing: RouteTable;
+  batching: BatcherSettings;
+  inference: {
+    policy: PolicyName;
+    wiseAlpha: number;
+    framePolicy: FramePolicy;
+    pixelSource: 'local' | 'orthanc';
+    onBadImage: 'skip' | 'fail-study';
+    executionProviders: ExecutionProviderName[];
+    decodeConcurrency: number;
+  };
+  triage: TriageConfig;
+  retry: RetrySettings;
+}

@@ -1,0 +1,81 @@
+import type { FramePolicy } from '../dicom';
+import type { RunPriority } from './study-result';
+
+/** One instance of a study as the store describes it (no pixel data). */
+export interface StudyInstance {
+  orthancInstanceId: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  seriesInstanceUid: string;
+  modality: string;
+  bodyPartExamined: string;
+  seriesDescription: string;
+  callingAet: string | null;
+  /** Manufacturer of the instance's series (tells our SRs from other vendors'). */
+  manufacturer: string;
+  /** Input set recorded on the instance (only our AI-result SRs carry it). */
+  resultInputSetHash: string | null;
+}
+
+/** Triage state kept durably with the study (Orthanc metadata), read back on every run. */
+export interface StoredTriageState {
+  status: string | null;
+  inputSetHash: string | null;
+  srInstanceId: string | null;
+  priority: string | null;
+  lambda: string | null;
+  error: string | null;
+  attempts: number;
+  runPriority: RunPriority | null;
+}
+
+export interface StudySnapshot {
+  orthancStudyId: string;
+  studyInstanceUid: string;
+  studyDescription: string;
+  /** Sorted by Orthanc instance id, so image indexes are stable. */
+  instances: StudyInstance[];
+  state: StoredTriageState;
+}
+
+/** An AI-result SR already in the store. */
+export interface StoredSr {
+  orthancInstanceId: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  /** Input set recorded on the SR instance; null when the crash came before it was recorded. */
+  inputSetHash: string | null;
+}
+
+export type StudyRef = { orthancId?: string; studyInstanceUid?: string };
+
+/** The study is not (or no longer) in the store. */
+export class StudyNotFoundError extends Error {
+  constructor(readonly ref: string) {
+    super(`study ${ref} not found`);
+    this.name = 'StudyNotFoundError';
+  }
+}
+
+/** Where pixels come from: the stored file decoded here, or frames Orthanc decoded (rebuilt as an uncompressed file). */
+export type PixelSourceName = 'local' | 'orthanc';
+
+/**
+ * What the pipeline needs from the image archive. orthanc/ implements it over Orthanc's REST API; the pipeline
+ * does not know about HTTP. Writes must be idempotent: any of them may be repeated after a crash.
+ */
+export interface StudyStore {
+  /** Orthanc id of the study; throws StudyNotFoundError. */
+  resolve(ref: StudyRef): Promise<string>;
+  snapshot(orthancStudyId: string): Promise<StudySnapshot>;
+  /** Part 10 bytes for the decoder; with source 'orthanc' only the frames `framePolicy` selects carry pixels. */
+  fetchInstance(orthancInstanceId: string, source: PixelSourceName, framePolicy: FramePolicy): Promise<Uint8Array>;
+  /** Our AI-result SRs in the snapshot. */
+  listResultSrs(snapshot: StudySnapshot): Promise<StoredSr[]>;
+  /** Marks the SR as the result of `inputSetHash` (instance metadata). */
+  tagSr(orthancInstanceId: string, inputSetHash: string): Promise<void>;
+  storeSr(bytes: Uint8Array): Promise<{ orthancInstanceId: string; alreadyStored: boolean }>;
+  writeState(orthancStudyId: string, state: Partial<StoredTriageState>): Promise<void>;
+}
