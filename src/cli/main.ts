@@ -9,6 +9,8 @@ const COMMANDS: Record<string, { summary: string; load: () => CliCommand }> = {
   classify: { summary: 'classify DICOM files: one JSON line per file', load: () => require('./classify').classifyCommand },
   coefficients: { summary: 'explain T3 coefficients (JS, λ, DaWin) for one case of logits', load: () => require('./coefficients').coefficientsCommand },
   'build-merged': { summary: 'build the merged ONNX graph of a generalist and its expert', load: () => require('./build-merged').buildMergedCommand },
+  eval: { summary: 'evaluate a bundle: top-1, mCE and λ of every policy on clean, shifted and corrupted splits', load: () => require('./eval').evalCommand },
+  calibrate: { summary: "fit the generalist's and the expert's temperatures on labelled images and write them into bundle.json", load: () => require('./calibrate').calibrateCommand },
   bench: { summary: 'engine benchmark (images/s, RSS, session start)', load: () => require('./bench').benchCommand },
 };
 

@@ -1,0 +1,197 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+import { optionNumber, optionString, parseArgs, type ParsedArgs } from './parse-args';
+import { demoBundleDir, loadBundle, parseExecutionProviders, T3Engine, type ModelBundle } from '../engine';
+import { loadModelInputs } from '../dicom';
+import {
+  CORRUPTION_NAMES,
+  DEFAULT_T3B_BATCH_SIZES,
+  DEFAULT_WISE_ALPHAS,
+  discoverSplits,
+  evaluationMarkdown,
+  evaluationPolicies,
+  evaluationSvg,
+  fromModelTensor,
+  loadLabelledSplit,
+  parseCorruptionName,
+  runEvaluation,
+  SEVERITIES,
+  type CorruptionName,
+  type DicomImageReader,
+  type EvaluationResult,
+  type LabelledSplit,
+} from '../evaluation';
+
+const HELP = `usage: orthanc-t3 eval --data DIR [options]
+
+Evaluates a model bundle on labelled images: top-1 accuracy of every policy (generalist, expert, WiSE-FT α sweep,
+ensemble, DaWin, T3, T3B at several batch sizes) on each clean split, on corrupted copies of one split
+(Gaussian noise, blur, contrast, brightness, JPEG, pixelation at severities 1-5), mCE with the generalist as
+reference, and λ against corruption severity. Prints the Markdown tables; --out also writes JSON and an SVG plot.
+
+DIR is a labelled folder (labels.csv with "file,label" columns + PNG or DICOM files), or a folder of such folders
+(one split each, e.g. in-domain/ and shifted/). Labels are bundle class labels or their code values.
+
+options:
+  --bundle DIR            model bundle (default: bundles/demo)
+  --data DIR              labelled data (required)
+  --out DIR               write evaluation.json, evaluation.md and evaluation.svg there
+  --limit N               use the first N images of each clean split
+  --corrupted-limit N     images per corrupted split (default: as --limit)
+  --corrupt SPLIT         the split to corrupt (default: in-domain, else the first split)
+  --corruptions LIST      comma-separated subset of ${CORRUPTION_NAMES.join(', ')}, or "none"
+  --severities LIST       comma-separated severities (default 1,2,3,4,5)
+  --batch-sizes LIST      T3B batch sizes (default ${DEFAULT_T3B_BATCH_SIZES.join(',')})
+  --wise-alphas LIST      WiSE-FT α values (default ${DEFAULT_WISE_ALPHAS.join(',')})
+  --exclude LIST          subfolders that are not test splits (default calibration)
+  --no-mixed              do not add the "mixed" split (every clean split's images shuffled into one stream,
+                          so T3B batches mix domains)
+  --title TEXT            heading of the Markdown and the plot
+  --providers LIST        execution providers to try in order (default cuda,webgpu,cpu)
+  --quick                 a smoke run in seconds: 16 images per clean split, 8 per corrupted split,
+                          severities 1,3,5, T3B batch sizes 1,8, WiSE α 0.5
+`;
+
+function numberList(args: ParsedArgs, name: string, check: (n: number) => boolean, what: string): number[] | undefined {
+  const raw = optionString(args, name);
+  if (raw === undefined) return undefined;
+  const values = raw.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v) || !check(v))) {
+    throw new UsageError(`--${name} must be a comma-separated list of ${what}, got "${raw}"`);
+  }
+  return values;
+}
+
+function dicomReader(bundle: ModelBundle): DicomImageReader {
+  const spec = bundle.manifest.input;
+  return async (bytes, source) => {
+    const { frames } = await loadModelInputs(bytes, spec, { framePolicy: 'middle', source });
+    return fromModelTensor(frames[0].tensor, spec);
+  };
+}
+
+/** JSON replacer keeping 6 significant digits: the report stays readable and diffs stay small. */
+function roundNumbers(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && Number.isFinite(value) && !Number.isInteger(value) ? Number(value.toPrecision(6)) : value;
+}
+
+/** Indented JSON with arrays of plain numbers on one line (the per-batch λ lists would otherwise take a line each). */
+function reportJson(report: unknown): string {
+  return JSON.stringify(report, roundNumbers, 2).replace(/\[\s+(-?[\d.e+-]+(?:,\s+-?[\d.e+-]+)*)\s+\]/g,
+    (_match, inner: string) => `[${inner.split(/,\s+/).join(', ')}]`) + '\n';
+}
+
+export interface EvalOutputs {
+  json: string;
+  markdown: string;
+  svg: string;
+}
+
+/** Writes the three report files; returns their paths. */
+export async function writeEvaluationOutputs(outDir: string, outputs: EvalOutputs): Promise<string[]> {
+  await fs.mkdir(outDir, { recursive: true });
+  const files = [
+    [path.join(outDir, 'evaluation.json'), outputs.json],
+    [path.join(outDir, 'evaluation.md'), outputs.markdown],
+    [path.join(outDir, 'evaluation.svg'), outputs.svg],
+  ] as const;
+  for (const [file, text] of files) await fs.writeFile(file, text);
+  return files.map(([file]) => file);
+}
+
+export const evalCommand: CliCommand = {
+  name: 'eval',
+  summary: 'evaluate a bundle: top-1, mCE and λ of every policy on clean, shifted and corrupted splits',
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const args = parseArgs(argv, {
+      values: ['bundle', 'data', 'out', 'limit', 'corrupted-limit', 'corrupt', 'corruptions', 'severities', 'batch-sizes',
+        'wise-alphas', 'exclude', 'title', 'providers'],
+      flags: ['help', 'quick', 'no-mixed'],
+    });
+    if (args.options.has('help')) {
+      io.stdout.write(HELP);
+      return ExitCode.ok;
+    }
+    const dataDir = optionString(args, 'data');
+    if (!dataDir) throw new UsageError('--data DIR is required (orthanc-t3 eval --help)');
+    if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+    const quick = args.options.has('quick');
+    const positiveInteger = (n: number) => Number.isInteger(n) && n >= 1;
+    const limit = optionNumber(args, 'limit', positiveInteger, 'a positive integer') ?? (quick ? 16 : undefined);
+    const corruptedLimit = optionNumber(args, 'corrupted-limit', positiveInteger, 'a positive integer') ?? (quick ? 8 : limit);
+    const severities = numberList(args, 'severities', (n) => Number.isInteger(n) && n >= 1 && n <= 5, 'integers from 1 to 5')
+      ?? (quick ? [1, 3, 5] : [...SEVERITIES]);
+    const batchSizes = numberList(args, 'batch-sizes', positiveInteger, 'positive integers') ?? (quick ? [1, 8] : [...DEFAULT_T3B_BATCH_SIZES]);
+    const wiseAlphas = numberList(args, 'wise-alphas', (n) => n >= 0 && n <= 1, 'numbers in [0, 1]') ?? (quick ? [0.5] : [...DEFAULT_WISE_ALPHAS]);
+    const corruptionsText = optionString(args, 'corruptions');
+    let corruptions: CorruptionName[];
+    try {
+      corruptions = corruptionsText === undefined ? [...CORRUPTION_NAMES]
+        : corruptionsText.trim() === 'none' ? [] : corruptionsText.split(',').filter((s) => s.trim()).map(parseCorruptionName);
+    } catch (err) {
+      throw new UsageError(`--corruptions: ${(err as Error).message}`);
+    }
+    const exclude = (optionString(args, 'exclude') ?? 'calibration').split(',').map((s) => s.trim()).filter(Boolean);
+    const providersText = optionString(args, 'providers');
+    let executionProviders;
+    try {
+      executionProviders = providersText ? parseExecutionProviders(providersText.split(',').map((s) => s.trim())) : undefined;
+    } catch (err) {
+      throw new UsageError(`--providers: ${(err as Error).message}`);
+    }
+
+    const bundle = await loadBundle(optionString(args, 'bundle') ?? demoBundleDir());
+    const classes = bundle.manifest.classes;
+    const readDicom = dicomReader(bundle);
+    const found = await discoverSplits(dataDir, exclude);
+    const splits: LabelledSplit[] = [];
+    for (const s of found) {
+      const split = await loadLabelledSplit(s.dir, s.name, classes, { limit, readDicom });
+      for (const failure of split.failures) io.stderr.write(`eval: ${s.name}/${failure.file}: ${failure.error}\n`);
+      splits.push(split);
+    }
+    const corruptName = optionString(args, 'corrupt') ?? (splits.some((s) => s.name === 'in-domain') ? 'in-domain' : splits[0].name);
+    const corruptSplit = splits.find((s) => s.name === corruptName);
+    if (!corruptSplit && corruptions.length) throw new UsageError(`--corrupt: no split named "${corruptName}" (found ${splits.map((s) => s.name).join(', ')})`);
+
+    const engine = await T3Engine.open(bundle, { executionProviders, log: (line) => io.stderr.write(line + '\n') });
+    let result: EvaluationResult;
+    try {
+      const hyperparameters = { ...bundle.manifest.t3 };
+      result = await runEvaluation({
+        runner: engine,
+        spec: bundle.manifest.input,
+        policies: evaluationPolicies({ wiseAlphas, t3bBatchSizes: batchSizes, defaultBatchSize: 32, hyperparameters }),
+        splits,
+        corruptionBase: corruptSplit && corruptions.length ? { split: corruptSplit, limit: corruptedLimit } : null,
+        corruptions,
+        severities,
+        referencePolicyId: 'generalist',
+        mixedSplit: !args.options.has('no-mixed'),
+        progress: (line) => io.stderr.write(`eval: ${line}\n`),
+      });
+    } finally {
+      await engine.close();
+    }
+    const title = optionString(args, 'title') ?? `Evaluation of ${bundle.manifest.name} ${bundle.manifest.version}`;
+    const markdown = evaluationMarkdown(result, title);
+    const report = {
+      bundle: {
+        name: bundle.manifest.name, version: bundle.manifest.version,
+        models: bundle.manifest.models, temperatures: bundle.manifest.temperatures, t3: bundle.manifest.t3,
+      },
+      data: { splits: splits.map((s) => ({ name: s.name, images: s.images.length, failures: s.failures })) },
+      executionProvider: engine.executionProvider,
+      ...result,
+    };
+    io.stdout.write(markdown + '\n');
+    const outDir = optionString(args, 'out');
+    if (outDir) {
+      const files = await writeEvaluationOutputs(outDir, { json: reportJson(report), markdown: markdown + '\n', svg: evaluationSvg(result, title) });
+      io.stderr.write(`eval: wrote ${files.join(', ')} (${result.seconds.toFixed(1)} s of evaluation)\n`);
+    }
+    const failures = splits.reduce((n, s) => n + s.failures.length, 0);
+    return failures === 0 ? ExitCode.ok : ExitCode.partialFailure;
+  },
+};

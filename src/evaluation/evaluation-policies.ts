@@ -1,0 +1,46 @@
+import { defaultPolicyConfig, type PolicyConfig, type PolicyName, type T3Hyperparameters } from '../t3';
+
+/** One row of the evaluation table: a policy with its parameters and the batch size it runs at. */
+export interface EvaluatedPolicy {
+  /** Stable id used in JSON and plots, e.g. "wise-0.5", "t3b-32". */
+  id: string;
+  /** Human-readable name for tables, e.g. "WiSE-FT α=0.5", "T3B (batch 32)". */
+  label: string;
+  config: PolicyConfig;
+  /** Images per engine call. Only T3B's results depend on it (λ_B is shared by the batch); the other policies
+   *  treat every image on its own and run at the default batch size. */
+  batchSize: number;
+}
+
+export interface PolicySetOptions {
+  wiseAlphas: readonly number[];
+  t3bBatchSizes: readonly number[];
+  /** Batch size for policies whose results do not depend on it. */
+  defaultBatchSize: number;
+  hyperparameters: T3Hyperparameters;
+}
+
+export const DEFAULT_WISE_ALPHAS = [0.25, 0.5, 0.75] as const;
+export const DEFAULT_T3B_BATCH_SIZES = [1, 8, 32, 128] as const;
+
+function config(name: PolicyName, hp: T3Hyperparameters, wiseAlpha?: number): PolicyConfig {
+  const c = defaultPolicyConfig(name);
+  c.hyperparameters = { ...hp };
+  if (wiseAlpha !== undefined) c.wiseAlpha = wiseAlpha;
+  return c;
+}
+
+/** Every policy of docs/T3.md §4: generalist, expert, the WiSE-FT α sweep, ensemble, DaWin, T3, and T3B per batch size. */
+export function evaluationPolicies(options: PolicySetOptions): EvaluatedPolicy[] {
+  const hp = options.hyperparameters;
+  const b = options.defaultBatchSize;
+  return [
+    { id: 'generalist', label: 'generalist (λ=0)', config: config('generalist', hp), batchSize: b },
+    { id: 'expert', label: 'expert (λ=1)', config: config('expert', hp), batchSize: b },
+    ...options.wiseAlphas.map((a) => ({ id: `wise-${a}`, label: `WiSE-FT α=${a}`, config: config('wise', hp, a), batchSize: b })),
+    { id: 'ensemble', label: 'output ensemble', config: config('ensemble', hp), batchSize: b },
+    { id: 'dawin', label: 'DaWin (per image)', config: config('dawin', hp), batchSize: b },
+    { id: 't3', label: 'T3 (per image)', config: config('t3', hp), batchSize: b },
+    ...options.t3bBatchSizes.map((size) => ({ id: `t3b-${size}`, label: `T3B (batch ${size})`, config: config('t3b', hp), batchSize: size })),
+  ];
+}

@@ -1,0 +1,19 @@
+export { applyCorruption, CORRUPTION_NAMES, CORRUPTION_PARAMETERS, CorruptionError, gaussianBlur, parseCorruptionName, SEVERITIES, type CorruptionName } from './corruptions';
+export { MIXED_SPLIT, runEvaluation, type EvaluationOptions, type EvaluationResult, type LambdaPoint, type PolicySummary, type SplitInfo } from './evaluation';
+export { DEFAULT_T3B_BATCH_SIZES, DEFAULT_WISE_ALPHAS, evaluationPolicies, type EvaluatedPolicy, type PolicySetOptions } from './evaluation-policies';
+export { scorePolicyOnSplit, type InferenceRunner, type PolicySplitRun, type PreparedSplit, type SplitScore } from './evaluation-runner';
+export { clamp01, cloneImage, createImage, meanAbsoluteDifference, type PlanarImage } from './image';
+export {
+  discoverSplits, LABELS_FILE, loadLabelledSplit, resolveClassIndex,
+  type ClassRef, type DicomImageReader, type LabelledImage, type LabelledSplit, type LoadSplitOptions,
+} from './labelled-dataset';
+export { LabelsError, parseLabelsCsv, type LabelRow } from './labels-csv';
+export { argmax, corruptionErrors, expectedCalibrationError, meanNegativeLogLikelihood, top1Accuracy, type CorruptionErrorSummary, type CorruptionErrorTable } from './metrics';
+export { fromModelTensor, toModelTensor, type ModelInputShape } from './model-input';
+export { decodePng, ImageDecodeError } from './png-image';
+export { prepareSplit } from './prepare-split';
+export { hashSeed, normalGenerator, uniformGenerator } from './random';
+export { evaluationMarkdown } from './report-markdown';
+export { evaluationSvg } from './report-svg';
+export { resizeImage, type ResizeMethod } from './resize';
+export { CalibrationError, fitTemperature, temperatureNll, type TemperatureFit, type TemperatureSearch } from './temperature-scaling';
