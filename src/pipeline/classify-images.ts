@@ -18,6 +18,10 @@ export interface FrameClassification {
   js: number;
   lambda: number;
   lambdaFinal: number;
+  /** Entropies (nats) of the generalist's and the expert's predictions; NaN under single-pass policies. */
+  entropyPt: number;
+  entropyFt: number;
+  extrapolationTriggered: boolean;
   /** λ of the merged pass that produced the probabilities (null for the ensemble policy). */
   appliedLambda: number | null;
   batchLambda: number | null;
@@ -90,6 +94,9 @@ export async function classifyImages(
         js: image.js,
         lambda: image.lambda,
         lambdaFinal: image.lambdaFinal,
+        entropyPt: image.entropyPt,
+        entropyFt: image.entropyFt,
+        extrapolationTriggered: image.extrapolationTriggered,
         appliedLambda: image.appliedLambda,
         batchLambda: result.batchLambda,
         batchId: result.batchId,

@@ -1,0 +1,82 @@
+import * as grpc from '@grpc/grpc-js';
+import type { AdmissionQueue } from './admission';
+import type { TriageBackend } from './backend';
+import { unaryHandler, type HandlerContext } from './call-handlers';
+import { failedJobMessage, JOB_STATE_ENUM, modelStatusMessage, statusMessage } from './proto-messages';
+import { CallError } from './status-mapping';
+
+export interface AdminServiceOptions {
+  backend: TriageBackend;
+  /** The Classify admission queue, reported as the "classify" lane of GetStatus. */
+  admission: AdmissionQueue;
+}
+
+const DEFAULT_FAILED_JOBS_LIMIT = 100;
+const MAX_FAILED_JOBS_LIMIT = 1000;
+/** Configuration patches are small; anything larger is a mistake or an attack. */
+const MAX_CONFIG_JSON_LENGTH = 1024 * 1024;
+
+function invalid(message: string): CallError {
+  return new CallError(grpc.status.INVALID_ARGUMENT, message);
+}
+
+/** Parses UpdateConfigRequest.json: it must be a JSON object. */
+export function parseConfigPatch(json: string): Record<string, unknown> {
+  if (json.length > MAX_CONFIG_JSON_LENGTH) throw invalid(`json: longer than ${MAX_CONFIG_JSON_LENGTH} characters`);
+  if (json.trim() === '') throw invalid('json: empty; send a JSON object with the keys to change');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (err) {
+    throw invalid(`json: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('json: must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+export function adminServiceHandlers(context: HandlerContext, options: AdminServiceOptions): grpc.UntypedServiceImplementation {
+  const { backend, admission } = options;
+  return {
+    GetConfig: unaryHandler<unknown, unknown>(context, 'GetConfig', 'admin', async () => ({
+      json: JSON.stringify(await backend.getConfig()),
+    })),
+
+    UpdateConfig: unaryHandler<{ json: string; dryRun: boolean }, unknown>(context, 'UpdateConfig', 'admin', async (request) => {
+      const patch = parseConfigPatch(request.json ?? '');
+      const update = await backend.updateConfig(patch, { dryRun: Boolean(request.dryRun) });
+      return {
+        applied: update.applied,
+        json: JSON.stringify(update.config),
+        changedKeys: [...update.changedKeys],
+        restartRequired: [...update.restartRequired],
+      };
+    }),
+
+    GetStatus: unaryHandler<unknown, unknown>(context, 'GetStatus', 'admin', async () => {
+      const status = await backend.status();
+      status.queues = [
+        ...status.queues,
+        { bundle: '', lane: 'classify', depth: admission.queued, capacity: admission.maxWaiting, inFlight: admission.inFlight },
+      ];
+      return statusMessage(status);
+    }),
+
+    ReloadModels: unaryHandler<{ bundles: string[] }, unknown>(context, 'ReloadModels', 'admin', async (request) => {
+      const bundles = (request.bundles ?? []).map((b) => b.trim());
+      if (bundles.some((b) => b === '' || b.length > 256)) throw invalid('bundles: names must be 1–256 characters');
+      return { models: (await backend.reloadModels(bundles)).map(modelStatusMessage) };
+    }),
+
+    ListFailedJobs: unaryHandler<{ limit: number }, unknown>(context, 'ListFailedJobs', 'admin', async (request) => {
+      const limit = request.limit === 0 ? DEFAULT_FAILED_JOBS_LIMIT : Math.min(request.limit, MAX_FAILED_JOBS_LIMIT);
+      return { jobs: (await backend.listFailedJobs(limit)).map(failedJobMessage) };
+    }),
+
+    RetryJob: unaryHandler<{ jobId: string }, unknown>(context, 'RetryJob', 'admin', async (request) => {
+      const jobId = (request.jobId ?? '').trim();
+      if (jobId === '' || jobId.length > 256) throw invalid('job_id: required, at most 256 characters');
+      const result = await backend.retryJob(jobId);
+      return { jobId: result.jobId, state: JOB_STATE_ENUM[result.state] };
+    }),
+  };
+}

@@ -1,0 +1,99 @@
+import * as grpc from '@grpc/grpc-js';
+import { authorize } from './authorize';
+import type { RoleName } from './backend';
+import { CallError, serviceError, statusFor } from './status-mapping';
+import type { TokenTable } from './token-table';
+
+/** Key of the object a request that does not decode turns into (see `tolerantDeserializers`). */
+const UNDECODABLE = Symbol('undecodable request');
+
+/**
+ * The service definition with request deserializers that do not throw: grpc-js answers a request it cannot decode
+ * with INTERNAL, but a malformed message is the caller's error, so it is handed on as a marker and the handler
+ * answers INVALID_ARGUMENT instead.
+ */
+export function tolerantDeserializers(definition: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (err) {
+          return { [UNDECODABLE]: err instanceof Error ? err.message : String(err) };
+        }
+      },
+    };
+  }
+  return out as grpc.ServiceDefinition;
+}
+
+function checkDecoded(request: unknown): void {
+  if (typeof request === 'object' && request !== null && UNDECODABLE in request) {
+    const reason = (request as Record<symbol, string>)[UNDECODABLE];
+    throw new CallError(grpc.status.INVALID_ARGUMENT, `the request is not a valid protobuf message of this method's type (${reason})`);
+  }
+}
+
+/** What every handler needs: who may call, and where unexpected errors are reported. */
+export interface HandlerContext {
+  tokens: TokenTable;
+  /** Called with errors that reach the client as INTERNAL (the client sees a fixed text only). */
+  onInternalError: (method: string, err: unknown) => void;
+}
+
+/**
+ * Wraps a unary method: checks the bearer token's role first, gives the body an AbortSignal that fires when the
+ * client cancels or its deadline passes, and maps any thrown error to a status.
+ */
+export function unaryHandler<Req, Res>(
+  context: HandlerContext,
+  method: string,
+  role: RoleName,
+  body: (request: Req, signal: AbortSignal) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const controller = new AbortController();
+    call.on('cancelled', () => controller.abort());
+    const run = async (): Promise<Res> => {
+      authorize(call.metadata, context.tokens, role);
+      checkDecoded(call.request);
+      return body(call.request, controller.signal);
+    };
+    run().then(
+      (response) => callback(null, response),
+      (err: unknown) => callback(serviceError(statusFor(err, (e) => context.onInternalError(method, e)))),
+    );
+  };
+}
+
+/**
+ * Wraps a server-streaming method the same way. The body resolves when the stream should end normally; it must
+ * resolve (or reject) once `signal` fires.
+ */
+export function serverStreamHandler<Req, Res>(
+  context: HandlerContext,
+  method: string,
+  role: RoleName,
+  body: (request: Req, call: grpc.ServerWritableStream<Req, Res>, signal: AbortSignal) => Promise<void>,
+): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const controller = new AbortController();
+    call.on('cancelled', () => controller.abort());
+    const run = async (): Promise<void> => {
+      authorize(call.metadata, context.tokens, role);
+      checkDecoded(call.request);
+      await body(call.request, call, controller.signal);
+    };
+    run().then(
+      () => {
+        if (!controller.signal.aborted) call.end();
+      },
+      (err: unknown) => {
+        if (controller.signal.aborted) return;
+        call.emit('error', serviceError(statusFor(err, (e) => context.onInternalError(method, e))));
+      },
+    );
+  };
+}

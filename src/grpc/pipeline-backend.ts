@@ -1,0 +1,134 @@
+import {
+  BackendError,
+  type AnalyzeStudyOptions,
+  type ClassifyCall,
+  type ClassifyOutput,
+  type ConfigUpdateView,
+  type FailedJobView,
+  type JobStateName,
+  type ModelStatusView,
+  type StatusView,
+  type StudyRefView,
+  type StudyResultView,
+  type TriageBackend,
+  type TriageEventView,
+  type TriageSubscription,
+} from './backend';
+import type { EngineClassifier } from './engine-classifier';
+
+/**
+ * The study and admin half of the backend: what the Orthanc sidecar offers, already in the gRPC layer's views.
+ * src/grpc/sidecar-port.ts adapts the pipeline's Sidecar to it.
+ */
+export interface StudyOperations {
+  analyzeStudy(ref: StudyRefView, options: AnalyzeStudyOptions & { wait: boolean }): Promise<StudyResultView>;
+  getStudyResult(ref: StudyRefView): Promise<StudyResultView | null>;
+  subscribeTriage(resumeAfterEventId: number | null, listener: (event: TriageEventView) => void): TriageSubscription;
+  getConfig(): Promise<unknown>;
+  updateConfig(patch: Record<string, unknown>, options: { dryRun: boolean }): Promise<ConfigUpdateView>;
+  /** Status without the models (the backend adds the classifier's). */
+  status(): Promise<Omit<StatusView, 'models' | 'version' | 'uptimeSeconds'>>;
+  /** Reloads the engines; the backend then reports the classifier's view of them. */
+  reloadModels(bundles: string[]): Promise<void>;
+  listFailedJobs(limit: number): Promise<FailedJobView[]>;
+  retryJob(jobId: string): Promise<{ jobId: string; state: JobStateName }>;
+}
+
+export interface PipelineBackendOptions {
+  classifier: EngineClassifier;
+  /** The Orthanc sidecar; null runs classify-only (study and config calls answer FAILED_PRECONDITION). */
+  studies: StudyOperations | null;
+  /** orthanc-t3 version reported by GetStatus. */
+  version: string;
+  /** Clock for uptime (epoch ms at start). */
+  startedAt?: number;
+}
+
+function withoutSidecar(what: string): BackendError {
+  return new BackendError('failed-precondition', `${what} needs the Orthanc sidecar, and this server runs classify-only`);
+}
+
+/** TriageBackend over the engine classifier and, when present, the Orthanc sidecar. */
+export class PipelineBackend implements TriageBackend {
+  private readonly startedAt: number;
+
+  constructor(private readonly options: PipelineBackendOptions) {
+    this.startedAt = options.startedAt ?? Date.now();
+  }
+
+  private get studies(): StudyOperations | null {
+    return this.options.studies;
+  }
+
+  classify(call: ClassifyCall): Promise<ClassifyOutput> {
+    return this.options.classifier.classify(call);
+  }
+
+  bundleNames(): string[] {
+    return this.options.classifier.bundleNames();
+  }
+
+  async analyzeStudy(ref: StudyRefView, options: AnalyzeStudyOptions): Promise<StudyResultView> {
+    if (!this.studies) throw withoutSidecar('AnalyzeStudy');
+    return this.studies.analyzeStudy(ref, { ...options, wait: true });
+  }
+
+  async enqueueStudy(ref: StudyRefView, options: AnalyzeStudyOptions): Promise<StudyResultView> {
+    if (!this.studies) throw withoutSidecar('AnalyzeStudy');
+    return this.studies.analyzeStudy(ref, { ...options, wait: false });
+  }
+
+  async getStudyResult(ref: StudyRefView): Promise<StudyResultView | null> {
+    if (!this.studies) throw withoutSidecar('GetStudyResult');
+    return this.studies.getStudyResult(ref);
+  }
+
+  subscribeTriage(resumeAfterEventId: number | null, listener: (event: TriageEventView) => void): TriageSubscription {
+    if (!this.studies) throw withoutSidecar('WatchTriage');
+    return this.studies.subscribeTriage(resumeAfterEventId, listener);
+  }
+
+  async getConfig(): Promise<unknown> {
+    if (!this.studies) throw withoutSidecar('GetConfig');
+    return this.studies.getConfig();
+  }
+
+  async updateConfig(patch: Record<string, unknown>, options: { dryRun: boolean }): Promise<ConfigUpdateView> {
+    if (!this.studies) throw withoutSidecar('UpdateConfig');
+    return this.studies.updateConfig(patch, options);
+  }
+
+  async status(): Promise<StatusView> {
+    const models = this.options.classifier.models();
+    const base = {
+      version: this.options.version,
+      models,
+      uptimeSeconds: (Date.now() - this.startedAt) / 1000,
+    };
+    if (this.studies) return { ...(await this.studies.status()), ...base };
+    return {
+      ...base,
+      executionProvider: models[0]?.executionProvider ?? '',
+      queues: [],
+      throughput: { windowSeconds: 0, imagesPerSecond: 0, studiesPerMinute: 0, imagesTotal: 0, studiesTotal: 0, failedTotal: 0 },
+      jobs: null,
+      follower: null,
+    };
+  }
+
+  async reloadModels(bundles: string[]): Promise<ModelStatusView[]> {
+    if (!this.studies) throw withoutSidecar('ReloadModels');
+    await this.studies.reloadModels(bundles);
+    return this.options.classifier.models();
+  }
+
+  async listFailedJobs(limit: number): Promise<FailedJobView[]> {
+    if (!this.studies) throw withoutSidecar('ListFailedJobs');
+    return this.studies.listFailedJobs(limit);
+  }
+
+  async retryJob(jobId: string): Promise<{ jobId: string; state: JobStateName }> {
+    if (!this.studies) throw withoutSidecar('RetryJob');
+    return this.studies.retryJob(jobId);
+  }
+}

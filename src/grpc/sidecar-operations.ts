@@ -1,0 +1,274 @@
+import type { Sidecar, StudyResult, StudyResultEvent } from '../pipeline';
+import {
+  BackendError,
+  type FailedJobView,
+  type ImageResultView,
+  type JobStateName,
+  type StatusView,
+  type StudyRefView,
+  type StudyResultView,
+  type TriageEventView,
+} from './backend';
+import type { StudyOperations } from './pipeline-backend';
+
+/** What AdminService.GetConfig shows instead of a secret. */
+export const REDACTED = '***';
+
+/** Keys whose values are secrets wherever they appear in the configuration. */
+const SECRET_KEYS = new Set(['password', 'token', 'tokens', 'secret', 'key', 'keyFile']);
+
+/** A copy of the configuration with every secret value replaced by REDACTED. */
+export function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (SECRET_KEYS.has(k) && v !== null && typeof v !== 'object') out[k] = REDACTED;
+    else if (k === 'tokens' && Array.isArray(v)) out[k] = v.map((t) => ({ ...(t as object), token: REDACTED }));
+    else out[k] = redactSecrets(v);
+  }
+  return out;
+}
+
+/**
+ * Removes REDACTED values from a patch: a client that sends back what GetConfig showed must not overwrite the secrets
+ * with the placeholder. Arrays holding a redacted token are dropped entirely (the old list stays).
+ */
+export function withoutRedacted(patch: unknown): unknown {
+  if (Array.isArray(patch)) return patch.some((v) => JSON.stringify(v).includes(`"${REDACTED}"`)) ? undefined : patch;
+  if (typeof patch !== 'object' || patch === null) return patch === REDACTED ? undefined : patch;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(patch)) {
+    const kept = withoutRedacted(v);
+    if (kept !== undefined) out[k] = kept;
+  }
+  return out;
+}
+
+/** Dotted paths whose values differ between two JSON values (objects are compared key by key, arrays whole). */
+export function changedKeys(before: unknown, after: unknown, prefix = ''): string[] {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObject(before) && isObject(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((k) => changedKeys(before[k], after[k], prefix ? `${prefix}.${k}` : k));
+  }
+  return JSON.stringify(before) === JSON.stringify(after) ? [] : [prefix || '(root)'];
+}
+
+function epochMs(iso: string | null | undefined): number | null {
+  if (!iso) return null;
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? t : null;
+}
+
+const finiteOrNull = (n: number): number | null => (Number.isFinite(n) ? n : null);
+
+/** The Sidecar's StudyResult as the gRPC layer's view. */
+export function studyResultView(result: StudyResult): StudyResultView {
+  // The Sidecar lists λ_B per batch in the order the study's images first meet each batch (policies without a
+  // batch λ list none); the same walk maps each image's batch id to its λ_B.
+  const batchOrder = [...new Set(result.images.map((i) => i.batchId))];
+  const lambdaOf = new Map(batchOrder.length === result.batchLambdas.length
+    ? batchOrder.map((id, i) => [id, result.batchLambdas[i]] as const)
+    : []);
+  const images: ImageResultView[] = result.images.map((image) => ({
+    index: image.index,
+    name: image.orthancInstanceId,
+    frameNumber: image.frameNumber,
+    sopInstanceUid: image.sopInstanceUid,
+    sopClassUid: image.sopClassUid,
+    seriesInstanceUid: image.seriesInstanceUid,
+    studyInstanceUid: image.studyInstanceUid,
+    modality: image.modality,
+    predictions: image.predictions.map((p) => ({
+      label: p.label, code: p.code.value, scheme: p.code.scheme, meaning: p.code.meaning, probability: p.probability,
+    })),
+    js: image.js,
+    lambda: image.lambda,
+    lambdaFinal: image.lambdaFinal,
+    appliedLambda: image.appliedLambda,
+    entropyGeneralist: finiteOrNull(image.entropyGeneralist),
+    entropyExpert: finiteOrNull(image.entropyExpert),
+    batchId: image.batchId,
+    batchLambda: lambdaOf.get(image.batchId) ?? null,
+    // Under cross-study batching the batch holds other studies' images too; its size is not part of the result.
+    batchSize: 0,
+  }));
+  return {
+    orthancStudyId: result.orthancStudyId,
+    studyInstanceUid: result.studyInstanceUid,
+    state: result.status,
+    error: result.error,
+    triage: result.triage ? { ...result.triage, firedRule: result.triage.firedRule ? { ...result.triage.firedRule } : null } : null,
+    images,
+    failedImages: result.failedImages.map((f) => ({ index: f.index, name: f.orthancInstanceId, code: f.code, message: f.message })),
+    batchLambdas: [...result.batchLambdas],
+    modalities: [...result.modalities],
+    bundle: result.bundle,
+    policy: result.policy,
+    srOrthancInstanceId: result.sr?.orthancInstanceId ?? null,
+    srSopInstanceUid: result.sr?.sopInstanceUid || null,
+    queuedAt: epochMs(result.timings.queuedAt),
+    startedAt: epochMs(result.timings.startedAt),
+    finishedAt: epochMs(result.timings.finishedAt),
+    durationMs: result.timings.totalMs,
+    attempts: result.attempts,
+  };
+}
+
+function eventView(event: StudyResultEvent): TriageEventView {
+  return { eventId: event.eventId, result: studyResultView(event.result) };
+}
+
+/** The follower's part of GetStatus, supplied by whoever runs the change-feed follower. */
+export type FollowerStatusSource = () => NonNullable<StatusView['follower']>;
+
+export interface SidecarOperationsOptions {
+  /** Configured bound of each bundle's queue (batching.queueBound), reported as lane capacity. */
+  queueBound: () => number;
+  follower?: FollowerStatusSource;
+  /** How long AnalyzeStudy with return_immediately waits for early errors (unknown study, full queue). */
+  acceptWindowMs?: number;
+}
+
+function sidecarRef(ref: StudyRefView): { orthancId?: string; studyInstanceUid?: string } {
+  return 'orthancStudyId' in ref ? { orthancId: ref.orthancStudyId } : { studyInstanceUid: ref.studyInstanceUid };
+}
+
+/** A Sidecar refuses work with a plain Error while starting or stopping; the client should retry. */
+function asUnavailable(err: unknown): unknown {
+  if (err instanceof Error && err.name === 'Error' && /not accepting work/.test(err.message)) {
+    return new BackendError('unavailable', err.message);
+  }
+  return err;
+}
+
+/** StudyOperations over the pipeline's Sidecar. */
+export function sidecarOperations(sidecar: Sidecar, options: SidecarOperationsOptions): StudyOperations {
+  const acceptWindowMs = options.acceptWindowMs ?? 250;
+  return {
+    async analyzeStudy(ref, { priority, writeBack, force, wait }) {
+      const running = sidecar.analyzeStudy(sidecarRef(ref), { priority, writeBack, force }).then(studyResultView, (err) => {
+        throw asUnavailable(err);
+      });
+      if (wait) return running;
+      // Answer at once, but not before early refusals (unknown study, full queue) had their chance to surface.
+      running.catch(() => undefined);
+      const early = await Promise.race([running, new Promise<null>((r) => setTimeout(() => r(null), acceptWindowMs))]);
+      if (early) return early;
+      const now = Date.now();
+      return {
+        orthancStudyId: 'orthancStudyId' in ref ? ref.orthancStudyId : '',
+        studyInstanceUid: 'studyInstanceUid' in ref ? ref.studyInstanceUid : '',
+        state: 'queued',
+        error: null,
+        triage: null,
+        images: [],
+        failedImages: [],
+        batchLambdas: [],
+        modalities: [],
+        bundle: null,
+        policy: null,
+        srOrthancInstanceId: null,
+        srSopInstanceUid: null,
+        queuedAt: now,
+        startedAt: null,
+        finishedAt: null,
+        durationMs: null,
+        attempts: 0,
+      };
+    },
+
+    async getStudyResult(ref) {
+      if ('orthancStudyId' in ref) {
+        const result = sidecar.getStudyResult(ref.orthancStudyId);
+        return result ? studyResultView(result) : null;
+      }
+      // Results are kept by Orthanc id; a UID is matched against the recent results the feed still holds.
+      const held = sidecar.feed.since(0).events.filter((e) => e.result.studyInstanceUid === ref.studyInstanceUid);
+      const last = held[held.length - 1];
+      if (!last) return null;
+      const current = sidecar.getStudyResult(last.result.orthancStudyId) ?? last.result;
+      return studyResultView(current);
+    },
+
+    subscribeTriage(resumeAfterEventId, listener) {
+      // Subscribe before reading the history, so nothing published in between is missed (the service drops
+      // duplicates by id).
+      const unsubscribe = sidecar.feed.subscribe((event) => listener(eventView(event)));
+      if (resumeAfterEventId === null) return { replay: [], historyGap: false, unsubscribe };
+      const { events, truncated } = sidecar.feed.since(resumeAfterEventId);
+      return { replay: events.map(eventView), historyGap: truncated, unsubscribe };
+    },
+
+    async getConfig() {
+      return redactSecrets(sidecar.getConfig());
+    },
+
+    async updateConfig(patch, { dryRun }) {
+      const before = sidecar.getConfig();
+      const update = await sidecar.updateConfig(withoutRedacted(patch), { dryRun });
+      return {
+        applied: update.applied,
+        config: redactSecrets(update.config),
+        changedKeys: changedKeys(before, update.config),
+        restartRequired: [...update.restartRequired],
+      };
+    },
+
+    async status() {
+      const s = sidecar.status();
+      const capacity = options.queueBound();
+      const minutes = s.throughput.uptimeS / 60;
+      return {
+        executionProvider: s.models[0]?.executionProvider ?? '',
+        queues: s.queues.flatMap((q) => [
+          { bundle: q.bundle, lane: 'stat', depth: q.stat, capacity, inFlight: 0 },
+          { bundle: q.bundle, lane: 'routine', depth: q.routine, capacity, inFlight: q.running ? 1 : 0 },
+        ]),
+        throughput: {
+          windowSeconds: s.throughput.uptimeS,
+          imagesPerSecond: s.throughput.imagesPerSecond,
+          studiesPerMinute: minutes > 0 ? s.throughput.studiesDone / minutes : 0,
+          imagesTotal: s.throughput.imagesClassified,
+          studiesTotal: s.throughput.studiesDone,
+          failedTotal: s.throughput.studiesFailed,
+        },
+        jobs: { ...s.jobs },
+        follower: options.follower ? options.follower() : null,
+      };
+    },
+
+    async reloadModels(bundles) {
+      const configured = sidecar.status().models.map((m) => m.name);
+      const unknown = bundles.filter((b) => !configured.includes(b) && !sidecar.status().models.some((m) => m.bundle === b));
+      if (unknown.length > 0) {
+        throw new BackendError('not-found', `unknown bundle(s) ${unknown.map((b) => `"${b}"`).join(', ')}; configured: ${configured.join(', ')}`);
+      }
+      await sidecar.reloadModels();
+    },
+
+    async listFailedJobs(limit) {
+      return sidecar.listFailedJobs().slice(0, limit).map((job): FailedJobView => ({
+        jobId: job.id,
+        orthancStudyId: job.orthancStudyId,
+        studyInstanceUid: sidecar.getStudyResult(job.orthancStudyId)?.studyInstanceUid ?? '',
+        state: job.status === 'parked' ? 'parked' : 'failed',
+        reason: job.error ?? '',
+        attempts: job.attempts,
+        lastAttemptAt: epochMs(sidecar.getStudyResult(job.orthancStudyId)?.timings.finishedAt),
+        nextAttemptAt: epochMs(job.nextAttemptAt),
+      }));
+    },
+
+    async retryJob(jobId) {
+      if (!sidecar.listFailedJobs().some((job) => job.id === jobId)) {
+        throw new BackendError('not-found', `no failed or parked job "${jobId}"`);
+      }
+      // The retry runs in the background; its outcome arrives on WatchTriage and through GetStudyResult.
+      sidecar.retryJob(jobId).catch(() => undefined);
+      const state: JobStateName = 'queued';
+      return { jobId, state };
+    },
+  };
+}

@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import { ROLE_NAMES, type RoleName } from './backend';
+
+/** Bearer tokens shorter than this are refused when the table is built: they can be guessed. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * One configured token. `token` is either the secret itself or `sha256:<64 hex>` of it, so a token file does not
+ * have to hold the secret. `role` (one) or `roles` (several) name what it may call.
+ */
+export interface TokenEntry {
+  token: string;
+  role?: string;
+  roles?: string[];
+}
+
+/** A bad token configuration; the message names the source and the entry. */
+export class TokenConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TokenConfigError';
+  }
+}
+
+function digest(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/**
+ * Maps bearer tokens to roles. Tokens are kept only as SHA-256 digests and looked up by the digest of the presented
+ * token, so the lookup time does not depend on how many leading characters of a secret a guess got right.
+ */
+export class TokenTable {
+  private readonly rolesByDigest = new Map<string, ReadonlySet<RoleName>>();
+
+  constructor(entries: readonly TokenEntry[], source = 'tokens') {
+    entries.forEach((entry, i) => {
+      const where = `${source}[${i}]`;
+      if (typeof entry !== 'object' || entry === null) throw new TokenConfigError(`${where}: must be an object with "token" and "roles"`);
+      if (typeof entry.token !== 'string') throw new TokenConfigError(`${where}.token: must be a string`);
+      const hashed = /^sha256:([0-9a-fA-F]{64})$/.exec(entry.token);
+      if (!hashed && entry.token.length < MIN_TOKEN_LENGTH) {
+        throw new TokenConfigError(`${where}.token: must be at least ${MIN_TOKEN_LENGTH} characters (or sha256:<hex>)`);
+      }
+      const names = [...(entry.roles ?? []), ...(entry.role !== undefined ? [entry.role] : [])];
+      if (names.length === 0) throw new TokenConfigError(`${where}: names no role; expected one of ${ROLE_NAMES.join(', ')}`);
+      const roles = new Set<RoleName>();
+      for (const name of names) {
+        if (!(ROLE_NAMES as readonly string[]).includes(name)) {
+          throw new TokenConfigError(`${where}: unknown role "${String(name)}"; expected one of ${ROLE_NAMES.join(', ')}`);
+        }
+        roles.add(name as RoleName);
+      }
+      const key = hashed ? hashed[1].toLowerCase() : digest(entry.token);
+      const previous = this.rolesByDigest.get(key);
+      this.rolesByDigest.set(key, new Set([...(previous ?? []), ...roles]));
+    });
+  }
+
+  /** One table holding every token of the given tables (a token in several keeps the union of its roles). */
+  static merge(tables: readonly TokenTable[]): TokenTable {
+    const merged = new TokenTable([]);
+    for (const table of tables) {
+      for (const [key, roles] of table.rolesByDigest) {
+        merged.rolesByDigest.set(key, new Set([...(merged.rolesByDigest.get(key) ?? []), ...roles]));
+      }
+    }
+    return merged;
+  }
+
+  get size(): number {
+    return this.rolesByDigest.size;
+  }
+
+  /** The roles of a presented token, or null when it is not configured. */
+  rolesOf(token: string): ReadonlySet<RoleName> | null {
+    return this.rolesByDigest.get(digest(token)) ?? null;
+  }
+}
+
+/**
+ * Parses a token file: JSON, either `{"tokens": [...]}` or a bare array of entries
+ * (`{"token": "...", "roles": ["triage", "admin"]}`).
+ */
+export function parseTokenFile(text: string, source: string): TokenTable {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new TokenConfigError(`${source}: not valid JSON (${(err as Error).message})`);
+  }
+  const list = Array.isArray(parsed) ? parsed : (parsed as { tokens?: unknown } | null)?.tokens;
+  if (!Array.isArray(list)) throw new TokenConfigError(`${source}: expected {"tokens": [...]} or an array of token entries`);
+  return new TokenTable(list as TokenEntry[], source);
+}
+
+/**
+ * Parses the environment form `token1=triage+admin,token2=triage` (the value of T3_GRPC_TOKENS, passed in by the
+ * caller: library code reads no environment).
+ */
+export function parseTokenList(value: string, source: string): TokenTable {
+  const entries: TokenEntry[] = [];
+  value.split(',').map((s) => s.trim()).filter((s) => s.length > 0).forEach((item, i) => {
+    const eq = item.lastIndexOf('=');
+    if (eq <= 0) throw new TokenConfigError(`${source} item ${i + 1}: expected TOKEN=role[+role]`);
+    entries.push({ token: item.slice(0, eq), roles: item.slice(eq + 1).split('+').map((r) => r.trim()) });
+  });
+  return new TokenTable(entries, source);
+}
