@@ -1,0 +1,261 @@
+// The engine benchmark (`orthanc-t3 bench`, `npm run bench`): throughput of the T3B engine against a single plain
+// model and against the naive per-batch session rebuild, peak RSS of plain and merged sessions, session start times.
+// Ratios are what to compare: the machines are shared, absolute figures vary ±10 % between runs.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { computeBatchCoefficients, defaultPolicyConfig, type PolicyName } from '../src/t3';
+import {
+  InferenceWorker,
+  T3Engine,
+  demoBundleDir,
+  getMergedModelFile,
+  loadBundle,
+  parseBundleManifest,
+  sha256Hex,
+  type ModelBundle,
+} from '../src/engine';
+import { LambdaBaker } from './bake-lambda';
+
+export interface EngineBenchOptions {
+  batchSizes: number[];
+  /** Timed repetitions per measurement on the demo bundle. */
+  reps: number;
+  /** Timed repetitions per measurement on the ViT-B/16-sized pair (each is seconds long on a CPU). */
+  vitReps: number;
+  /** Stop repeating a measurement once it has taken this long (at least one repetition always runs). */
+  maxSecondsPerMeasure: number;
+  skipVit: boolean;
+  skipDemo: boolean;
+  intraOpThreads?: number;
+  /** Reuse a ViT-B pair generated earlier (generalist.onnx, expert.onnx) instead of generating one. */
+  vitDir?: string;
+  log: (line: string) => void;
+}
+
+export const DEFAULT_ENGINE_BENCH_OPTIONS: Omit<EngineBenchOptions, 'log'> = {
+  batchSizes: [1, 8, 32], reps: 5, vitReps: 1, maxSecondsPerMeasure: 60, skipVit: false, skipDemo: false,
+};
+
+/** imagesPerSecond and msPerBatch from the median run; meanMsPerBatch over all runs. */
+interface Throughput { imagesPerSecond: number; msPerBatch: number; meanMsPerBatch: number; runs: number; }
+type Flow = 'plainSingle' | 'generalist' | 't3b' | 't3' | 'naiveT3b';
+const FLOWS: Flow[] = ['plainSingle', 'generalist', 't3b', 't3', 'naiveT3b'];
+
+interface PairSummary {
+  name: string;
+  parameters: number | null;
+  inputSize: number;
+  mergedModel: { buildMs: number | null; mergedInitializers: number; sharedInitializers: number; outputMB: number };
+  sessionStartMs: { plain: number; merged: number; naivePlainPair: number };
+  peakRssMB: { plain: number; merged: number; mergedOverPlain: number };
+  throughput: Record<string, Record<Flow, Throughput>>;
+  ratios: { t3bOverSingleAtBatch8: number | null; t3bOverNaiveAtBatch1: number | null; mergedRssOverPlain: number };
+}
+
+function randomPixels(count: number, size: number, seed: number): Float32Array {
+  const out = new Float32Array(count * 3 * size * size);
+  let s = seed >>> 0;
+  for (let i = 0; i < out.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 4 - 2;
+  }
+  return out;
+}
+
+/**
+ * Times every flow at one batch size, interleaved (flow A, B, C…, then again), so the load that other processes put
+ * on a shared machine falls on all flows alike. images/s comes from the median run time, which a burst of load on
+ * one repetition does not move. A flow stops repeating once its own time passes maxSeconds; each runs at least once.
+ */
+async function measureInterleaved<K extends string>(flows: Record<K, () => Promise<unknown>>, reps: number, maxSeconds: number, batch: number): Promise<Record<K, Throughput>> {
+  const names = Object.keys(flows) as K[];
+  const times = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
+  const spent = (n: K) => times[n].reduce((a, b) => a + b, 0);
+  for (let rep = 0; rep < reps; rep++) {
+    for (const name of names) {
+      if (times[name].length > 0 && spent(name) > maxSeconds * 1000) continue;
+      const started = performance.now();
+      await flows[name]();
+      times[name].push(performance.now() - started);
+    }
+  }
+  return Object.fromEntries(names.map((n) => {
+    const sorted = [...times[n]].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    return [n, { imagesPerSecond: round(batch / (median / 1000), 3), msPerBatch: round(median, 1), meanMsPerBatch: round(spent(n) / sorted.length, 1), runs: sorted.length }];
+  })) as Record<K, Throughput>;
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** Peak RSS of a process that opens one session and runs one image (a child of its own, so nothing else counts). */
+function probeRss(modelPath: string, size: number, merged: boolean, threads?: number): Promise<{ peakRssMB: number; createMs: number }> {
+  const probe = path.join(__dirname, 'rss-probe.ts');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', probe, modelPath, String(size), merged ? 'merged' : 'plain', String(threads ?? 0)],
+      { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += String(d); });
+    child.stderr.on('data', (d) => { err += String(d); });
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error(`rss probe failed (${code}): ${err.trim()}`))));
+  });
+}
+
+/** Generates (or reuses, keyed by the generator's own hash) the ViT-B/16-sized pair in the OS temp dir. */
+async function vitPair(options: EngineBenchOptions): Promise<{ dir: string; generated: boolean }> {
+  if (options.vitDir) return { dir: options.vitDir, generated: false };
+  const script = path.join(__dirname, 'make_vitb_pair.py');
+  const models = path.resolve(__dirname, '..', 'scripts', 'demo-bundle', 'zero_shot_models.py');
+  const key = createHash('sha256').update(await fs.readFile(script)).update(await fs.readFile(models)).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), `orthanc-t3-bench-vitb-${key}`);
+  const ready = await fs.stat(path.join(dir, 'expert.onnx')).then(() => true, () => false);
+  if (ready) return { dir, generated: false };
+  options.log(`generating the ViT-B/16-sized pair into ${dir} (about 1-2 minutes)`);
+  const partial = `${dir}.partial-${process.pid}`;
+  const result = spawnSync('/usr/bin/python3', [script, partial], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${script} failed: ${result.stderr?.slice(-2000)}`);
+  await fs.rename(partial, dir);
+  return { dir, generated: true };
+}
+
+async function vitBundle(dir: string): Promise<ModelBundle> {
+  const generalistPath = path.join(dir, 'generalist.onnx');
+  const expertPath = path.join(dir, 'expert.onnx');
+  const [g, e] = await Promise.all([fs.readFile(generalistPath), fs.readFile(expertPath)]);
+  const classes = ['A', 'B', 'C', 'D', 'E', 'F', 'G'].map((label) => ({ label, prompt: label, code: { value: label, scheme: '99BENCH', meaning: label } }));
+  const manifest = parseBundleManifest({
+    formatVersion: 1, name: 'bench-vit-b16', version: '0', modalities: [],
+    input: { name: 'pixel_values', width: 224, height: 224, channels: 3, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], resize: 'bilinear' },
+    output: { name: 'logits' }, classes, logitScale: 100, temperatures: { generalist: 1, expert: 1 },
+    models: {
+      generalist: { file: 'generalist.onnx', name: 'vit-b16-random', version: '0', sha256: sha256Hex(g) },
+      expert: { file: 'expert.onnx', name: 'vit-b16-random-perturbed', version: '0', sha256: sha256Hex(e) },
+    },
+  }, path.join(dir, 'bundle.json (in memory)'));
+  return { dir, manifest, generalistPath, expertPath };
+}
+
+async function benchPair(name: string, bundle: ModelBundle, reps: number, options: EngineBenchOptions, parameters: number | null): Promise<PairSummary> {
+  const { log } = options;
+  const size = bundle.manifest.input.width;
+  const cacheDir = await fs.mkdtemp(path.join(os.tmpdir(), 'orthanc-t3-bench-cache-'));
+  const closers: (() => Promise<unknown>)[] = [];
+  try {
+    log(`[${name}] building the merged graph`);
+    const buildStarted = performance.now();
+    const merged = await getMergedModelFile({
+      generalistPath: bundle.generalistPath, expertPath: bundle.expertPath,
+      generalistSha256: bundle.manifest.models.generalist.sha256, expertSha256: bundle.manifest.models.expert.sha256, cacheDir,
+    });
+    const buildMs = merged.cached ? null : Math.round(performance.now() - buildStarted);
+
+    log(`[${name}] peak RSS probes (child processes)`);
+    const plainProbe = await probeRss(bundle.generalistPath, size, false, options.intraOpThreads);
+    const mergedProbe = await probeRss(merged.path, size, true, options.intraOpThreads);
+
+    log(`[${name}] opening sessions`);
+    const plain = new InferenceWorker({ modelPath: bundle.generalistPath, executionProviders: ['cpu'], intraOpThreads: options.intraOpThreads, inputName: 'pixel_values', outputName: 'logits', lambdaInputName: 'lambda' });
+    closers.push(() => plain.close());
+    const plainInfo = await plain.start();
+    const engine = await T3Engine.open(bundle, { executionProviders: ['cpu'], cacheDir, intraOpThreads: options.intraOpThreads, log: () => undefined });
+    closers.push(() => engine.close());
+
+    // The naive T3B: two resident plain sessions for the fixed passes, then per batch bake λ_B into a weight set
+    // and create a new session for the merged pass (what one does without the merged graph).
+    const sessionOptions: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}) };
+    const naiveStarted = performance.now();
+    const naivePt = await ort.InferenceSession.create(bundle.generalistPath, sessionOptions);
+    const naiveFt = await ort.InferenceSession.create(bundle.expertPath, sessionOptions);
+    const naivePairMs = performance.now() - naiveStarted;
+    closers.push(() => naivePt.release(), () => naiveFt.release());
+    const baker = new LambdaBaker(await fs.readFile(bundle.generalistPath), await fs.readFile(bundle.expertPath));
+    const hp = defaultPolicyConfig('t3b').hyperparameters;
+    const classes = bundle.manifest.classes.length;
+    const naiveT3b = async (pixels: Float32Array, count: number): Promise<void> => {
+      const feeds = { pixel_values: new ort.Tensor('float32', pixels, [count, 3, size, size]) };
+      const z = [await naivePt.run(feeds), await naiveFt.run(feeds)].map((o) => o.logits.data as Float32Array);
+      const rows = (flat: Float32Array) => Array.from({ length: count }, (_, i) => flat.subarray(i * classes, (i + 1) * classes));
+      const lambdaB = computeBatchCoefficients(rows(z[0]), rows(z[1]), hp).batchLambda;
+      const session = await ort.InferenceSession.create(baker.bake(lambdaB), sessionOptions);
+      await session.run(feeds);
+      await session.release();
+    };
+
+    const flows: Record<Flow, (pixels: Float32Array, count: number) => Promise<unknown>> = {
+      plainSingle: (p, n) => plain.run(p, [n, 3, size, size], null),
+      generalist: (p, n) => engine.infer(p, n, defaultPolicyConfig('generalist' as PolicyName)),
+      t3b: (p, n) => engine.infer(p, n, defaultPolicyConfig('t3b')),
+      t3: (p, n) => engine.infer(p, n, defaultPolicyConfig('t3')),
+      naiveT3b,
+    };
+    const warm = randomPixels(1, size, 99);
+    for (const flow of FLOWS) await flows[flow](warm, 1);
+
+    const throughput: Record<string, Record<Flow, Throughput>> = {};
+    for (const batch of options.batchSizes) {
+      const pixels = randomPixels(batch, size, batch);
+      const bound = Object.fromEntries(FLOWS.map((flow) => [flow, () => flows[flow](pixels, batch)])) as Record<Flow, () => Promise<unknown>>;
+      const row = await measureInterleaved(bound, reps, options.maxSecondsPerMeasure, batch);
+      for (const flow of FLOWS) {
+        log(`[${name}] batch ${batch} ${flow}: ${row[flow].imagesPerSecond} images/s (${row[flow].msPerBatch} ms/batch, ${row[flow].runs} runs)`);
+      }
+      throughput[`batch${batch}`] = row;
+    }
+    const at = (batch: number, a: Flow, b: Flow) => {
+      const row = throughput[`batch${batch}`];
+      return row ? round(row[a].imagesPerSecond / row[b].imagesPerSecond, 3) : null;
+    };
+    return {
+      name,
+      parameters,
+      inputSize: size,
+      mergedModel: { buildMs, mergedInitializers: merged.summary.mergedInitializers, sharedInitializers: merged.summary.sharedInitializers, outputMB: round(merged.summary.outputBytes / 2 ** 20, 1) },
+      sessionStartMs: { plain: plainInfo.createMs, merged: engine.sessionCreateMs, naivePlainPair: Math.round(naivePairMs) },
+      peakRssMB: { plain: plainProbe.peakRssMB, merged: mergedProbe.peakRssMB, mergedOverPlain: round(mergedProbe.peakRssMB / plainProbe.peakRssMB, 3) },
+      throughput,
+      ratios: {
+        t3bOverSingleAtBatch8: at(8, 't3b', 'plainSingle'),
+        t3bOverNaiveAtBatch1: at(1, 't3b', 'naiveT3b'),
+        mergedRssOverPlain: round(mergedProbe.peakRssMB / plainProbe.peakRssMB, 3),
+      },
+    };
+  } finally {
+    for (const close of closers.reverse()) await close();
+    await fs.rm(cacheDir, { recursive: true, force: true });
+  }
+}
+
+export async function runEngineBench(options: EngineBenchOptions): Promise<Record<string, unknown>> {
+  const started = Date.now();
+  const pairs: PairSummary[] = [];
+  if (!options.skipDemo) {
+    pairs.push(await benchPair('demo', await loadBundle(demoBundleDir()), options.reps, options, null));
+  }
+  if (!options.skipVit) {
+    const { dir, generated } = await vitPair(options);
+    try {
+      pairs.push(await benchPair('vit-b16', await vitBundle(dir), options.vitReps, options, 86_000_000));
+    } finally {
+      if (generated && !options.vitDir && process.env.ORTHANC_T3_BENCH_KEEP_VIT !== '1') await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+  return {
+    benchmark: 'orthanc-t3 engine',
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', totalMemoryMB: Math.round(os.totalmem() / 2 ** 20), node: process.version, onnxruntime: ort.env.versions?.common ?? 'unknown' },
+    executionProvider: 'cpu',
+    options: { batchSizes: options.batchSizes, reps: options.reps, vitReps: options.vitReps, maxSecondsPerMeasure: options.maxSecondsPerMeasure, intraOpThreads: options.intraOpThreads ?? 'default' },
+    targets: { t3bOverSingleAtBatch8: '>= 0.30 (ViT-B)', t3bOverNaiveAtBatch1: '>= 1.5 (ViT-B)', mergedRssOverPlain: '<= 2.0' },
+    pairs,
+    wallSeconds: Math.round((Date.now() - started) / 1000),
+  };
+}

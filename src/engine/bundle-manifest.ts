@@ -1,0 +1,179 @@
+import { DEFAULT_T3_HYPERPARAMETERS, validateHyperparameters, type T3Hyperparameters } from '../t3';
+import { BundleError } from './bundle-error';
+
+export type ResizeMethod = 'bilinear' | 'nearest' | 'area';
+
+export interface BundleInputSpec {
+  name: string;
+  width: number;
+  height: number;
+  channels: number;
+  mean: number[];
+  std: number[];
+  resize: ResizeMethod;
+}
+
+export interface BundleClassCode { value: string; scheme: string; meaning: string; }
+export interface BundleClass { label: string; prompt: string; code: BundleClassCode; }
+export interface BundleModelEntry { file: string; name: string; version: string; sha256: string; }
+
+/** bundle.json, format version 1 (contracts.md). */
+export interface BundleManifest {
+  formatVersion: 1;
+  name: string;
+  version: string;
+  description: string;
+  modalities: string[];
+  input: BundleInputSpec;
+  output: { name: string };
+  classes: BundleClass[];
+  logitScale: number;
+  temperatures: { generalist: number; expert: number };
+  /** Bundle-level T3 hyperparameters; missing fields take the defaults of src/t3. */
+  t3: T3Hyperparameters;
+  models: { generalist: BundleModelEntry; expert: BundleModelEntry };
+}
+
+const RESIZE_METHODS: readonly ResizeMethod[] = ['bilinear', 'nearest', 'area'];
+
+type Json = Record<string, unknown>;
+
+/** Field-by-field reader that throws BundleError naming the file and the JSON path of the bad field. */
+class ManifestReader {
+  constructor(private readonly file: string) {}
+
+  fail(field: string, reason: string): never {
+    throw new BundleError(this.file, field, reason);
+  }
+
+  object(value: unknown, field: string): Json {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(field, 'missing or not an object');
+    return value as Json;
+  }
+
+  string(value: unknown, field: string, options: { allowEmpty?: boolean } = {}): string {
+    if (typeof value !== 'string') this.fail(field, value === undefined ? 'missing' : 'must be a string');
+    if (!options.allowEmpty && value.trim() === '') this.fail(field, 'must not be empty');
+    return value;
+  }
+
+  number(value: unknown, field: string, check: (n: number) => boolean = () => true, what = 'a finite number'): number {
+    if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) {
+      this.fail(field, value === undefined ? 'missing' : `must be ${what}, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+
+  positiveInteger(value: unknown, field: string): number {
+    return this.number(value, field, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
+  }
+
+  array(value: unknown, field: string): unknown[] {
+    if (!Array.isArray(value)) this.fail(field, value === undefined ? 'missing' : 'must be an array');
+    return value;
+  }
+}
+
+/** Validates parsed bundle.json content. `file` is the path used in error messages. */
+export function parseBundleManifest(raw: unknown, file: string): BundleManifest {
+  const r = new ManifestReader(file);
+  const root = r.object(raw, '(root)');
+  if (root.formatVersion !== 1) r.fail('formatVersion', `must be 1, got ${JSON.stringify(root.formatVersion)}`);
+
+  const modalities = r.array(root.modalities ?? [], 'modalities').map((m, i) => r.string(m, `modalities[${i}]`));
+
+  const input = r.object(root.input, 'input');
+  const channels = r.positiveInteger(input.channels, 'input.channels');
+  const mean = r.array(input.mean, 'input.mean').map((v, i) => r.number(v, `input.mean[${i}]`));
+  const std = r.array(input.std, 'input.std').map((v, i) => r.number(v, `input.std[${i}]`, (n) => n > 0, 'a positive number'));
+  if (mean.length !== channels) r.fail('input.mean', `has ${mean.length} values but input.channels is ${channels}`);
+  if (std.length !== channels) r.fail('input.std', `has ${std.length} values but input.channels is ${channels}`);
+  const resize = r.string(input.resize ?? 'bilinear', 'input.resize');
+  if (!RESIZE_METHODS.includes(resize as ResizeMethod)) {
+    r.fail('input.resize', `must be one of ${RESIZE_METHODS.join(', ')}, got "${resize}"`);
+  }
+
+  const output = r.object(root.output, 'output');
+
+  const classes = r.array(root.classes, 'classes').map((c, i) => {
+    const cls = r.object(c, `classes[${i}]`);
+    const code = r.object(cls.code, `classes[${i}].code`);
+    return {
+      label: r.string(cls.label, `classes[${i}].label`),
+      prompt: r.string(cls.prompt ?? '', `classes[${i}].prompt`, { allowEmpty: true }),
+      code: {
+        value: r.string(code.value, `classes[${i}].code.value`),
+        scheme: r.string(code.scheme, `classes[${i}].code.scheme`),
+        meaning: r.string(code.meaning, `classes[${i}].code.meaning`),
+      },
+    };
+  });
+  if (classes.length === 0) r.fail('classes', 'must list at least one class');
+  const labels = new Set<string>();
+  classes.forEach((c, i) => {
+    if (labels.has(c.label)) r.fail(`classes[${i}].label`, `duplicate label "${c.label}"`);
+    labels.add(c.label);
+  });
+
+  const temperatures = r.object(root.temperatures ?? { generalist: 1, expert: 1 }, 'temperatures');
+  const positive = (n: number) => n > 0;
+
+  const t3Raw = r.object(root.t3 ?? {}, 't3');
+  const t3 = { ...DEFAULT_T3_HYPERPARAMETERS };
+  for (const key of Object.keys(t3Raw)) {
+    if (!(key in DEFAULT_T3_HYPERPARAMETERS)) r.fail(`t3.${key}`, 'unknown hyperparameter');
+  }
+  const numericKeys = ['tPt', 'tFt', 'lambdaMin', 'lambdaMax', 'gamma', 'eps', 'extTau', 'extDelta'] as const;
+  for (const key of numericKeys) {
+    if (t3Raw[key] !== undefined) t3[key] = r.number(t3Raw[key], `t3.${key}`);
+  }
+  if (t3Raw.logBase !== undefined && t3Raw.logBase !== null) {
+    t3.logBase = r.number(t3Raw.logBase, 't3.logBase', (n) => n > 0 && n !== 1, 'null or a positive number other than 1');
+  } else if (t3Raw.logBase === null) {
+    t3.logBase = null;
+  }
+  if (t3.tPt <= 0) r.fail('t3.tPt', 'must be positive');
+  if (t3.tFt <= 0) r.fail('t3.tFt', 'must be positive');
+  if (t3.eps < 0) r.fail('t3.eps', 'must not be negative');
+  try {
+    validateHyperparameters(t3);
+  } catch (error) {
+    r.fail('t3', (error as Error).message);
+  }
+
+  const models = r.object(root.models, 'models');
+  const modelEntry = (role: 'generalist' | 'expert'): BundleModelEntry => {
+    const m = r.object(models[role], `models.${role}`);
+    const sha256 = r.string(m.sha256, `models.${role}.sha256`).toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(sha256)) r.fail(`models.${role}.sha256`, 'must be 64 hexadecimal digits');
+    const fileName = r.string(m.file, `models.${role}.file`);
+    if (fileName.includes('..') || fileName.startsWith('/')) r.fail(`models.${role}.file`, 'must be a file inside the bundle folder');
+    return { file: fileName, name: r.string(m.name, `models.${role}.name`), version: r.string(m.version, `models.${role}.version`), sha256 };
+  };
+
+  return {
+    formatVersion: 1,
+    name: r.string(root.name, 'name'),
+    version: r.string(root.version, 'version'),
+    description: r.string(root.description ?? '', 'description', { allowEmpty: true }),
+    modalities,
+    input: {
+      name: r.string(input.name, 'input.name'),
+      width: r.positiveInteger(input.width, 'input.width'),
+      height: r.positiveInteger(input.height, 'input.height'),
+      channels,
+      mean,
+      std,
+      resize: resize as ResizeMethod,
+    },
+    output: { name: r.string(output.name, 'output.name') },
+    classes,
+    logitScale: r.number(root.logitScale ?? 1, 'logitScale', positive, 'a positive number'),
+    temperatures: {
+      generalist: r.number(temperatures.generalist, 'temperatures.generalist', positive, 'a positive number'),
+      expert: r.number(temperatures.expert, 'temperatures.expert', positive, 'a positive number'),
+    },
+    t3,
+    models: { generalist: modelEntry('generalist'), expert: modelEntry('expert') },
+  };
+}

@@ -1,0 +1,26 @@
+export { BundleError } from './bundle-error';
+export {
+  parseBundleManifest,
+  type BundleClass,
+  type BundleClassCode,
+  type BundleInputSpec,
+  type BundleManifest,
+  type BundleModelEntry,
+  type ResizeMethod,
+} from './bundle-manifest';
+export { demoBundleDir, loadBundle, sha256Hex, type ModelBundle } from './bundle';
+export { EngineError } from './engine-error';
+export {
+  DEFAULT_EXECUTION_PROVIDERS,
+  EXECUTION_PROVIDER_NAMES,
+  createSessionWithFallback,
+  parseExecutionProviders,
+  type ExecutionProviderName,
+  type ProviderFailure,
+  type StartedSession,
+} from './execution-providers';
+export { InferenceWorker, type WorkerSessionInfo } from './inference-worker-client';
+export { MERGED_GRAPH_FORMAT, fallbackCacheDir, getMergedModelFile, type MergedCacheRequest, type MergedModelFile } from './merged-cache';
+export { LAMBDA_INPUT_NAME, MergeError, buildMergedModel, moveConstantsToInitializers, type MergeSummary, type MergedModel } from './merged-graph';
+export { decodeOnnxModel } from './onnx-model-file';
+export { T3Engine, type BatchInference, type EngineOptions, type ImageInference } from './t3-engine';

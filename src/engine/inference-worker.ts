@@ -1,0 +1,45 @@
+// Runs inside a worker thread: owns one ONNX Runtime session, because session creation and run block the thread
+// they run on (docs/ONNX.md). Requests are served one at a time in arrival order.
+import { parentPort, workerData } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { createSessionWithFallback } from './execution-providers';
+import type { RunRequest, WorkerInit, WorkerReply } from './inference-protocol';
+
+// Provider start failures are caught and reported by the engine; ONNX Runtime's own stderr copy would be noise.
+ort.env.logLevel = 'fatal';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
+
+async function main(): Promise<void> {
+  let started;
+  try {
+    started = await createSessionWithFallback(ort, init.modelPath, init.executionProviders, init.intraOpThreads);
+  } catch (error) {
+    post({ type: 'start-failed', error: (error as Error).message });
+    return;
+  }
+  const { session } = started;
+  const hasLambda = session.inputNames.includes(init.lambdaInputName);
+  post({ type: 'ready', executionProvider: started.executionProvider, failures: started.failures, createMs: started.createMs, inputNames: [...session.inputNames] });
+
+  let queue: Promise<void> = Promise.resolve();
+  port.on('message', (request: RunRequest) => {
+    queue = queue.then(async () => {
+      try {
+        const feeds: Record<string, ort.Tensor> = { [init.inputName]: new ort.Tensor('float32', request.pixels, request.dims) };
+        // A plain model, or a merged one whose weights were all equal (λ unused), has no λ input: λ is moot there.
+        if (hasLambda) feeds[init.lambdaInputName] = new ort.Tensor('float32', new Float32Array([request.lambda ?? 0]), []);
+        const outputs = await session.run(feeds, [init.outputName]);
+        const out = outputs[init.outputName];
+        const logits = new Float32Array(out.data as Float32Array);
+        post({ type: 'result', id: request.id, logits, dims: out.dims.map(Number) }, [logits.buffer as ArrayBuffer]);
+      } catch (error) {
+        post({ type: 'run-failed', id: request.id, error: (error as Error).message });
+      }
+    });
+  });
+}
+
+void main();

@@ -1,0 +1,260 @@
+import { onnx } from 'onnx-proto';
+import { decodeOnnxModel } from './onnx-model-file';
+
+/** The two source models cannot be merged; the message names the first structural difference. */
+export class MergeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MergeError';
+  }
+}
+
+/** Name of the scalar float graph input that selects the interpolation point (0 = generalist, 1 = expert). */
+export const LAMBDA_INPUT_NAME = 'lambda';
+
+export interface MergeSummary {
+  /** Float initializers that differ between the models: both copies stored, interpolated in-graph. */
+  mergedInitializers: number;
+  /** Initializers equal in both models: stored once. */
+  sharedInitializers: number;
+  /** `Constant` nodes turned into initializers before merging (per model). */
+  constantsMoved: number;
+  /** Bytes of tensor data of the interpolated initializers, per model. */
+  mergedBytesPerModel: number;
+  /** Bytes of tensor data of the shared initializers. */
+  sharedBytes: number;
+  /** Size of the merged ONNX file. */
+  outputBytes: number;
+}
+
+export interface MergedModel {
+  bytes: Uint8Array;
+  summary: MergeSummary;
+}
+
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+
+/**
+ * Turns top-level `Constant` nodes carrying a tensor into initializers of the same name, so weights that an
+ * exporter stored as constants are merged like any other weight. Returns how many were moved.
+ */
+export function moveConstantsToInitializers(graph: onnx.GraphProto): number {
+  const kept: onnx.NodeProto[] = [];
+  let moved = 0;
+  for (const node of graph.node as onnx.NodeProto[]) {
+    const value = node.opType === 'Constant' && (node.domain ?? '') === '' && node.attribute.length === 1
+      && node.attribute[0].name === 'value' ? node.attribute[0].t : null;
+    if (value && node.output.length === 1) {
+      graph.initializer.push(onnx.TensorProto.create({ ...value, name: node.output[0] }));
+      moved++;
+    } else {
+      kept.push(node);
+    }
+  }
+  graph.node = kept;
+  return moved;
+}
+
+function tensorByteLength(t: onnx.ITensorProto): number {
+  if (t.rawData && t.rawData.length > 0) return t.rawData.length;
+  return onnx.TensorProto.encode(onnx.TensorProto.create({ ...t, name: '', docString: '' })).len;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
+}
+
+function encodeWithoutName(t: onnx.ITensorProto): Uint8Array {
+  return onnx.TensorProto.encode(onnx.TensorProto.create({ ...t, name: '', docString: '' })).finish();
+}
+
+function dimsText(t: onnx.ITensorProto): string {
+  return `[${(t.dims ?? []).map((d) => String(d)).join(', ')}]`;
+}
+
+/** True when the two tensors hold the same type, shape and values. */
+function tensorsEqual(a: onnx.ITensorProto, b: onnx.ITensorProto): boolean {
+  if (a.dataType !== b.dataType || dimsText(a) !== dimsText(b)) return false;
+  if (a.rawData && a.rawData.length > 0 && b.rawData && b.rawData.length > 0) return bytesEqual(a.rawData, b.rawData);
+  return bytesEqual(encodeWithoutName(a), encodeWithoutName(b));
+}
+
+/** A node's structure for comparison: everything except its name and documentation. */
+function nodeSignature(node: onnx.INodeProto): Uint8Array {
+  return onnx.NodeProto.encode(onnx.NodeProto.create({ ...node, name: '', docString: '' })).finish();
+}
+
+function describeNode(node: onnx.INodeProto, index: number): string {
+  return `node ${index} (${node.opType}${node.name ? ` "${node.name}"` : ''}: ${(node.input ?? []).join(', ')} -> ${(node.output ?? []).join(', ')})`;
+}
+
+function valueInfoSignature(v: onnx.IValueInfoProto): string {
+  return `${v.name}:${JSON.stringify(onnx.TypeProto.toObject(onnx.TypeProto.create(v.type ?? {}), { longs: String }))}`;
+}
+
+function checkSameStructure(pt: DecodedGraph, ft: DecodedGraph, ptModel: onnx.ModelProto, ftModel: onnx.ModelProto): void {
+  const opsets = (m: onnx.ModelProto) => m.opsetImport.map((o) => `${o.domain || 'ai.onnx'}@${String(o.version)}`).sort().join(',');
+  if (opsets(ptModel) !== opsets(ftModel)) {
+    throw new MergeError(`the models import different opsets: generalist ${opsets(ptModel)}, expert ${opsets(ftModel)}`);
+  }
+  if (pt.node.length !== ft.node.length) {
+    const n = Math.min(pt.node.length, ft.node.length);
+    let first = 0;
+    while (first < n && bytesEqual(nodeSignature(pt.node[first]), nodeSignature(ft.node[first]))) first++;
+    const where = first < n
+      ? `; first difference at ${describeNode(pt.node[first], first)} vs ${describeNode(ft.node[first], first)}`
+      : '';
+    throw new MergeError(`the graphs differ: generalist has ${pt.node.length} nodes, expert has ${ft.node.length}${where}`);
+  }
+  for (let i = 0; i < pt.node.length; i++) {
+    if (!bytesEqual(nodeSignature(pt.node[i]), nodeSignature(ft.node[i]))) {
+      throw new MergeError(`the graphs differ at ${describeNode(pt.node[i], i)} in the generalist vs ${describeNode(ft.node[i], i)} in the expert`);
+    }
+  }
+  for (const [kind, a, b] of [['input', pt.input, ft.input], ['output', pt.output, ft.output]] as const) {
+    const sa = a.map(valueInfoSignature);
+    const sb = b.map(valueInfoSignature);
+    if (sa.join('|') !== sb.join('|')) {
+      throw new MergeError(`the graphs differ in their ${kind}s: generalist [${sa.join('; ')}], expert [${sb.join('; ')}]`);
+    }
+  }
+  const ftNames = new Set(ft.initializer.map((t) => t.name));
+  const ptNames = new Set(pt.initializer.map((t) => t.name));
+  for (const t of pt.initializer) if (!ftNames.has(t.name)) throw new MergeError(`initializer "${t.name}" is in the generalist but not in the expert`);
+  for (const t of ft.initializer) if (!ptNames.has(t.name)) throw new MergeError(`initializer "${t.name}" is in the expert but not in the generalist`);
+  if (pt.sparseInitializer.length > 0 || ft.sparseInitializer.length > 0) throw new MergeError('sparse initializers are not supported');
+}
+
+type DecodedGraph = onnx.GraphProto & { node: onnx.NodeProto[]; initializer: onnx.TensorProto[]; input: onnx.ValueInfoProto[]; output: onnx.ValueInfoProto[] };
+
+function checkNoExternalData(graph: onnx.GraphProto, role: string): void {
+  for (const t of graph.initializer as onnx.TensorProto[]) {
+    if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || t.externalData.length > 0) {
+      throw new MergeError(`initializer "${t.name}" of the ${role} keeps its data in an external file, which the merger does not read; save the model with its weights inside`);
+    }
+  }
+}
+
+/**
+ * Builds one ONNX model that computes both source models: every float initializer W that differs between them is
+ * stored twice and recomputed in-graph as `W = Add(Mul(W_pt, 1 − λ), Mul(W_ft, λ))` from the scalar float graph
+ * input `lambda` (exact at λ=0 and λ=1; docs/ONNX.md formula B); equal initializers are stored once. λ stays a graph
+ * input so ONNX Runtime cannot constant-fold the interpolation into a third weight set.
+ */
+export function buildMergedModel(generalistBytes: Uint8Array, expertBytes: Uint8Array): MergedModel {
+  let ptModel: onnx.ModelProto;
+  let ftModel: onnx.ModelProto;
+  try {
+    ptModel = decodeOnnxModel(generalistBytes);
+  } catch (error) {
+    throw new MergeError(`generalist: ${(error as Error).message}`);
+  }
+  try {
+    ftModel = decodeOnnxModel(expertBytes);
+  } catch (error) {
+    throw new MergeError(`expert: ${(error as Error).message}`);
+  }
+  // Decoded messages carry every field (defaults live on the prototype); the I* interfaces mark them optional.
+  const pt = ptModel.graph as DecodedGraph;
+  const ft = ftModel.graph as DecodedGraph;
+  checkNoExternalData(pt, 'generalist');
+  checkNoExternalData(ft, 'expert');
+  const constantsMoved = moveConstantsToInitializers(pt);
+  moveConstantsToInitializers(ft);
+  checkSameStructure(pt, ft, ptModel, ftModel);
+
+  const usedNames = new Set<string>();
+  for (const v of [...pt.input, ...pt.output]) usedNames.add(v.name);
+  for (const t of pt.initializer) usedNames.add(t.name);
+  for (const n of pt.node) for (const o of n.output) usedNames.add(o);
+  if (usedNames.has(LAMBDA_INPUT_NAME)) {
+    throw new MergeError(`the models already use the name "${LAMBDA_INPUT_NAME}", which the merged graph needs for its interpolation input`);
+  }
+  const unique = (base: string): string => {
+    let name = base;
+    for (let i = 1; usedNames.has(name); i++) name = `${base}_${i}`;
+    usedNames.add(name);
+    return name;
+  };
+
+  const ftByName = new Map(ft.initializer.map((t) => [t.name, t]));
+  const initializers: onnx.ITensorProto[] = [];
+  const lerpNodes: onnx.INodeProto[] = [];
+  const mergedNames = new Set<string>();
+  let sharedInitializers = 0;
+  let sharedBytes = 0;
+  let mergedBytesPerModel = 0;
+  const oneName = unique('t3_merge/one');
+  const oneMinusLambda = unique('t3_merge/one_minus_lambda');
+
+  for (const ptTensor of pt.initializer) {
+    const ftTensor = ftByName.get(ptTensor.name) as onnx.TensorProto;
+    if (ptTensor.dataType !== ftTensor.dataType || dimsText(ptTensor) !== dimsText(ftTensor)) {
+      throw new MergeError(`initializer "${ptTensor.name}" has type ${ptTensor.dataType} shape ${dimsText(ptTensor)} in the generalist but type ${ftTensor.dataType} shape ${dimsText(ftTensor)} in the expert`);
+    }
+    if (tensorsEqual(ptTensor, ftTensor)) {
+      initializers.push(ptTensor);
+      sharedInitializers++;
+      sharedBytes += tensorByteLength(ptTensor);
+      continue;
+    }
+    if (ptTensor.dataType !== FLOAT) {
+      throw new MergeError(`initializer "${ptTensor.name}" differs between the models but is not float32 (ONNX type ${ptTensor.dataType}); only float32 weights can be interpolated`);
+    }
+    const name = ptTensor.name;
+    const ptName = unique(`${name}::t3_generalist`);
+    const ftName = unique(`${name}::t3_expert`);
+    const ptScaled = unique(`${name}::t3_generalist_scaled`);
+    const ftScaled = unique(`${name}::t3_expert_scaled`);
+    initializers.push(onnx.TensorProto.create({ ...ptTensor, name: ptName }));
+    initializers.push(onnx.TensorProto.create({ ...ftTensor, name: ftName }));
+    lerpNodes.push(
+      { opType: 'Mul', input: [ptName, oneMinusLambda], output: [ptScaled], name: unique(`t3_merge/${name}/mul_generalist`) },
+      { opType: 'Mul', input: [ftName, LAMBDA_INPUT_NAME], output: [ftScaled], name: unique(`t3_merge/${name}/mul_expert`) },
+      { opType: 'Add', input: [ptScaled, ftScaled], output: [name], name: unique(`t3_merge/${name}/add`) },
+    );
+    mergedNames.add(name);
+    mergedBytesPerModel += tensorByteLength(ptTensor);
+  }
+
+  if (mergedNames.size > 0) {
+    initializers.push(onnx.TensorProto.create({ name: oneName, dataType: FLOAT, dims: [], floatData: [1] }));
+    lerpNodes.unshift({ opType: 'Sub', input: [oneName, LAMBDA_INPUT_NAME], output: [oneMinusLambda], name: unique('t3_merge/one_minus_lambda_sub') });
+  }
+
+  const lambdaInput = onnx.ValueInfoProto.create({
+    name: LAMBDA_INPUT_NAME,
+    docString: 'T3 interpolation coefficient: 0 = generalist, 1 = expert',
+    type: { tensorType: { elemType: FLOAT, shape: { dim: [] } } },
+  });
+  // Old-IR models also list initializers as graph inputs; a merged weight is now a node output and must not be one.
+  const inputs = pt.input.filter((v) => !mergedNames.has(v.name ?? ''));
+
+  const merged = onnx.ModelProto.create({
+    ...ptModel,
+    producerName: 'orthanc-t3 build-merged',
+    metadataProps: [
+      ...ptModel.metadataProps,
+      { key: 't3.merged_initializers', value: String(mergedNames.size) },
+      { key: 't3.shared_initializers', value: String(sharedInitializers) },
+    ],
+    graph: onnx.GraphProto.create({
+      ...pt,
+      node: [...lerpNodes, ...pt.node],
+      initializer: initializers,
+      input: [...inputs, lambdaInput],
+    }),
+  });
+  const bytes = onnx.ModelProto.encode(merged).finish();
+  return {
+    bytes,
+    summary: {
+      mergedInitializers: mergedNames.size,
+      sharedInitializers,
+      constantsMoved,
+      mergedBytesPerModel,
+      sharedBytes,
+      outputBytes: bytes.length,
+    },
+  };
+}

@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import {
+  computeBatchCoefficients,
+  softmax,
+  type BatchCoefficients,
+  type PolicyConfig,
+  type PolicyName,
+  type T3Hyperparameters,
+} from '../t3';
+import type { ModelBundle } from './bundle';
+import { EngineError } from './engine-error';
+import { DEFAULT_EXECUTION_PROVIDERS, parseExecutionProviders, type ExecutionProviderName, type ProviderFailure } from './execution-providers';
+import { InferenceWorker } from './inference-worker-client';
+import { getMergedModelFile, type MergedModelFile } from './merged-cache';
+import { LAMBDA_INPUT_NAME } from './merged-graph';
+
+export interface EngineOptions {
+  /** Tried in order; the first that starts is used (default cuda, webgpu, cpu). */
+  executionProviders?: ExecutionProviderName[];
+  intraOpThreads?: number;
+  /** Where the merged model is cached (default `<bundle>/.cache/`, or the OS temp dir when that is read-only). */
+  cacheDir?: string;
+  /** Receives the one line saying which execution provider is in use (default: stderr, keeping stdout for results). */
+  log?: (message: string) => void;
+}
+
+export interface ImageInference {
+  probabilities: number[];
+  /** JS divergence of the two models' outputs; NaN for single-pass policies (generalist, expert, wise). */
+  js: number;
+  /** T3 λ(x) from the JS divergence; for single-pass policies the λ of the pass. */
+  lambda: number;
+  /** λ'(x) after the extrapolation guard; for single-pass policies the λ of the pass. */
+  lambdaFinal: number;
+  /** Entropies of the temperature-scaled outputs; NaN where the policy did not run that model. */
+  entropyPt: number;
+  entropyFt: number;
+  extrapolationTriggered: boolean;
+  /** λ of the merged pass that produced `probabilities` (null for ensemble). */
+  appliedLambda: number | null;
+}
+
+export interface BatchInference {
+  batchId: string;
+  policy: PolicyName;
+  /** λ of the one merged pass shared by the whole batch (t3b: λ_B; wise: α; generalist 0; expert 1), else null. */
+  batchLambda: number | null;
+  images: ImageInference[];
+  passes: number;
+  executionProvider: ExecutionProviderName;
+  durationMs: number;
+}
+
+interface Pass { logits: Float32Array; classes: number; }
+
+/**
+ * T3/T3B inference over one model bundle: one merged ONNX session (in a worker thread) serves the generalist pass
+ * (λ=0), the expert pass (λ=1) and the merged pass at any λ, so no session is ever rebuilt per batch.
+ */
+export class T3Engine {
+  readonly bundle: ModelBundle;
+  readonly merged: MergedModelFile;
+  private readonly worker: InferenceWorker;
+  private provider: ExecutionProviderName;
+  /** Providers that could not start, with their errors (empty when the first one started). */
+  readonly providerFailures: ProviderFailure[];
+  readonly sessionCreateMs: number;
+
+  private constructor(bundle: ModelBundle, merged: MergedModelFile, worker: InferenceWorker,
+    started: { executionProvider: ExecutionProviderName; failures: ProviderFailure[]; createMs: number }) {
+    this.bundle = bundle;
+    this.merged = merged;
+    this.worker = worker;
+    this.provider = started.executionProvider;
+    this.providerFailures = started.failures;
+    this.sessionCreateMs = started.createMs;
+  }
+
+  static async open(bundle: ModelBundle, options: EngineOptions = {}): Promise<T3Engine> {
+    let providers: ExecutionProviderName[];
+    try {
+      providers = parseExecutionProviders(options.executionProviders ?? [...DEFAULT_EXECUTION_PROVIDERS]);
+    } catch (error) {
+      throw new EngineError((error as Error).message);
+    }
+    const merged = await getMergedModelFile({
+      generalistPath: bundle.generalistPath,
+      expertPath: bundle.expertPath,
+      generalistSha256: bundle.manifest.models.generalist.sha256,
+      expertSha256: bundle.manifest.models.expert.sha256,
+      cacheDir: options.cacheDir ?? path.join(bundle.dir, '.cache'),
+    });
+    const worker = new InferenceWorker({
+      modelPath: merged.path,
+      executionProviders: providers,
+      intraOpThreads: options.intraOpThreads,
+      inputName: bundle.manifest.input.name,
+      outputName: bundle.manifest.output.name,
+      lambdaInputName: LAMBDA_INPUT_NAME,
+    });
+    const started = await worker.start();
+    const skipped = started.failures.map((f) => `${f.provider} could not start: ${f.error}`).join('; ');
+    (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: bundle ${bundle.manifest.name} ${bundle.manifest.version} on execution provider ${started.executionProvider}${skipped ? ` (${skipped})` : ''}`);
+    return new T3Engine(bundle, merged, worker, started);
+  }
+
+  /** The execution provider in use. */
+  get executionProvider(): ExecutionProviderName {
+    return this.provider;
+  }
+
+  private async pass(pixels: Float32Array, count: number, lambda: number, what: string): Promise<Pass> {
+    const { channels, height, width } = this.bundle.manifest.input;
+    const result = await this.worker.run(pixels, [count, channels, height, width], lambda);
+    const info = await this.worker.start();
+    this.provider = info.executionProvider;
+    const classes = this.bundle.manifest.classes.length;
+    if (result.dims.length !== 2 || result.dims[0] !== count || result.dims[1] !== classes) {
+      throw new EngineError(`the model returned logits of shape [${result.dims.join(', ')}], expected [${count}, ${classes}] (one logit per class of bundle.json)`);
+    }
+    for (let i = 0; i < result.logits.length; i++) {
+      if (!Number.isFinite(result.logits[i])) {
+        throw new EngineError(`the ${what} pass produced a non-finite logit (${result.logits[i]}) for image ${Math.floor(i / classes)} of the batch; check that its pixels are finite and preprocessed`);
+      }
+    }
+    return { logits: result.logits, classes };
+  }
+
+  private rows(pass: Pass, count: number): Float32Array[] {
+    return Array.from({ length: count }, (_, i) => pass.logits.subarray(i * pass.classes, (i + 1) * pass.classes));
+  }
+
+  /** Hyperparameters of the policy with the bundle's fitted temperatures (docs/T3.md §2, contracts.md). */
+  private hyperparameters(policy: PolicyConfig): T3Hyperparameters {
+    const t = this.bundle.manifest.temperatures;
+    return { ...policy.hyperparameters, tPt: t.generalist, tFt: t.expert };
+  }
+
+  /**
+   * Runs one batch under `policy`. pixels: float32 [count, C, H, W], already preprocessed. The ONNX Runtime work
+   * happens in the worker thread, so the event loop stays free.
+   */
+  async infer(pixels: Float32Array, count: number, policy: PolicyConfig): Promise<BatchInference> {
+    const started = performance.now();
+    const { channels, height, width } = this.bundle.manifest.input;
+    if (!Number.isInteger(count) || count <= 0) throw new EngineError(`empty batch: count must be a positive integer, got ${count}`);
+    // A tag check rather than instanceof: arrays made in another realm (vm contexts, jest) are still Float32Arrays.
+    if (Object.prototype.toString.call(pixels) !== '[object Float32Array]') throw new EngineError('pixels must be a Float32Array');
+    const perImage = channels * height * width;
+    if (pixels.length !== count * perImage) {
+      throw new EngineError(`pixels has ${pixels.length} values, expected count·${channels}·${height}·${width} = ${count * perImage}`);
+    }
+    const hp = this.hyperparameters(policy);
+    const name = policy.name;
+    const image = (i: number) => pixels.subarray(i * perImage, (i + 1) * perImage);
+
+    const single = async (lambda: number, what: string): Promise<BatchInference> => {
+      const pass = await this.pass(pixels, count, lambda, what);
+      const temperature = name === 'generalist' ? hp.tPt : name === 'expert' ? hp.tFt : 1;
+      const images = this.rows(pass, count).map((row) => ({
+        probabilities: softmax(row, temperature),
+        js: Number.NaN, lambda, lambdaFinal: lambda, entropyPt: Number.NaN, entropyFt: Number.NaN,
+        extrapolationTriggered: false, appliedLambda: lambda,
+      }));
+      return this.result(name, lambda, images, 1, started);
+    };
+
+    switch (name) {
+      case 'generalist': return single(0, 'generalist (λ=0)');
+      case 'expert': return single(1, 'expert (λ=1)');
+      case 'wise': {
+        if (!Number.isFinite(policy.wiseAlpha)) throw new EngineError(`wise policy: wiseAlpha must be finite, got ${policy.wiseAlpha}`);
+        return single(policy.wiseAlpha, `wise (λ=${policy.wiseAlpha})`);
+      }
+      default: break;
+    }
+
+    const pt = this.rows(await this.pass(pixels, count, 0, 'generalist (λ=0)'), count);
+    const ft = this.rows(await this.pass(pixels, count, 1, 'expert (λ=1)'), count);
+    const coefficients = computeBatchCoefficients(pt, ft, hp);
+    const base = (i: number, probabilities: number[], appliedLambda: number | null): ImageInference => {
+      const c = coefficients.images[i];
+      return {
+        probabilities, js: c.js, lambda: c.lambda, lambdaFinal: c.lambdaFinal, entropyPt: c.entropyPt, entropyFt: c.entropyFt,
+        extrapolationTriggered: c.extrapolationTriggered, appliedLambda,
+      };
+    };
+
+    if (name === 'ensemble') {
+      const images = pt.map((row, i) => {
+        const p = softmax(row, hp.tPt);
+        const q = softmax(ft[i], hp.tFt);
+        return base(i, p.map((v, k) => 0.5 * (v + q[k])), null);
+      });
+      return this.result(name, null, images, 2, started);
+    }
+
+    if (name === 't3b') {
+      const lambdaB = coefficients.batchLambda;
+      const merged = this.rows(await this.pass(pixels, count, lambdaB, `merged (λ_B=${lambdaB})`), count);
+      return this.result(name, lambdaB, merged.map((row, i) => base(i, softmax(row), lambdaB)), 3, started);
+    }
+
+    // t3 and dawin: each image gets its own merged model, so one batch-1 merged pass per image.
+    const images: ImageInference[] = [];
+    for (let i = 0; i < count; i++) {
+      const lambda = name === 't3' ? coefficients.images[i].lambdaFinal : dawinLambda(coefficients, i, policy.dawinOffsetAdjusted);
+      const merged = await this.pass(image(i), 1, lambda, `merged (image ${i}, λ=${lambda})`);
+      images.push(base(i, softmax(merged.logits), lambda));
+    }
+    return this.result(name, null, images, 2 + count, started);
+  }
+
+  private result(policy: PolicyName, batchLambda: number | null, images: ImageInference[], passes: number, started: number): BatchInference {
+    return {
+      batchId: randomUUID(), policy, batchLambda, images, passes,
+      executionProvider: this.provider, durationMs: performance.now() - started,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close();
+  }
+}
+
+/** DaWin's coefficient for image i; the offset-adjusted form is undefined for some batches (e.g. one image, zero
+ *  spread), where the plain coefficient is used instead. */
+function dawinLambda(c: BatchCoefficients, i: number, offsetAdjusted: boolean): number {
+  const offset = offsetAdjusted ? c.dawinCoefOffset[i] : null;
+  return offset !== null && offset !== undefined && Number.isFinite(offset) ? offset : c.images[i].dawinCoef;
+}
