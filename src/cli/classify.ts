@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { optionNumber, optionString, parseArgs } from './parse-args';
@@ -6,6 +6,9 @@ import { parsePolicyName, defaultPolicyConfig, T3InputError, type PolicyConfig }
 import { demoBundleDir, loadBundle, T3Engine, type ExecutionProviderName } from '../engine';
 import type { FramePolicy } from '../dicom';
 import { classifyImages, type ClassifyInput, type ClassifyOutcome } from '../pipeline/classify-images';
+import { buildStudySr } from '../pipeline/study-report';
+import { defaultSidecarConfig, loadSidecarConfig } from '../config';
+import type { T3Engine as Engine } from '../engine';
 
 const HELP = `usage: orthanc-t3 classify [options] FILE...
 
@@ -22,6 +25,9 @@ options:
   --wise-alpha A       α of the wise policy (default 0.5)
   --dawin-offset       use DaWin's offset-adjusted coefficient for the dawin policy
   --providers LIST     execution providers to try in order, e.g. cuda,webgpu,cpu (default)
+  --sr-out DIR         also write one AI-result SR per study of the inputs into DIR (<StudyInstanceUID>.dcm) and
+                       print one {"study","sr","priority",...} line per study
+  --config FILE        take the triage rules for --sr-out from this T3 configuration (default: built-in rules)
 `;
 
 function parseFramePolicy(text: string): FramePolicy {
@@ -70,7 +76,7 @@ export const classifyCommand: CliCommand = {
   summary: 'classify DICOM files',
   async run(argv: string[], io: CliIo): Promise<number> {
     const args = parseArgs(argv, {
-      values: ['bundle', 'policy', 'batch-size', 'frames', 'wise-alpha', 'providers'],
+      values: ['bundle', 'policy', 'batch-size', 'frames', 'wise-alpha', 'providers', 'sr-out', 'config'],
       flags: ['help', 'dawin-offset'],
     });
     if (args.options.has('help')) {
@@ -92,6 +98,10 @@ export const classifyCommand: CliCommand = {
     const framePolicy = parseFramePolicy(optionString(args, 'frames') ?? 'middle');
     const providersText = optionString(args, 'providers');
     const executionProviders = providersText ? parseProviders(providersText) : undefined;
+
+    const srOut = optionString(args, 'sr-out');
+    const configPath = optionString(args, 'config');
+    const triage = configPath ? loadSidecarConfig({ configPath }).config.triage : defaultSidecarConfig().triage;
 
     const bundle = await loadBundle(optionString(args, 'bundle') ?? demoBundleDir());
     // Bundle temperatures and T3 hyperparameters are the bundle's; the policy only chooses how to use them.
@@ -118,6 +128,7 @@ export const classifyCommand: CliCommand = {
         if (!outcome.ok) outcome.skipped ? skipped++ : failures++;
         io.stdout.write(JSON.stringify(outcomeLine(outcome)) + '\n');
       }
+      if (srOut !== undefined) failures += await writeStudySrs(outcomes, engine, policy, batchSize, triage, srOut, io);
       io.stderr.write(
         `classified ${args.positionals.length - failures - skipped} of ${args.positionals.length} file(s), skipped ${skipped} without an image, ` +
           `failed ${failures}, with ${bundle.manifest.name} ` +
@@ -129,3 +140,50 @@ export const classifyCommand: CliCommand = {
     }
   },
 };
+
+/**
+ * Writes one SR per study found among the classified inputs and prints one JSON line per study. Returns how many
+ * studies failed (their line says why); the other studies' SRs are still written.
+ */
+async function writeStudySrs(
+  outcomes: ClassifyOutcome[],
+  engine: Engine,
+  policy: PolicyConfig,
+  batchSize: number,
+  triage: ReturnType<typeof defaultSidecarConfig>['triage'],
+  dir: string,
+  io: CliIo,
+): Promise<number> {
+  await mkdir(dir, { recursive: true });
+  const byStudy = new Map<string, ClassifyOutcome[]>();
+  for (const o of outcomes) {
+    if (!o.ok) continue;
+    const list = byStudy.get(o.info.studyInstanceUid) ?? [];
+    list.push(o);
+    byStudy.set(o.info.studyInstanceUid, list);
+  }
+  let failures = 0;
+  for (const [study, members] of byStudy) {
+    try {
+      const { triage: decision, sr } = buildStudySr(members, engine, policy, { batchSize, triage });
+      const file = path.join(dir, `${study}.dcm`);
+      await writeFile(file, sr.bytes);
+      io.stdout.write(
+        JSON.stringify({
+          study,
+          sr: file,
+          sop_instance_uid: sr.sopInstanceUid,
+          files: members.map((m) => m.name),
+          priority: decision.priority,
+          fired_rule: decision.firedRule,
+          needs_human_review: decision.needsHumanReview,
+          review_reason: decision.reviewReason,
+        }) + '\n',
+      );
+    } catch (err) {
+      failures++;
+      io.stdout.write(JSON.stringify({ study, ok: false, error: `SR not written: ${err instanceof Error ? err.message : String(err)}` }) + '\n');
+    }
+  }
+  return failures;
+}

@@ -1,7 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { classifyImages, type ClassifyOutcome } from '../pipeline/classify-images';
-// The SR and the triage rules are the report module's; classify-images gives predictions only.
-import { buildAiResultSr, decideTriage, type ImageResult as ReportImageResult, type TriageConfig } from '../report';
+import { buildStudySr, reportInputsFromOutcomes, triageFor } from '../pipeline/study-report';
 import {
   BackendError,
   type BatchSummaryView,
@@ -31,7 +30,7 @@ export interface ClassifierSettings {
   defaultFrames: FrameChoice;
   /** Inputs decoded at once per call (decoding overlaps inference). */
   decodeConcurrency?: number;
-  triage: TriageConfig;
+  triage: Parameters<typeof triageFor>[1];
 }
 
 export interface EngineClassifierOptions {
@@ -59,23 +58,13 @@ export function bundleIdentity(engine: ClassifyEngine): BundleIdentityView {
   return { name: m.name, version: m.version, generalist: model(m.models.generalist), expert: model(m.models.expert) };
 }
 
-function triageView(decision: ReturnType<typeof decideTriage>): TriageDecisionView {
+function triageView(decision: ReturnType<typeof triageFor>): TriageDecisionView {
   return {
     priority: decision.priority,
     firedRule: decision.firedRule ? { ...decision.firedRule } : null,
     needsHumanReview: decision.needsHumanReview,
     reviewReason: decision.reviewReason,
   };
-}
-
-/**
- * The triage decision. Single-pass policies (generalist, expert, wise) run one model, so there is no JS divergence
- * (the engine reports NaN): the disagreement check cannot apply and is left out, and the priority rules, which read
- * only the predictions, decide alone.
- */
-function triageOf(images: ReportImageResult[], config: TriageConfig): ReturnType<typeof decideTriage> {
-  if (images.every((image) => Number.isFinite(image.js))) return decideTriage(images, config);
-  return decideTriage(images.map((image) => ({ ...image, js: 0 })), { ...config, disagreement: {} });
 }
 
 /** Classifies the images of a call with the engines it holds, through the same `classifyImages` as the CLI. */
@@ -144,16 +133,13 @@ export class EngineClassifier {
 
     const images: ImageResultView[] = [];
     const failures: ImageFailureView[] = [];
-    const reportImages: ReportImageResult[] = [];
     const batches = new Map<string, BatchSummaryView>();
-    let sourceHeader: Record<string, unknown> | null = null;
     outcomes.forEach((outcome: ClassifyOutcome, index) => {
       if (!outcome.ok) {
         failures.push({ index, name: outcome.name, code: outcome.errorCode, message: outcome.error });
         return;
       }
       const info = outcome.info;
-      sourceHeader ??= info.header;
       const multiFrame = info.numberOfFrames > 1;
       for (const frame of outcome.frames) {
         if (!batches.has(frame.batchId)) {
@@ -179,50 +165,25 @@ export class EngineClassifier {
           lambda: frame.lambda,
           lambdaFinal: frame.lambdaFinal,
           appliedLambda: frame.appliedLambda,
-          entropyGeneralist: null,
-          entropyExpert: null,
+          entropyGeneralist: Number.isFinite(frame.entropyPt) ? frame.entropyPt : null,
+          entropyExpert: Number.isFinite(frame.entropyFt) ? frame.entropyFt : null,
           batchId: frame.batchId,
           batchLambda: frame.batchLambda,
           batchSize: frame.batchSize,
         });
-        reportImages.push({
-          sopClassUid: info.sopClassUid,
-          sopInstanceUid: info.sopInstanceUid,
-          seriesInstanceUid: info.seriesInstanceUid,
-          studyInstanceUid: info.studyInstanceUid,
-          modality: info.modality,
-          ...(multiFrame ? { frameNumber: frame.frameNumber } : {}),
-          predictions: frame.predictions,
-          js: frame.js,
-          lambda: frame.lambda,
-        });
       }
     });
 
-    const decision = reportImages.length > 0 ? triageOf(reportImages, settings.triage) : null;
+    const report = reportInputsFromOutcomes(outcomes);
+    const decision = report.images.length > 0 ? triageFor(report.images, settings.triage) : null;
     let sr: ClassifyOutput['sr'] = null;
-    if (call.includeSr && decision && sourceHeader) {
-      const studies = new Set(images.map((i) => i.studyInstanceUid));
-      if (studies.size > 1) {
-        throw new BackendError('invalid-argument', `include_sr: an SR describes one study, but the images come from ${studies.size} studies`);
+    if (call.includeSr && decision) {
+      if (report.studyInstanceUids.length > 1) {
+        throw new BackendError('invalid-argument', `include_sr: an SR describes one study, but the images come from ${report.studyInstanceUids.length} studies`);
       }
-      const temperatures = engine.bundle.manifest.temperatures;
       try {
-        const built = buildAiResultSr({
-          sourceHeader,
-          images: reportImages,
-          algorithm: {
-            name: engine.bundle.manifest.name,
-            version: engine.bundle.manifest.version,
-            method: policy.name,
-            batchLambdas: [...batches.values()].flatMap((b) => (b.batchLambda === null ? [] : [b.batchLambda])),
-            batchSize: settings.batchSize,
-            hyperparameters: { ...policy.hyperparameters, tPt: temperatures.generalist, tFt: temperatures.expert },
-            models: { generalist: bundleIdentity(engine).generalist, expert: bundleIdentity(engine).expert },
-          },
-          triage: decision,
-        });
-        sr = { bytes: built.bytes, sopInstanceUid: built.sopInstanceUid };
+        const built = buildStudySr(outcomes, engine, policy, { batchSize: settings.batchSize, triage: settings.triage });
+        sr = { bytes: built.sr.bytes, sopInstanceUid: built.sr.sopInstanceUid };
       } catch (err) {
         if (err instanceof Error && err.name === 'ReportError') {
           throw new BackendError('invalid-argument', `include_sr: the SR cannot be built from these images: ${err.message}`);

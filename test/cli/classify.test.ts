@@ -86,3 +86,36 @@ describe('orthanc-t3 classify', () => {
     expect(none.code).toBe(1);
   });
 });
+
+describe('orthanc-t3 classify --sr-out', () => {
+  it('writes one SR per study of the inputs that parses back to the same predictions and λ', async () => {
+    const { parseAiResultSr } = await import('../../src/report');
+    const { readDicomInfo } = await import('../../src/dicom');
+    const out = mkdtempSync(path.join(os.tmpdir(), 't3-sr-out-'));
+    try {
+      const images = sampleFiles.filter((f) => !f.endsWith('test-SR.dcm'));
+      const studies = new Set(images.map((f) => readDicomInfo(new Uint8Array(readFileSync(f))).studyInstanceUid));
+      const { code, stdout } = await runCliCaptured(['classify', '--sr-out', out, '--frames', 'first', ...images]);
+      expect(code).toBe(0);
+      const all = lines(stdout);
+      const fileLines = all.filter((l) => 'file' in l);
+      const studyLines = all.filter((l) => 'study' in l);
+      expect(new Set(studyLines.map((l) => l.study))).toEqual(studies);
+      expect(readdirSync(out).sort()).toEqual([...studies].map((s) => `${s}.dcm`).sort());
+      for (const line of studyLines) {
+        expect(['emergency', 'urgent', 'routine']).toContain(line.priority);
+        const parsed = parseAiResultSr(new Uint8Array(readFileSync(line.sr)));
+        expect(parsed.sopInstanceUid).toBe(line.sop_instance_uid);
+        for (const file of line.files as string[]) {
+          const fileLine = fileLines.find((l) => l.file === file)!;
+          const groups = parsed.groups.filter((g: any) => g.image?.sopInstanceUid === fileLine.sop_instance_uid);
+          expect(groups.length).toBe(fileLine.predictions.length);
+          const top = groups.find((g: any) => g.code.value === fileLine.predictions[0].code)!;
+          expect(top.probability).toBeCloseTo(fileLine.predictions[0].probability, 4);
+        }
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
