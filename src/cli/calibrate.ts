@@ -26,7 +26,7 @@ DIR is a labelled folder (labels.csv + PNG or DICOM files), or a folder with a c
 that are not in your test splits.
 
 options:
-  --bundle DIR         model bundle to calibrate (default: bundles/demo)
+  --bundle DIR         model bundle to calibrate (default: the demo bundle, bundles/demo-trained)
   --data DIR           labelled calibration images (required)
   --limit N            use the first N images
   --dry-run            print the fitted temperatures without writing bundle.json

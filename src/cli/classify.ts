@@ -18,7 +18,7 @@ Exit status 0 when every image file was classified (objects that hold no image, 
 the reason and do not count as failures), 2 when some could not be classified (their lines say why), 1 on bad usage.
 
 options:
-  --bundle DIR         model bundle folder (default: the demo bundle shipped in bundles/demo)
+  --bundle DIR         model bundle folder (default: the demo bundle shipped in bundles/demo-trained)
   --policy NAME        generalist | expert | wise | ensemble | dawin | t3 | t3b (default t3b)
   --batch-size N       images per T3B batch, in the order given (default 32)
   --frames P           multi-frame policy: first | middle | all | a 0-based index (default middle)

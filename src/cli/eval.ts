@@ -34,7 +34,7 @@ DIR is a labelled folder (labels.csv with "file,label" columns + PNG or DICOM fi
 (one split each, e.g. in-domain/ and shifted/). Labels are bundle class labels or their code values.
 
 options:
-  --bundle DIR            model bundle (default: bundles/demo)
+  --bundle DIR            model bundle (default: the demo bundle, bundles/demo-trained)
   --data DIR              labelled data (required)
   --out DIR               write evaluation.json, evaluation.md and evaluation.svg there
   --limit N               use the first N images of each clean split

@@ -14,7 +14,9 @@ export interface ModelBundle {
 
 /** The demo bundle committed with the repository: the embedded default when no bundle is configured. */
 export function demoBundleDir(): string {
-  return path.resolve(__dirname, '..', '..', 'bundles', 'demo');
+  // The trained, calibrated pair (scripts/train-demo). bundles/demo holds the untrained generated pair that the
+  // engine's own tests and the generator in scripts/demo-bundle use.
+  return path.resolve(__dirname, '..', '..', 'bundles', 'demo-trained');
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

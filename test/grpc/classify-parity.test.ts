@@ -198,7 +198,7 @@ describe('the example client', () => {
     const { classifyFiles } = await import('../../examples/classify-client');
     const files = ['pydicom_CT_small.dcm', 'pydicom_test-SR.dcm'].map((f) => path.join(samplesDir, f));
     const report = await classifyFiles({ address: `127.0.0.1:${server.port}`, token: TRIAGE_TOKEN, files });
-    expect(report).toMatch(/^bundle t3-demo-chest .*POLICY_T3B, on cpu/);
+    expect(report).toMatch(/^bundle t3-demo-chest-trained .*POLICY_T3B, on cpu/);
     expect(report).toMatch(/pydicom_CT_small\.dcm \[CT\]: \w+/);
     expect(report).toMatch(/pydicom_test-SR\.dcm: not classified \(not-an-image\)/);
     expect(report).toMatch(/^triage: (routine|urgent|emergency)/m);

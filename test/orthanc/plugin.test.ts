@@ -66,7 +66,7 @@ test('GET /t3/status answers through Orthanc with the sidecar status', async () 
   const r = await call('GET', '/t3/status');
   expect(r.status).toBe(200);
   expect(r.json.version).toBe(require('../../package.json').version);
-  expect(r.json.models[0].bundle.name).toBe('t3-demo-chest');
+  expect(r.json.models[0].bundle.name).toBe('t3-demo-chest-trained');
   expect(r.json.execution_provider).toBe('cpu');
 });
 
@@ -117,7 +117,7 @@ test('/metrics, /livez and /readyz of the sidecar', async () => {
   expect(text).toMatch(/^t3_queue_depth\{bundle="demo",lane="stat"\} 0$/m);
   expect(text).toMatch(/^t3_model_info\{bundle="demo",version="1.0.0",execution_provider="cpu"\} 1$/m);
   expect(text).toMatch(/^t3_study_outcomes_total\{outcome="done",reason=""\} [1-9]/m);
-  expect(text).toMatch(/^t3_batch_lambda_count\{bundle="t3-demo-chest"\} [1-9]/m);
+  expect(text).toMatch(/^t3_batch_lambda_count\{bundle="t3-demo-chest-trained"\} [1-9]/m);
   expect(text).toMatch(/^t3_study_latency_seconds_count [1-9]/m);
   expect(text).toMatch(/^t3_follower_orthanc_up 1$/m);
 });
