@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
-# Installs the Debian packages orthanc-t3 runs and tests with (idempotent: only what is missing).
-# Orthanc and its plugins (the PACS, the plugin host), dcmtk/GDCM (reference decoders, storescu), the three SR
-# validators, protoc for the Orthanc plugin's gRPC stubs, openssl for TLS certificates.
+# Installs the Debian packages orthanc-t3 needs (idempotent: only what is missing).
+#   scripts/install-debian-packages.sh         what the sidecar and its demo run with
+#   scripts/install-debian-packages.sh --test  also what the test suite uses (CI runs this)
 set -euo pipefail
-DEB_PACKAGES=(
+
+# Orthanc and its plugins (the PACS and the Python plugin host), dcmtk (storescu), protoc for the plugin's gRPC stubs.
+RUNTIME_PACKAGES=(
   orthanc orthanc-gdcm orthanc-dicomweb orthanc-python
-  dcmtk dicom3tools libpixelmed-java default-jre-headless libgdcm-tools
   python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
-  openssl
+  dcmtk
 )
+# Reference decoders (dcmtk, GDCM), the three SR validators, openssl for TLS certificates, torch and onnx for the
+# model scripts (scripts/export-clip, scripts/train-demo, the bench's ViT-B/16 pair; run with /usr/bin/python3),
+# PostgreSQL for the several-sidecars test.
+TEST_PACKAGES=(
+  dicom3tools libpixelmed-java default-jre-headless libgdcm-tools
+  openssl
+  python3-torch python3-onnx
+  postgresql orthanc-postgresql
+)
+
+wanted=("${RUNTIME_PACKAGES[@]}")
+case "${1:-}" in
+  --test) wanted+=("${TEST_PACKAGES[@]}") ;;
+  "") ;;
+  *) echo "usage: $0 [--test]" >&2; exit 1 ;;
+esac
+
 missing=()
-for p in "${DEB_PACKAGES[@]}"; do
+for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
