@@ -165,7 +165,7 @@ async function writeStudySrs(
   let failures = 0;
   for (const [study, members] of byStudy) {
     try {
-      const { triage: decision, sr } = buildStudySr(members, engine, policy, { batchSize, triage });
+      const { triage: decision, sr } = await buildStudySr(members, engine, policy, { batchSize, triage });
       const file = path.join(dir, `${study}.dcm`);
       await writeFile(file, sr.bytes);
       io.stdout.write(

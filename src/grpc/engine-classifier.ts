@@ -182,7 +182,7 @@ export class EngineClassifier {
         throw new BackendError('invalid-argument', `include_sr: an SR describes one study, but the images come from ${report.studyInstanceUids.length} studies`);
       }
       try {
-        const built = buildStudySr(outcomes, engine, policy, { batchSize: settings.batchSize, triage: settings.triage });
+        const built = await buildStudySr(outcomes, engine, policy, { batchSize: settings.batchSize, triage: settings.triage });
         sr = { bytes: built.sr.bytes, sopInstanceUid: built.sr.sopInstanceUid };
       } catch (err) {
         if (err instanceof Error && err.name === 'ReportError') {

@@ -1,7 +1,6 @@
 import type { PolicyConfig } from '../t3';
 import type { T3Engine } from '../engine';
 import {
-  buildAiResultSr,
   decideTriage,
   type AlgorithmRecord,
   type BuiltSr,
@@ -11,6 +10,7 @@ import {
   type TriageDecision,
 } from '../report';
 import type { ClassifyOutcome } from './classify-images';
+import { sharedSrBuilder, type SrBuilder } from './sr-builder';
 
 /**
  * The report's view of classified images: one ImageResult per classified frame (frame numbers only for multi-frame
@@ -89,22 +89,23 @@ export interface StudySr {
 }
 
 /**
- * One AI-result SR for the classified images of one study. Throws a RangeError when the outcomes hold no classified
- * image or images of several studies (an SR describes one study), and the report's ReportError for bad values.
+ * One AI-result SR for the classified images of one study, built in a worker thread (dcmjs's writer takes seconds
+ * on large studies). Rejects with a RangeError when the outcomes hold no classified image or images of several
+ * studies (an SR describes one study), and with the report's ReportError for bad values.
  */
-export function buildStudySr(
+export async function buildStudySr(
   outcomes: readonly ClassifyOutcome[],
   engine: T3Engine,
   policy: PolicyConfig,
-  options: { batchSize: number; triage: TriageConfig; predecessor?: SrReference; contentDateTime?: Date },
-): StudySr {
+  options: { batchSize: number; triage: TriageConfig; predecessor?: SrReference; contentDateTime?: Date; builder?: SrBuilder },
+): Promise<StudySr> {
   const inputs = reportInputsFromOutcomes(outcomes);
   if (inputs.images.length === 0 || !inputs.sourceHeader) throw new RangeError('no classified image to report');
   if (inputs.studyInstanceUids.length > 1) {
     throw new RangeError(`an SR describes one study, but the images come from ${inputs.studyInstanceUids.length} studies`);
   }
   const triage = triageFor(inputs.images, options.triage);
-  const sr = buildAiResultSr({
+  const sr = await (options.builder ?? sharedSrBuilder()).build({
     sourceHeader: inputs.sourceHeader,
     images: inputs.images,
     algorithm: algorithmRecordFor(engine, policy, options.batchSize, inputs.batchLambdas),
