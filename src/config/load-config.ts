@@ -23,7 +23,7 @@ export function mergeConfig(base: unknown, overlay: unknown): unknown {
 interface EnvBinding {
   name: string;
   path: string[];
-  kind: 'string' | 'nullableString' | 'integer' | 'number' | 'list' | 'framePolicy';
+  kind: 'string' | 'nullableString' | 'integer' | 'number' | 'list' | 'framePolicy' | 'boolean';
 }
 
 /** Every environment variable the sidecar reads; each overrides the file and the defaults. */
@@ -46,6 +46,11 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { name: 'T3_RETRY_MAX_ATTEMPTS', path: ['retry', 'maxAttempts'], kind: 'integer' },
   { name: 'T3_GRPC_LISTEN', path: ['grpc', 'listen'], kind: 'string' },
   { name: 'T3_METRICS_LISTEN', path: ['metrics', 'listen'], kind: 'string' },
+  { name: 'T3_SPECULATION', path: ['speculation', 'enabled'], kind: 'boolean' },
+  { name: 'T3_COORDINATION_MODE', path: ['coordination', 'mode'], kind: 'string' },
+  { name: 'T3_WORKER_ID', path: ['coordination', 'workerId'], kind: 'string' },
+  { name: 'T3_QUIET_MS', path: ['coordination', 'quietMs'], kind: 'integer' },
+  { name: 'T3_LEASE_MS', path: ['coordination', 'leaseMs'], kind: 'integer' },
 ];
 
 function envValue(b: EnvBinding, raw: string): unknown {
@@ -66,6 +71,10 @@ function envValue(b: EnvBinding, raw: string): unknown {
       return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
     case 'framePolicy':
       return /^\d+$/.test(raw) ? Number(raw) : raw;
+    case 'boolean':
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      throw new ConfigError(b.name, `must be true, false, 1 or 0, got "${raw}"`);
   }
 }
 

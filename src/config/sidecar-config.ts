@@ -128,6 +128,35 @@ export interface MetricsConfig {
   listen: string;
 }
 
+/**
+ * Speculative fixed-weight passes: the generalist (λ=0) and expert (λ=1) passes run as instances arrive, so only λ_B
+ * and the merged pass remain when the study is ready. Off by default.
+ */
+export interface SpeculationConfig {
+  enabled: boolean;
+  /** Memory bound of the per-instance cache (tensors and both passes' logits), in MiB. */
+  cacheMegabytes: number;
+  /** Most instances waiting for a speculative pass; beyond it new arrivals are not speculated (they run at readiness). */
+  queueBound: number;
+}
+
+export type CoordinationMode = 'single' | 'shared';
+
+/**
+ * How work is shared. `single` (default): one sidecar, StableStudy events, SQLite is fine. `shared`: several sidecars
+ * on Orthancs sharing a PostgreSQL index; readiness from the study's LastUpdate quiet time and a claim (study metadata
+ * with revisions, Orthanc `CheckRevisions: true`) per study.
+ */
+export interface CoordinationConfig {
+  mode: CoordinationMode;
+  /** This sidecar's name in claims; "" = <hostname>-<pid>. */
+  workerId: string;
+  /** A study is ready when its LastUpdate is at least this old. */
+  quietMs: number;
+  /** How long a claim holds without renewal; renewed every third of it. Must exceed clock skew between hosts. */
+  leaseMs: number;
+}
+
 export interface SidecarConfig {
   orthanc: OrthancConnectionConfig;
   follower: FollowerConfig;
@@ -140,6 +169,8 @@ export interface SidecarConfig {
   grpc: GrpcConfig;
   plugin: PluginConfig;
   metrics: MetricsConfig;
+  speculation: SpeculationConfig;
+  coordination: CoordinationConfig;
 }
 
 export type DeepPartial<T> = {
@@ -176,5 +207,7 @@ export function defaultSidecarConfig(): SidecarConfig {
     grpc: { listen: '127.0.0.1:50051', tls: null, tokens: [] },
     plugin: { sidecarAddress: '127.0.0.1:50051', token: null, deadlineSeconds: 5 },
     metrics: { listen: '' },
+    speculation: { enabled: false, cacheMegabytes: 256, queueBound: 512 },
+    coordination: { mode: 'single', workerId: '', quietMs: 3000, leaseMs: 30000 },
   };
 }

@@ -12,6 +12,8 @@ import type {
   RoutingConfig,
   RoutingRule,
   SidecarConfig,
+  SpeculationConfig,
+  CoordinationConfig,
   TriageRuleSetting,
   TriageSetting,
 } from './sidecar-config';
@@ -252,12 +254,35 @@ function plugin(v: unknown, key: string): PluginConfig {
   };
 }
 
+function bool(value: unknown, key: string): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(key, `must be true or false, got ${describe(value)}`);
+  return value;
+}
+
+function speculation(v: unknown, key: string): SpeculationConfig {
+  const o = obj(v, key, ['enabled', 'cacheMegabytes', 'queueBound']);
+  return {
+    enabled: bool(o.enabled, `${key}.enabled`),
+    cacheMegabytes: num(o.cacheMegabytes, `${key}.cacheMegabytes`, 1, 1048576, true),
+    queueBound: num(o.queueBound, `${key}.queueBound`, 1, 1000000, true),
+  };
+}
+
+function coordination(v: unknown, key: string): CoordinationConfig {
+  const o = obj(v, key, ['mode', 'workerId', 'quietMs', 'leaseMs']);
+  const workerId = str(o.workerId, `${key}.workerId`);
+  if (!/^[A-Za-z0-9._:-]{0,128}$/.test(workerId)) throw new ConfigError(`${key}.workerId`, `may hold only letters, digits and . _ : - (at most 128), got ${describe(workerId)}`);
+  const quietMs = num(o.quietMs, `${key}.quietMs`, 1000, 3600000, true);
+  const leaseMs = num(o.leaseMs, `${key}.leaseMs`, 1000, 3600000, true);
+  return { mode: oneOf(o.mode, `${key}.mode`, ['single', 'shared'] as const), workerId, quietMs, leaseMs };
+}
+
 /**
  * Checks a complete configuration object (defaults already merged in) and returns a typed copy.
  * Throws ConfigError whose key is the dotted path of the first bad value, e.g. `T3.batching.batchSize`.
  */
 export function validateSidecarConfig(raw: unknown, root: string = CONFIG_ROOT): SidecarConfig {
-  const o = obj(raw, root, ['orthanc', 'follower', 'bundles', 'routing', 'batching', 'inference', 'triage', 'retry', 'grpc', 'plugin', 'metrics']);
+  const o = obj(raw, root, ['orthanc', 'follower', 'bundles', 'routing', 'batching', 'inference', 'triage', 'retry', 'grpc', 'plugin', 'metrics', 'speculation', 'coordination']);
   const b = bundles(o.bundles, `${root}.bundles`);
   if (b.length === 0) throw new ConfigError(`${root}.bundles`, 'must list at least one bundle');
   return {
@@ -272,5 +297,7 @@ export function validateSidecarConfig(raw: unknown, root: string = CONFIG_ROOT):
     grpc: grpc(o.grpc, `${root}.grpc`),
     plugin: plugin(o.plugin, `${root}.plugin`),
     metrics: metrics(o.metrics, `${root}.metrics`),
+    speculation: speculation(o.speculation, `${root}.speculation`),
+    coordination: coordination(o.coordination, `${root}.coordination`),
   };
 }

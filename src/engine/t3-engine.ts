@@ -143,17 +143,9 @@ export class T3Engine {
    */
   async infer(pixels: Float32Array, count: number, policy: PolicyConfig): Promise<BatchInference> {
     const started = performance.now();
-    const { channels, height, width } = this.bundle.manifest.input;
-    if (!Number.isInteger(count) || count <= 0) throw new EngineError(`empty batch: count must be a positive integer, got ${count}`);
-    // A tag check rather than instanceof: arrays made in another realm (vm contexts, jest) are still Float32Arrays.
-    if (Object.prototype.toString.call(pixels) !== '[object Float32Array]') throw new EngineError('pixels must be a Float32Array');
-    const perImage = channels * height * width;
-    if (pixels.length !== count * perImage) {
-      throw new EngineError(`pixels has ${pixels.length} values, expected count·${channels}·${height}·${width} = ${count * perImage}`);
-    }
+    this.checkPixels(pixels, count);
     const hp = this.hyperparameters(policy);
     const name = policy.name;
-    const image = (i: number) => pixels.subarray(i * perImage, (i + 1) * perImage);
 
     const single = async (lambda: number, what: string): Promise<BatchInference> => {
       const pass = await this.pass(pixels, count, lambda, what);
@@ -178,6 +170,63 @@ export class T3Engine {
 
     const pt = this.rows(await this.pass(pixels, count, 0, 'generalist (λ=0)'), count);
     const ft = this.rows(await this.pass(pixels, count, 1, 'expert (λ=1)'), count);
+    return this.fromFixedPasses(pt, ft, pixels, count, policy, hp, started, 2);
+  }
+
+  /**
+   * Logits float32 [count × classes] of one pass of the merged session at `lambda` (0: the generalist, 1: the
+   * expert). Speculation runs the two fixed-weight passes with it as images arrive. Never blocks the event loop.
+   */
+  async passLogits(pixels: Float32Array, count: number, lambda: number): Promise<Float32Array> {
+    this.checkPixels(pixels, count);
+    if (!Number.isFinite(lambda)) throw new EngineError(`lambda must be finite, got ${lambda}`);
+    const what = lambda === 0 ? 'generalist (λ=0)' : lambda === 1 ? 'expert (λ=1)' : `merged (λ=${lambda})`;
+    return (await this.pass(pixels, count, lambda, what)).logits;
+  }
+
+  /**
+   * What `infer` returns for `policy` (t3b, t3, dawin or ensemble), given the generalist (λ=0) and expert (λ=1)
+   * logits of these pixels computed earlier (passLogits): only the merged pass(es) run here. `passes` counts them.
+   */
+  async inferFromFixedPasses(ptLogits: Float32Array, ftLogits: Float32Array, pixels: Float32Array, count: number, policy: PolicyConfig): Promise<BatchInference> {
+    const started = performance.now();
+    this.checkPixels(pixels, count);
+    if (policy.name === 'generalist' || policy.name === 'expert' || policy.name === 'wise') {
+      throw new EngineError(`policy ${policy.name} runs a single pass: use infer()`);
+    }
+    const classes = this.bundle.manifest.classes.length;
+    for (const [what, logits] of [['generalist', ptLogits], ['expert', ftLogits]] as const) {
+      if (Object.prototype.toString.call(logits) !== '[object Float32Array]' || logits.length !== count * classes) {
+        throw new EngineError(`${what} logits must be a Float32Array of count·classes = ${count * classes} values`);
+      }
+      for (let i = 0; i < logits.length; i++) {
+        if (!Number.isFinite(logits[i])) throw new EngineError(`${what} logits hold a non-finite value (${logits[i]}) for image ${Math.floor(i / classes)}`);
+      }
+    }
+    const pt = this.rows({ logits: ptLogits, classes }, count);
+    const ft = this.rows({ logits: ftLogits, classes }, count);
+    return this.fromFixedPasses(pt, ft, pixels, count, policy, this.hyperparameters(policy), started, 0);
+  }
+
+  /** Rejects a batch whose count or pixel array does not fit the bundle's input. */
+  private checkPixels(pixels: Float32Array, count: number): void {
+    const { channels, height, width } = this.bundle.manifest.input;
+    if (!Number.isInteger(count) || count <= 0) throw new EngineError(`empty batch: count must be a positive integer, got ${count}`);
+    // A tag check rather than instanceof: arrays made in another realm (vm contexts, jest) are still Float32Arrays.
+    if (Object.prototype.toString.call(pixels) !== '[object Float32Array]') throw new EngineError('pixels must be a Float32Array');
+    const perImage = channels * height * width;
+    if (pixels.length !== count * perImage) {
+      throw new EngineError(`pixels has ${pixels.length} values, expected count·${channels}·${height}·${width} = ${count * perImage}`);
+    }
+  }
+
+  /** The two-pass policies from both passes' logits: coefficients, then the merged pass(es). */
+  private async fromFixedPasses(pt: Float32Array[], ft: Float32Array[], pixels: Float32Array, count: number, policy: PolicyConfig,
+    hp: T3Hyperparameters, started: number, passesSoFar: number): Promise<BatchInference> {
+    const name = policy.name;
+    const { channels, height, width } = this.bundle.manifest.input;
+    const perImage = channels * height * width;
+    const image = (i: number) => pixels.subarray(i * perImage, (i + 1) * perImage);
     const coefficients = computeBatchCoefficients(pt, ft, hp);
     const base = (i: number, probabilities: number[], appliedLambda: number | null): ImageInference => {
       const c = coefficients.images[i];
@@ -193,13 +242,13 @@ export class T3Engine {
         const q = softmax(ft[i], hp.tFt);
         return base(i, p.map((v, k) => 0.5 * (v + q[k])), null);
       });
-      return this.result(name, null, images, 2, started);
+      return this.result(name, null, images, passesSoFar, started);
     }
 
     if (name === 't3b') {
       const lambdaB = coefficients.batchLambda;
       const merged = this.rows(await this.pass(pixels, count, lambdaB, `merged (λ_B=${lambdaB})`), count);
-      return this.result(name, lambdaB, merged.map((row, i) => base(i, softmax(row), lambdaB)), 3, started);
+      return this.result(name, lambdaB, merged.map((row, i) => base(i, softmax(row), lambdaB)), passesSoFar + 1, started);
     }
 
     // t3 and dawin: each image gets its own merged model, so one batch-1 merged pass per image.
@@ -209,7 +258,7 @@ export class T3Engine {
       const merged = await this.pass(image(i), 1, lambda, `merged (image ${i}, λ=${lambda})`);
       images.push(base(i, softmax(merged.logits), lambda));
     }
-    return this.result(name, null, images, 2 + count, started);
+    return this.result(name, null, images, passesSoFar + count, started);
   }
 
   private result(policy: PolicyName, batchLambda: number | null, images: ImageInference[], passes: number, started: number): BatchInference {

@@ -13,6 +13,11 @@ export interface FollowerHooks {
    * its failure durably recorded); until then the checkpoint stays below `seq`.
    */
   onStableStudy(orthancStudyId: string, seq: number): Promise<void>;
+  /**
+   * Called for each NewInstance change when set (speculative passes; shared-mode readiness). Like onStableStudy, the
+   * checkpoint stays below `seq` until the returned promise settles.
+   */
+  onNewInstance?(orthancInstanceId: string, seq: number): Promise<void>;
   /** True while the pipeline's queue is full: the follower stops reading changes (backpressure). */
   isBusy(): boolean;
   log?(event: string, fields: Record<string, unknown>): void;
@@ -156,13 +161,14 @@ export class ChangeFollower {
           stoppedEarly = true;
           break;
         }
-        if (change.ChangeType === 'StableStudy' && change.ResourceType === 'Study') {
-          this.stats.stableStudies++;
+        const stable = change.ChangeType === 'StableStudy' && change.ResourceType === 'Study';
+        const newInstance = change.ChangeType === 'NewInstance' && change.ResourceType === 'Instance' && this.hooks.onNewInstance !== undefined;
+        if (stable || newInstance) {
+          if (stable) this.stats.stableStudies++;
           const seq = change.Seq;
           this.inFlight.add(seq);
-          this.hooks
-            .onStableStudy(change.ID, seq)
-            .catch((err: unknown) => this.hooks.log?.('study-handler-failed', { orthancStudyId: change.ID, error: (err as Error).message }))
+          (stable ? this.hooks.onStableStudy(change.ID, seq) : this.hooks.onNewInstance!(change.ID, seq))
+            .catch((err: unknown) => this.hooks.log?.(stable ? 'study-handler-failed' : 'instance-handler-failed', { [stable ? 'orthancStudyId' : 'orthancInstanceId']: change.ID, error: (err as Error).message }))
             .finally(() => {
               this.inFlight.delete(seq);
               void this.saveCheckpoint();

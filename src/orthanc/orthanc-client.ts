@@ -131,6 +131,87 @@ export class OrthancClient {
     await this.request<unknown>({ method: 'delete', url: path });
   }
 
+  /**
+   * GET a text resource with its ETag (Orthanc's `"<revision>-<md5>"` on metadata when `CheckRevisions` is on);
+   * null when it does not exist.
+   */
+  async getTextWithEtag(path: string): Promise<{ text: string; etag: string | null } | null> {
+    try {
+      const res = await this.http.request<string>({ method: 'get', url: path, responseType: 'text', transformResponse: (d: unknown) => d });
+      return { text: String(res.data), etag: etagOf(res.headers) };
+    } catch (err) {
+      const mapped = toOrthancError(err, 'GET', path);
+      if (mapped.notFound) return null;
+      throw mapped;
+    }
+  }
+
+  /**
+   * Compare-and-set PUT of a text value. `ifMatch` null: create only if absent (Orthanc answers 409 when a value
+   * exists); a string: replace only that revision. Returns the new ETag, or 'conflict' when another writer won.
+   */
+  async putTextConditional(path: string, text: string, ifMatch: string | null): Promise<{ etag: string | null } | 'conflict'> {
+    try {
+      const res = await this.http.request({
+        method: 'put',
+        url: path,
+        data: text,
+        headers: { 'Content-Type': 'text/plain', ...(ifMatch !== null ? { 'If-Match': ifMatch } : {}) },
+      });
+      return { etag: etagOf(res.headers) };
+    } catch (err) {
+      const mapped = toOrthancError(err, 'PUT', path);
+      if (mapped.status === 409) return 'conflict';
+      throw mapped;
+    }
+  }
+
+  /** DELETE of one revision; false when the value changed meanwhile (409) or is gone (404). */
+  async deleteConditional(path: string, ifMatch: string): Promise<boolean> {
+    try {
+      await this.http.request({ method: 'delete', url: path, headers: { 'If-Match': ifMatch } });
+      return true;
+    } catch (err) {
+      const mapped = toOrthancError(err, 'DELETE', path);
+      if (mapped.status === 409 || mapped.status === 404) return false;
+      throw mapped;
+    }
+  }
+
+  /**
+   * PUT that replaces whatever revision is there. Without revisions (SQLite, or `CheckRevisions` off) it is one plain
+   * PUT; with them Orthanc refuses a PUT over an existing value without If-Match (409), so the current ETag is read
+   * and sent. Callers that need exclusion hold a claim; this only satisfies the revision check.
+   */
+  async putTextReplacing(path: string, text: string): Promise<void> {
+    let ifMatch: string | null = null;
+    for (let round = 0; round < 5; round++) {
+      const written = await this.putTextConditional(path, text, ifMatch);
+      if (written !== 'conflict') return;
+      const current = await this.getTextWithEtag(path);
+      ifMatch = current?.etag ?? null;
+    }
+    throw new OrthancError('http', 'PUT', path, 409, 'kept conflicting with other writers after 5 attempts');
+  }
+
+  /** DELETE of whatever revision is there (see putTextReplacing); absent already is fine. */
+  async deleteReplacing(path: string): Promise<void> {
+    for (let round = 0; round < 5; round++) {
+      try {
+        await this.http.request({ method: 'delete', url: path });
+        return;
+      } catch (err) {
+        const mapped = toOrthancError(err, 'DELETE', path);
+        if (mapped.status === 404) return;
+        if (mapped.status !== 409) throw mapped;
+      }
+      const current = await this.getTextWithEtag(path);
+      if (!current) return;
+      if (current.etag === null || (await this.deleteConditional(path, current.etag))) return;
+    }
+    throw new OrthancError('http', 'DELETE', path, 409, 'kept conflicting with other writers after 5 attempts');
+  }
+
   system(): Promise<{ Version: string; ApiVersion: number; Name: string }> {
     return this.getJson('/system');
   }
@@ -158,6 +239,11 @@ export class OrthancClient {
   async findStudies(studyInstanceUid: string): Promise<string[]> {
     return this.postJson<string[]>('/tools/find', { Level: 'Study', Query: { StudyInstanceUID: studyInstanceUid } });
   }
+}
+
+function etagOf(headers: unknown): string | null {
+  const value = (headers as Record<string, unknown>)['etag'];
+  return typeof value === 'string' && value.length > 0 ? value : null;
 }
 
 function toOrthancError(err: unknown, method: string, path: string): OrthancError {

@@ -131,6 +131,15 @@ export class OrthancStudyStore implements StudyStore {
     };
   }
 
+  async instanceSopClassUid(orthancInstanceId: string): Promise<string | null> {
+    try {
+      const meta = await this.client.getJson<Record<string, string>>(`/instances/${encodeURIComponent(orthancInstanceId)}/metadata?expand`);
+      return meta.SopClassUid ?? null;
+    } catch (err) {
+      this.notFound(err, orthancInstanceId);
+    }
+  }
+
   async fetchInstance(orthancInstanceId: string, source: PixelSourceName, framePolicy: FramePolicy): Promise<Uint8Array> {
     try {
       return source === 'orthanc'
@@ -155,7 +164,7 @@ export class OrthancStudyStore implements StudyStore {
   }
 
   async tagSr(orthancInstanceId: string, inputSetHash: string): Promise<void> {
-    await this.client.putText(`/instances/${encodeURIComponent(orthancInstanceId)}/metadata/${TRIAGE_METADATA.inputSetHash.index}`, inputSetHash);
+    await this.client.putTextReplacing(`/instances/${encodeURIComponent(orthancInstanceId)}/metadata/${TRIAGE_METADATA.inputSetHash.index}`, inputSetHash);
   }
 
   async storeSr(bytes: Uint8Array): Promise<{ orthancInstanceId: string; alreadyStored: boolean }> {
@@ -169,20 +178,26 @@ export class OrthancStudyStore implements StudyStore {
     const keys = (Object.keys(state) as (keyof StoredTriageState)[]).filter(
       (k): k is TriageMetadataKey => k in TRIAGE_METADATA && k !== 'status',
     );
-    if ('status' in state) keys.push('status');
-    for (const key of keys) {
+    const writeOne = async (key: TriageMetadataKey): Promise<void> => {
       const value = state[key];
       const index = TRIAGE_METADATA[key].index;
       try {
-        if (value === null || value === undefined) await this.client.delete(`/studies/${id}/metadata/${index}`);
-        else await this.client.putText(`/studies/${id}/metadata/${index}`, String(value));
+        // With revisions on (several sidecars, PostgreSQL) a plain PUT over an existing value is refused: these
+        // send the current revision. Exclusion between sidecars comes from the study's claim, checked before.
+        if (value === null || value === undefined) await this.client.deleteReplacing(`/studies/${id}/metadata/${index}`);
+        else await this.client.putTextReplacing(`/studies/${id}/metadata/${index}`, String(value));
       } catch (err) {
         if (err instanceof OrthancError && err.notFound) {
-          if (value === null || value === undefined) continue; // deleting what is not there
+          if (value === null || value === undefined) return; // deleting what is not there
           throw new StudyNotFoundError(orthancStudyId);
         }
         throw err;
       }
-    }
+    };
+    // The other entries together (each is its own request), then the status alone.
+    const settled = await Promise.allSettled(keys.map(writeOne));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    if ('status' in state) await writeOne('status');
   }
 }

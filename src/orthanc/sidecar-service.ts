@@ -1,26 +1,40 @@
+import os from 'node:os';
 import { Sidecar, type PipelineConfig, type SidecarLog } from '../pipeline';
 import { ChangeFollower, type FollowerOptions } from './change-follower';
 import { CheckpointStore } from './checkpoint-store';
 import { OrthancClient, type OrthancConnection } from './orthanc-client';
 import { OrthancStudyStore } from './orthanc-study-store';
+import { QuietStudyWatcher } from './quiet-study-watcher';
+import { ClaimsUnsupportedError, StudyClaims } from './study-claims';
 
 /** What the Orthanc side of the sidecar needs from the configuration (config/'s SidecarConfig has this shape). */
 export interface OrthancSidecarConfig extends PipelineConfig {
   orthanc: OrthancConnection;
   follower: FollowerOptions & { checkpointPath: string };
+  coordination: { mode: 'single' | 'shared'; workerId: string; quietMs: number; leaseMs: number };
 }
 
 export interface OrthancSidecar<C extends OrthancSidecarConfig> {
   sidecar: Sidecar<C>;
   follower: ChangeFollower;
   client: OrthancClient;
+  /** This sidecar's name in claims. */
+  workerId: string;
+  /** Shared mode: LastUpdate readiness and claims; null in single mode. */
+  watcher: QuietStudyWatcher | null;
   /** SIGTERM path: stop reading changes, finish what was handed over, save the checkpoint, close the engines. */
   stop(): Promise<void>;
 }
 
+/** The worker id in claims: the configured one, else `<hostname>-<pid>` (unique per live process). */
+export function effectiveWorkerId(configured: string): string {
+  return configured !== '' ? configured : `${os.hostname()}-${process.pid}`;
+}
+
 /**
  * Wires the main job: REST client → study store → Sidecar (engines, batchers) → change-feed follower. The follower
- * starts after the engines are open, and stops before them.
+ * starts after the engines are open, and stops before them. Single mode acts on StableStudy; shared mode (several
+ * sidecars, one PACS on PostgreSQL) notes every study a change touches and runs it once it is quiet and claimed.
  */
 export async function startOrthancSidecar<C extends OrthancSidecarConfig>(options: {
   config: C;
@@ -35,20 +49,62 @@ export async function startOrthancSidecar<C extends OrthancSidecarConfig>(option
   const store = new OrthancStudyStore(client);
   const sidecar = new Sidecar<C>({ config: options.config, validateConfig: options.validateConfig, store, version: options.version, log });
   await sidecar.start();
+  const coordination = options.config.coordination;
+  const workerId = effectiveWorkerId(coordination.workerId);
+  let watcher: QuietStudyWatcher | null = null;
+  if (coordination.mode === 'shared') {
+    const claims = new StudyClaims(client, { workerId, leaseMs: coordination.leaseMs, log });
+    try {
+      await claims.verifySupport();
+    } catch (err) {
+      if (err instanceof ClaimsUnsupportedError) {
+        await sidecar.stop();
+        throw err;
+      }
+      // Orthanc not reachable yet: checked again before the first claim.
+    }
+    watcher = new QuietStudyWatcher(client, claims, (id, claim) => sidecar.handleClaimedStudy(id, claim), { quietMs: coordination.quietMs, log });
+    const w = watcher;
+    sidecar.metrics.addLines(() => [
+      '# HELP t3_shared_studies_pending Studies noted and not yet finished (shared mode).',
+      '# TYPE t3_shared_studies_pending gauge',
+      `t3_shared_studies_pending ${w.pending}`,
+      '# HELP t3_shared_claims_total Readiness checks and claims (shared mode).',
+      '# TYPE t3_shared_claims_total counter',
+      ...(['checks', 'claimed', 'takeovers', 'claimedElsewhere'] as const).map((k) => `t3_shared_claims_total{event="${k}"} ${w.stats[k]}`),
+    ]);
+  }
+  const speculating = options.config.speculation.enabled;
   const follower = new ChangeFollower(client, new CheckpointStore(options.config.follower.checkpointPath), options.config.follower, {
-    onStableStudy: (id) => sidecar.handleStableStudy(id),
+    // Shared mode: "stable" is per Orthanc process, so it is only a hint to look at the study.
+    onStableStudy: (id) => (watcher ? watcher.note(id) : sidecar.handleStableStudy(id)),
+    ...(watcher || speculating
+      ? {
+          onNewInstance: async (id: string) => {
+            if (speculating) sidecar.speculate(id);
+            if (watcher) await watcher.noteInstance(id);
+          },
+        }
+      : {}),
     isBusy: () => sidecar.isBusy(),
     log,
   });
-  if (options.follow !== false) await follower.start();
+  if (options.follow !== false) {
+    watcher?.start();
+    await follower.start();
+  }
+  if (watcher) log('coordination', { mode: 'shared', workerId, quietMs: coordination.quietMs, leaseMs: coordination.leaseMs });
   let stopping: Promise<void> | null = null;
   return {
     sidecar,
     follower,
     client,
+    workerId,
+    watcher,
     stop() {
       stopping ??= (async () => {
         await follower.stop();
+        watcher?.stop();
         await sidecar.stop();
         await follower.flush();
       })();

@@ -1,4 +1,5 @@
 import type { JobStatus, RunPriority, StudyResult } from './study-result';
+import type { StudyClaim } from './study-claim';
 
 /** One study's job. The job id is the Orthanc study id: a study has at most one job at a time. */
 export interface Job {
@@ -20,6 +21,8 @@ export interface Job {
   /** The study changed (or a new request came) while running: run once more afterwards. */
   rerunRequested: boolean;
   lastResult: StudyResult | null;
+  /** Shared mode: the claim this job runs under (checked before every write), else null. */
+  claim: StudyClaim | null;
 }
 
 const TERMINAL: readonly JobStatus[] = ['done', 'parked'];
@@ -53,6 +56,7 @@ export class JobTable {
       nextAttemptAt: null,
       rerunRequested: false,
       lastResult: null,
+      claim: null,
     };
     this.jobs.set(job.id, job);
     return job;

@@ -43,6 +43,12 @@ export class PipelineMetrics {
   private readonly lambda = new Map<string, Histogram>();
   private readonly latency = new Histogram([0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120]);
   private readonly outcomes = new Map<string, number>();
+  private readonly extras: (() => string[])[] = [];
+
+  /** More exposition lines from another part (speculation cache, shared-mode claims), rendered after these. */
+  addLines(source: () => string[]): void {
+    this.extras.push(source);
+  }
 
   /** One classification call of a bundle's batcher with `images` inputs. */
   observeBatch(bundle: string, images: number): void {
@@ -94,6 +100,7 @@ export class PipelineMetrics {
       const [outcome, reason] = key.split('\u0000');
       out.push(`t3_study_outcomes_total{outcome="${outcome}",reason="${escapeLabel(reason)}"} ${n}`);
     }
+    for (const extra of this.extras) out.push(...extra());
     return out.join('\n') + '\n';
   }
 }

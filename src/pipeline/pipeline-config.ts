@@ -25,4 +25,6 @@ export interface PipelineConfig {
   };
   triage: TriageConfig;
   retry: RetrySettings;
+  /** Speculative fixed-weight passes on NewInstance (read at start). */
+  speculation: { enabled: boolean; cacheMegabytes: number; queueBound: number };
 }

@@ -1,9 +1,13 @@
 import { loadBundle, T3Engine, demoBundleDir, type ModelBundle, type ExecutionProviderName } from '../engine';
-import { buildAiResultSr, decideTriage, type ImageResult, type SrReference, type AlgorithmRecord } from '../report';
+import { decideTriage, type BuiltSr, type ImageResult, type SrReference, type AlgorithmRecord } from '../report';
 import { defaultPolicyConfig, type PolicyConfig } from '../t3';
 import { nonImageKind } from '../dicom/sop-classes';
 import { QueueFullError, T3bBatcher } from './batcher';
 import { classifyImages, type ClassifyInput } from './classify-images';
+import { classifyWithFixedPasses, FIXED_PASS_POLICIES, type FixedPassInput } from './classify-fixed-passes';
+import { FixedPassCache, fixedPassKey, type FixedPassEntry } from './fixed-pass-cache';
+import { SpeculativePasses } from './speculative-passes';
+import { sharedSrBuilder } from './sr-builder';
 import { inputSetHash } from './input-set';
 import { JobTable, type Job } from './job-state';
 import type { PipelineConfig } from './pipeline-config';
@@ -12,6 +16,7 @@ import { ResultFeed } from './result-feed';
 import { retryDelayMs, shouldPark } from './retry-policy';
 import { chooseBundle } from './routing';
 import type { BundleIdentityRecord, RunPriority, StudyImageFailure, StudyImagePrediction, StudyResult } from './study-result';
+import { ClaimLostError, type StudyClaim } from './study-claim';
 import { StudyNotFoundError, type StudyInstance, type StudyRef, type StudySnapshot, type StudyStore } from './study-store';
 
 export interface AnalyzeOptions {
@@ -19,6 +24,8 @@ export interface AnalyzeOptions {
   writeBack: boolean;
   /** Analyse again even when a result exists for the same input set (the administrator's re-run). */
   force?: boolean;
+  /** Shared mode: the claim this run holds; every write is preceded by confirming it. */
+  claim?: StudyClaim;
 }
 
 export interface LoadedModel {
@@ -27,6 +34,8 @@ export interface LoadedModel {
   bundle: ModelBundle;
   engine: T3Engine;
   batcher: T3bBatcher;
+  /** Identity of this load's logits (bundle, model hashes, input spec, load generation): the fixed-pass cache key. */
+  identity: string;
 }
 
 export interface SidecarStatus {
@@ -132,6 +141,10 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
   readonly feed = new ResultFeed(1000);
   readonly metrics = new PipelineMetrics();
   readonly version: string;
+  /** Speculation (config `speculation.enabled`): fixed passes per instance, and the runner filling them. */
+  readonly fixedPasses: FixedPassCache | null;
+  readonly speculation: SpeculativePasses | null;
+  private generation = 0;
 
   constructor(options: SidecarOptions<C>) {
     this.config = options.validateConfig(options.config);
@@ -141,6 +154,41 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
     this.log = options.log ?? (() => undefined);
     this.loading = new Semaphore(this.config.inference.decodeConcurrency);
     this.active = new Semaphore(this.activeLimit());
+    const spec = this.config.speculation;
+    this.fixedPasses = spec.enabled ? new FixedPassCache(spec.cacheMegabytes * 1024 * 1024) : null;
+    this.speculation = this.fixedPasses
+      ? new SpeculativePasses({
+          store: this.store,
+          cache: this.fixedPasses,
+          log: this.log,
+          models: () => new Map([...this.models].map(([name, m]) => [name, { name, engine: m.engine, identity: m.identity, idle: () => !m.batcher.busy && m.batcher.queuedImages === 0 }])),
+          settings: () => ({
+            routing: this.config.routing,
+            framePolicy: this.config.inference.framePolicy,
+            pixelSource: this.config.inference.pixelSource,
+            batchSize: this.config.batching.batchSize,
+            maxDelayMs: this.config.batching.maxDelayMs,
+            queueBound: this.config.speculation.queueBound,
+            decodeConcurrency: this.config.inference.decodeConcurrency,
+          }),
+        })
+      : null;
+    if (this.fixedPasses && this.speculation) {
+      const cache = this.fixedPasses;
+      const runner = this.speculation;
+      this.metrics.addLines(() => [
+        '# HELP t3_speculation_cache_lookups_total Fixed-pass cache lookups at readiness, by result.',
+        '# TYPE t3_speculation_cache_lookups_total counter',
+        `t3_speculation_cache_lookups_total{result="hit"} ${cache.stats.hits}`,
+        `t3_speculation_cache_lookups_total{result="miss"} ${cache.stats.misses}`,
+        '# HELP t3_speculation_cache_bytes Memory held by cached fixed passes.',
+        '# TYPE t3_speculation_cache_bytes gauge',
+        `t3_speculation_cache_bytes ${cache.bytes}`,
+        '# HELP t3_speculation_instances_total Instances offered to speculation, by what became of them.',
+        '# TYPE t3_speculation_instances_total counter',
+        ...(['offered', 'stored', 'dropped', 'skipped', 'failed'] as const).map((k) => `t3_speculation_instances_total{outcome="${k}"} ${runner.stats[k]}`),
+      ]);
+    }
   }
 
   /** Loads every configured bundle and opens its engine. */
@@ -152,6 +200,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
   /** Stops taking work, waits for running jobs (SIGTERM drain), closes the engines. */
   async stop(): Promise<void> {
     this.accepting = false;
+    this.speculation?.stop();
     for (const t of this.retryTimers.values()) clearTimeout(t);
     this.retryTimers.clear();
     while (this.jobs.list((j) => j.status === 'running').length > 0) {
@@ -164,6 +213,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
 
   private async openModels(config: C): Promise<Map<string, LoadedModel>> {
     const out = new Map<string, LoadedModel>();
+    const generation = ++this.generation;
     try {
       for (const entry of config.bundles) {
         const dir = entry.dir === 'demo' ? demoBundleDir() : entry.dir;
@@ -172,11 +222,23 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
           executionProviders: config.inference.executionProviders,
           log: (message) => this.log('engine', { bundle: entry.name, message }),
         });
-        const model: LoadedModel = { name: entry.name, dir, bundle, engine, batcher: undefined as unknown as T3bBatcher };
+        const m = bundle.manifest;
+        const identity = `${m.name}@${m.version}#${m.models.generalist.sha256}:${m.models.expert.sha256}#${JSON.stringify(m.input)}#g${generation}`;
+        const model: LoadedModel = { name: entry.name, dir, bundle, engine, batcher: undefined as unknown as T3bBatcher, identity };
         model.batcher = new T3bBatcher(
           entry.name,
           (inputs, batchSize) => {
             this.metrics.observeBatch(entry.name, inputs.length);
+            const policy = this.policyFor(model.bundle);
+            if (this.fixedPasses) {
+              return classifyWithFixedPasses(model.engine, inputs as FixedPassInput[], {
+                policy,
+                batchSize,
+                framePolicy: this.config.inference.framePolicy,
+                decodeConcurrency: this.config.inference.decodeConcurrency,
+                remember: (input, info, frames) => this.rememberFixedPasses(model, input.name, info, frames),
+              });
+            }
             return classifyImages(model.engine, inputs, {
               policy: this.policyFor(model.bundle),
               batchSize,
@@ -218,6 +280,41 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
     } catch (err) {
       this.log('stable-study-failed', { orthancStudyId, error: errorText(err) });
     }
+  }
+
+  /** Speculation: an instance arrived (NewInstance); its fixed passes start now, best effort. */
+  speculate(orthancInstanceId: string): void {
+    // Single-pass policies (generalist, expert, wise) have nothing to gain.
+    if (this.accepting && FIXED_PASS_POLICIES.includes(this.config.inference.policy)) this.speculation?.offer(orthancInstanceId);
+  }
+
+  /**
+   * Shared mode: a ready study this worker claimed. Resolves true once it is finished here (done, parked, gone or
+   * claim lost), false when it was not taken (shutting down); never rejects.
+   */
+  async handleClaimedStudy(orthancStudyId: string, claim: StudyClaim): Promise<boolean> {
+    try {
+      await this.enqueue(orthancStudyId, { priority: 'routine', writeBack: true, claim }, 'final');
+      return true;
+    } catch (err) {
+      this.log('claimed-study-failed', { orthancStudyId, error: errorText(err) });
+      return false;
+    }
+  }
+
+  private fixedPassKeyFor(model: LoadedModel, sopInstanceUid: string): string {
+    return fixedPassKey({ modelIdentity: model.identity, framePolicy: this.config.inference.framePolicy, pixelSource: this.config.inference.pixelSource, sopInstanceUid });
+  }
+
+  /** Cached fixed passes of an instance for this model, unless a speculation on it is still running (it may be newer). */
+  private cachedFixedPasses(model: LoadedModel, inst: StudyInstance): FixedPassEntry | undefined {
+    if (!this.fixedPasses || !FIXED_PASS_POLICIES.includes(this.config.inference.policy) || this.speculation?.isPending(inst.orthancInstanceId)) return undefined;
+    return this.fixedPasses.get(this.fixedPassKeyFor(model, inst.sopInstanceUid), inst.orthancInstanceId);
+  }
+
+  private rememberFixedPasses(model: LoadedModel, orthancInstanceId: string, info: FixedPassEntry['info'], frames: FixedPassEntry['frames']): void {
+    if (!this.fixedPasses || this.speculation?.isPending(orthancInstanceId) || this.models.get(model.name) !== model) return;
+    this.fixedPasses.set({ key: this.fixedPassKeyFor(model, info.sopInstanceUid), orthancInstanceId, info, frames });
   }
 
   /** The open engines by bundle name (the gRPC Classify path shares them instead of opening a second set). */
@@ -291,6 +388,8 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
     const fresh = await this.openModels(this.config);
     const old = this.models;
     this.models = fresh;
+    // New model files: no logits of the old ones may be used (the keys differ anyway; this frees the memory).
+    this.fixedPasses?.clear();
     for (const m of old.values()) {
       await m.batcher.whenIdle();
       await m.engine.close();
@@ -339,6 +438,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
       if (opts.priority === 'stat') job.runPriority = 'stat';
       job.writeBack ||= opts.writeBack;
       job.force ||= opts.force === true;
+      if (opts.claim) job.claim = opts.claim;
       return this.waitFor(orthancStudyId, wait);
     }
     if (job) {
@@ -350,6 +450,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
       return Promise.reject(new QueueFullError('*', this.jobs.list((j) => j.status === 'queued').length, this.config.batching.queueBound));
     }
     job = this.jobs.create({ orthancStudyId, runPriority: opts.priority, writeBack: opts.writeBack, force: opts.force === true });
+    job.claim = opts.claim ?? null;
     const promise = this.waitFor(orthancStudyId, wait);
     void this.runJob(job);
     if (this.jobs.size > 5100) this.jobs.prune(5000);
@@ -477,6 +578,16 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
       this.settle(job, result, true);
       return;
     }
+    if (err instanceof ClaimLostError) {
+      // Another worker owns the study now: no state write, no retry here.
+      this.metrics.countOutcome('claim-lost');
+      job.status = 'failed';
+      this.log('claim-lost', { orthancStudyId: job.orthancStudyId });
+      const result = this.baseResult(job);
+      this.jobs.delete(job.id);
+      this.settle(job, result, true);
+      return;
+    }
     const park = shouldPark(this.config.retry, job.attempts);
     job.status = park ? 'parked' : 'failed';
     this.counters.studiesFailed++;
@@ -484,6 +595,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
     this.log(park ? 'study-parked' : 'study-failed', { orthancStudyId: job.orthancStudyId, attempts: job.attempts, error: job.error });
     if (job.writeBack) {
       try {
+        await this.confirmClaim(job);
         await this.store.writeState(job.orthancStudyId, { status: job.status, error: job.error, attempts: job.attempts });
       } catch (writeErr) {
         this.log('state-write-failed', { orthancStudyId: job.orthancStudyId, error: errorText(writeErr) });
@@ -555,6 +667,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
         : `no configured bundle takes the study's ${routed.unrouted.length} image(s)`;
       const seenBefore = snapshot.state.status === 'skipped' && snapshot.state.error === reason;
       if (job.writeBack && !seenBefore) {
+        await this.confirmClaim(job);
         await this.store.writeState(job.orthancStudyId, { status: 'skipped', error: reason, attempts: job.attempts });
       }
       job.finishedAt = new Date();
@@ -589,12 +702,14 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
       const ours = await this.store.listResultSrs(snapshot);
       const adopted = ours.find((sr) => sr.inputSetHash === hash);
       if (adopted) {
+        await this.confirmClaim(job);
         await this.store.writeState(job.orthancStudyId, {
           status: 'done', inputSetHash: hash, srInstanceId: adopted.orthancInstanceId, error: null, attempts: job.attempts,
         });
         return this.reusedResult(job, result, known, adopted.orthancInstanceId, t0, adopted.sopInstanceUid);
       }
     }
+    if (job.writeBack) await this.confirmClaim(job);
     if (job.writeBack) await this.store.writeState(job.orthancStudyId, { status: 'running', runPriority: job.runPriority, attempts: job.attempts });
 
     // Load (a few studies at a time, and only when the batcher has room: memory stays bounded), then queue for
@@ -605,6 +720,13 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
       const loaded: { input: ClassifyInput; inst: StudyInstance }[] = [];
       await Promise.all(
         routed.images.map(async (inst) => {
+          const cached = this.cachedFixedPasses(model, inst);
+          if (cached) {
+            // Speculation already ran both fixed passes: no fetch, no decode.
+            const input: FixedPassInput = { name: inst.orthancInstanceId, bytes: new Uint8Array(0), cached };
+            loaded.push({ input, inst });
+            return;
+          }
           try {
             const bytes = await this.store.fetchInstance(inst.orthancInstanceId, this.config.inference.pixelSource, this.config.inference.framePolicy);
             loaded.push({ input: { name: inst.orthancInstanceId, bytes }, inst });
@@ -705,19 +827,35 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
         hyperparameters: policy.hyperparameters,
         models: { generalist: bundleId.generalist, expert: bundleId.expert },
       };
-      const built = buildAiResultSr({ sourceHeader: sourceHeader!, images: srImages, algorithm, triage: result.triage, ...(predecessor ? { predecessor } : {}) });
-      const stored = await this.store.storeSr(built.bytes);
-      await this.store.tagSr(stored.orthancInstanceId, hash);
+      await this.confirmClaim(job);
       const meanLambda = batchLambdas.length ? batchLambdas.reduce((a, b) => a + b, 0) / batchLambdas.length : null;
-      await this.store.writeState(job.orthancStudyId, {
-        status: 'done',
-        inputSetHash: hash,
-        srInstanceId: stored.orthancInstanceId,
-        priority: result.triage.priority,
-        lambda: meanLambda === null ? null : meanLambda.toFixed(4),
-        error: failedImages.length ? `${failedImages.length} image(s) not used: ${failedImages.map((f) => f.code).join(', ')}` : null,
-        attempts: job.attempts,
-      });
+      // Entries that do not say "done" are written while the SR is built and stored (a crash in between leaves the
+      // status "running", so the study is run again); the input set and SR id once the SR is in; "done" last.
+      const early = this.store
+        .writeState(job.orthancStudyId, {
+          priority: result.triage.priority,
+          lambda: meanLambda === null ? null : meanLambda.toFixed(4),
+          error: failedImages.length ? `${failedImages.length} image(s) not used: ${failedImages.map((f) => f.code).join(', ')}` : null,
+          attempts: job.attempts,
+        })
+        .then(() => null, (err: unknown) => ({ err }));
+      let built: BuiltSr;
+      let stored: Awaited<ReturnType<StudyStore['storeSr']>>;
+      try {
+        // dcmjs's writer is slow on large studies: the SR is built in a worker thread, the event loop stays free.
+        built = await sharedSrBuilder().build({ sourceHeader: sourceHeader!, images: srImages, algorithm, triage: result.triage, ...(predecessor ? { predecessor } : {}) });
+        stored = await this.store.storeSr(built.bytes);
+        result.timings.srStoredAt = new Date().toISOString();
+        await Promise.all([
+          this.store.tagSr(stored.orthancInstanceId, hash),
+          this.store.writeState(job.orthancStudyId, { inputSetHash: hash, srInstanceId: stored.orthancInstanceId }),
+        ]);
+      } finally {
+        // Never leave a write in flight behind a failure: the failure path writes the same entries.
+        const earlyFailure = await early;
+        if (earlyFailure) throw earlyFailure.err;
+      }
+      await this.store.writeState(job.orthancStudyId, { status: 'done' });
       result.sr = {
         orthancInstanceId: stored.orthancInstanceId,
         sopInstanceUid: built.sopInstanceUid,
@@ -732,6 +870,11 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
     result.timings.finishedAt = job.finishedAt.toISOString();
     result.timings.totalMs = job.finishedAt.getTime() - t0;
     return result;
+  }
+
+  /** Shared mode: renews the job's claim before a durable write; throws ClaimLostError when another worker took it. */
+  private async confirmClaim(job: Job): Promise<void> {
+    if (job.claim && !(await job.claim.confirm())) throw new ClaimLostError(job.orthancStudyId, job.claim.workerId);
   }
 
   private reusedResult(job: Job, result: StudyResult, known: StudyResult | undefined, srInstanceId: string | null, t0: number, srSopInstanceUid?: string): StudyResult {

@@ -73,6 +73,8 @@ export interface StudyTimings {
   inferMs: number;
   /** Building and storing the SR and the metadata. */
   writeMs: number;
+  /** When the SR was stored (before the study's metadata says done); absent when no SR was written. */
+  srStoredAt?: string | null;
   /** startedAt → finishedAt. */
   totalMs: number;
 }

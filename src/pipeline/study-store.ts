@@ -70,6 +70,11 @@ export interface StudyStore {
   /** Orthanc id of the study; throws StudyNotFoundError. */
   resolve(ref: StudyRef): Promise<string>;
   snapshot(orthancStudyId: string): Promise<StudySnapshot>;
+  /**
+   * SOP Class UID of an instance without fetching it (null when unknown). Optional: speculation uses it to skip
+   * non-image objects, our own SRs included, before downloading and parsing them.
+   */
+  instanceSopClassUid?(orthancInstanceId: string): Promise<string | null>;
   /** Part 10 bytes for the decoder; with source 'orthanc' only the frames `framePolicy` selects carry pixels. */
   fetchInstance(orthancInstanceId: string, source: PixelSourceName, framePolicy: FramePolicy): Promise<Uint8Array>;
   /** Our AI-result SRs in the snapshot. */

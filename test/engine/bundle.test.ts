@@ -20,9 +20,16 @@ async function expectBundleError(dir: string, pattern: RegExp): Promise<BundleEr
 }
 
 describe('loadBundle', () => {
-  test('the demo bundle loads with 7 SNOMED-coded chest classes', async () => {
-    expect(demoBundleDir()).toBe(demoDir);
-    const bundle = await loadBundle(demoBundleDir());
+  test('the embedded default is the trained demo pair, with the same classes as the generated one', async () => {
+    expect(path.basename(demoBundleDir())).toBe('demo-trained');
+    const trained = await loadBundle(demoBundleDir());
+    const generated = await loadBundle(demoDir);
+    expect(trained.manifest.classes.map((c) => c.code.value)).toEqual(generated.manifest.classes.map((c) => c.code.value));
+    expect(trained.manifest.input).toEqual(generated.manifest.input);
+  });
+
+  test('the generated demo bundle loads with 7 SNOMED-coded chest classes', async () => {
+    const bundle = await loadBundle(demoDir);
     const m = bundle.manifest;
     expect(m.input).toMatchObject({ name: 'pixel_values', width: 64, height: 64, channels: 3, resize: 'bilinear' });
     expect(m.classes.map((c) => c.code.value)).toEqual(['17621005', '36118008', '60046008', '287272002', '27925004', '4147007', '19242006']);

@@ -75,8 +75,9 @@ test('PUT /t3/config changes a triage threshold and the next study uses it; an i
   expect(bad.status).toBe(400);
   expect(bad.text).toMatch(/triage\.rules\[0\]\.threshold/);
 
-  // "Normal" (17621005) above 0.3 → urgent: the demo model calls these samples Normal with > 0.5.
-  const rules = [{ code: '17621005', threshold: 0.3, priority: 'urgent' }];
+  // The demo model gives this CT "Pleural effusion" (60046008) above 0.9, which the built-in rules call urgent;
+  // the new rule makes it an emergency.
+  const rules = [{ code: '60046008', threshold: 0.3, priority: 'emergency' }];
   const ok = await call('PUT', '/t3/config', JSON.stringify({ triage: { rules } }));
   expect(ok.status).toBe(200);
   expect(ok.json.applied).toBe(true);
@@ -93,7 +94,7 @@ test('PUT /t3/config changes a triage threshold and the next study uses it; an i
     const m = await studyMetadata(orthanc, ct.ParentStudy);
     return m.T3Status === 'done' ? m : null;
   }, 40000);
-  expect(meta.T3Priority).toBe('urgent');
+  expect(meta.T3Priority).toBe('emergency');
 });
 
 test('POST /t3/studies/{id}/analyze re-runs a study; the Explorer extension is served', async () => {
@@ -135,8 +136,9 @@ test('with the sidecar down the plugin answers 503 and Orthanc stays up', async 
 test('a restarted sidecar gets the runtime configuration kept in Orthanc back without any admin action', async () => {
   await runtime.stop();
   runtime = await startServeRuntime(sidecarConfig, { log: () => undefined });
-  expect(runtime.service.sidecar.getConfig().triage.rules).not.toEqual([{ code: '17621005', threshold: 0.3, priority: 'urgent' }]);
-  await waitFor('the plugin to re-apply its overrides', () => runtime.service.sidecar.getConfig().triage.rules[0]?.code === '17621005', 30000, 250);
-  expect(runtime.service.sidecar.getConfig().triage.rules).toEqual([{ code: '17621005', threshold: 0.3, priority: 'urgent' }]);
+  const overridden = [{ code: '60046008', threshold: 0.3, priority: 'emergency' }];
+  expect(runtime.service.sidecar.getConfig().triage.rules).not.toEqual(overridden);
+  await waitFor('the plugin to re-apply its overrides', () => runtime.service.sidecar.getConfig().triage.rules.length === 1, 30000, 250);
+  expect(runtime.service.sidecar.getConfig().triage.rules).toEqual(overridden);
   expect((await call('GET', '/t3/status')).status).toBe(200);
 });

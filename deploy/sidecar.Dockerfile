@@ -1,0 +1,26 @@
+# The orthanc-t3 sidecar. Build from the repository root:
+#   docker build -f deploy/sidecar.Dockerfile -t orthanc-t3-sidecar .
+# Runs the TypeScript sources through tsx (a runtime dependency), exactly as `npx orthanc-t3` does.
+# GPU images: remove `onnxruntime-node-install=skip` from .npmrc before `npm ci` so onnxruntime-node fetches its CUDA
+# provider, and run on a CUDA base image; the sidecar falls back to CPU when CUDA cannot start.
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY bin/ bin/
+COPY src/ src/
+COPY proto/ proto/
+COPY bundles/demo/ bundles/demo/
+COPY tsconfig.json ./
+RUN mkdir -p /var/lib/orthanc-t3 && chown node:node /var/lib/orthanc-t3
+USER node
+# gRPC (TriageService, AdminService) and /metrics, /livez, /readyz.
+EXPOSE 50051 9464
+ENV T3_GRPC_LISTEN=0.0.0.0:50051 \
+    T3_METRICS_LISTEN=0.0.0.0:9464 \
+    T3_CHECKPOINT_PATH=/var/lib/orthanc-t3/checkpoint.json
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9464/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "/app/bin/orthanc-t3.js"]
+CMD ["serve", "--config", "/etc/orthanc-t3"]

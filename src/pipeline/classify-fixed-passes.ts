@@ -1,0 +1,167 @@
+import type { PolicyConfig, PolicyName } from '../t3';
+import type { BatchInference, ModelBundle } from '../engine';
+import { DicomError, loadModelInputs, type DicomInstanceInfo } from '../dicom';
+import type { ClassifyInput, ClassifyOptions, ClassifyOutcome, FrameClassification } from './classify-images';
+import type { FixedPassEntry, FixedPassFrame } from './fixed-pass-cache';
+
+/** What speculation needs from the engine: the fixed passes alone, and the rest of a policy given them. */
+export interface FixedPassEngine {
+  readonly bundle: ModelBundle;
+  /** Logits [count × classes] of one pass at `lambda` (0 = generalist, 1 = expert). */
+  passLogits(pixels: Float32Array, count: number, lambda: number): Promise<Float32Array>;
+  /** The policy's result from given λ=0 and λ=1 logits: only the merged pass(es) still run. */
+  inferFromFixedPasses(ptLogits: Float32Array, ftLogits: Float32Array, pixels: Float32Array, count: number, policy: PolicyConfig): Promise<BatchInference>;
+  infer(pixels: Float32Array, count: number, policy: PolicyConfig): Promise<BatchInference>;
+}
+
+/** Policies whose result starts from both fixed passes (the others run one pass and gain nothing). */
+export const FIXED_PASS_POLICIES: readonly PolicyName[] = ['t3b', 't3', 'dawin', 'ensemble'];
+
+/** An input whose fixed passes may already be known (then `bytes` may be empty: nothing is decoded). */
+export interface FixedPassInput extends ClassifyInput {
+  cached?: FixedPassEntry;
+}
+
+interface Frame {
+  inputIndex: number;
+  frameNumber: number;
+  tensor: Float32Array;
+  pt: Float32Array | null;
+  ft: Float32Array | null;
+}
+
+/**
+ * classifyImages with speculation: the same T3B batches (frames of all inputs in input order, `batchSize` at a time),
+ * but frames whose generalist and expert logits are known skip decoding and those two passes; only the missing fixed
+ * passes, λ_B and the merged pass run. `remember` receives the fixed passes computed here, for later runs.
+ */
+export async function classifyWithFixedPasses(
+  engine: FixedPassEngine,
+  inputs: readonly FixedPassInput[],
+  options: ClassifyOptions & { remember?: (input: FixedPassInput, info: DicomInstanceInfo, frames: FixedPassFrame[]) => void },
+): Promise<ClassifyOutcome[]> {
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
+    throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
+  }
+  const manifest = engine.bundle.manifest;
+  const spec = manifest.input;
+  const classes = manifest.classes;
+  const K = classes.length;
+  const frameSize = spec.channels * spec.height * spec.width;
+  const outcomes: (ClassifyOutcome | undefined)[] = new Array(inputs.length);
+  const infos: (DicomInstanceInfo | undefined)[] = new Array(inputs.length);
+  const framesOf: Frame[][] = inputs.map(() => []);
+  const results: FrameClassification[][] = inputs.map(() => []);
+
+  // Decode only what is not cached (a few at a time).
+  let next = 0;
+  const decodeWorker = async (): Promise<void> => {
+    while (next < inputs.length) {
+      const index = next++;
+      const input = inputs[index];
+      if (input.cached) {
+        infos[index] = input.cached.info;
+        framesOf[index] = input.cached.frames.map((f) => ({ inputIndex: index, frameNumber: f.frameNumber, tensor: f.tensor, pt: f.pt, ft: f.ft }));
+        continue;
+      }
+      if (options.signal?.aborted) {
+        outcomes[index] = failure(input.name, 'cancelled', 'the request was cancelled');
+        continue;
+      }
+      try {
+        const { info, frames } = await loadModelInputs(input.bytes, spec, { framePolicy: options.framePolicy, source: input.name });
+        infos[index] = info;
+        framesOf[index] = frames.map((f) => ({ inputIndex: index, frameNumber: f.frameNumber, tensor: f.tensor, pt: null, ft: null }));
+      } catch (err) {
+        outcomes[index] = failure(input.name, err instanceof DicomError ? err.code : 'decode-failed', err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, options.decodeConcurrency ?? 2), Math.max(1, inputs.length)) }, decodeWorker));
+
+  const fixedPolicy = FIXED_PASS_POLICIES.includes(options.policy.name);
+  const all = framesOf.flat();
+  const computed = new Set<number>();
+  for (let start = 0; start < all.length; start += options.batchSize) {
+    const batch = all.slice(start, start + options.batchSize);
+    if (options.signal?.aborted) {
+      for (const f of batch) outcomes[f.inputIndex] ??= failure(inputs[f.inputIndex].name, 'cancelled', 'the request was cancelled');
+      continue;
+    }
+    const pixels = new Float32Array(batch.length * frameSize);
+    batch.forEach((f, i) => pixels.set(f.tensor, i * frameSize));
+    let result: BatchInference;
+    try {
+      // Two-pass policies run only what is missing; a single-pass policy runs its pass (cached tensors spare decoding).
+      result = fixedPolicy ? await runFromFixedPasses(engine, batch, pixels, frameSize, K, options.policy, computed) : await engine.infer(pixels, batch.length, options.policy);
+    } catch (err) {
+      for (const f of batch) outcomes[f.inputIndex] ??= failure(inputs[f.inputIndex].name, 'inference-failed', err);
+      continue;
+    }
+    result.images.forEach((image, i) => {
+      const f = batch[i];
+      results[f.inputIndex].push({
+        frameNumber: f.frameNumber,
+        predictions: image.probabilities
+          .map((probability, c) => ({ label: classes[c].label, code: { ...classes[c].code }, probability }))
+          .sort((a, b) => b.probability - a.probability),
+        js: image.js,
+        lambda: image.lambda,
+        lambdaFinal: image.lambdaFinal,
+        entropyPt: image.entropyPt,
+        entropyFt: image.entropyFt,
+        extrapolationTriggered: image.extrapolationTriggered,
+        appliedLambda: image.appliedLambda,
+        batchLambda: result.batchLambda,
+        batchId: result.batchId,
+        batchSize: batch.length,
+      });
+    });
+  }
+
+  if (options.remember) {
+    for (const index of computed) {
+      const info = infos[index];
+      const frames = framesOf[index];
+      if (!info || outcomes[index] || frames.some((f) => f.pt === null)) continue;
+      options.remember(inputs[index], info, frames.map((f) => ({ frameNumber: f.frameNumber, tensor: f.tensor, pt: f.pt!, ft: f.ft! })));
+    }
+  }
+
+  return inputs.map((input, index): ClassifyOutcome => {
+    const done = outcomes[index];
+    if (done) return done;
+    const info = infos[index];
+    if (!info) return failure(input.name, 'decode-failed', 'no frames were decoded');
+    return { name: input.name, ok: true, info, frames: results[index].sort((a, b) => a.frameNumber - b.frameNumber) };
+  });
+}
+
+/** Computes the batch's missing λ=0/λ=1 logits (on those frames only), then the policy from both passes. */
+async function runFromFixedPasses(engine: FixedPassEngine, batch: Frame[], pixels: Float32Array, frameSize: number, K: number,
+  policy: PolicyConfig, computed: Set<number>): Promise<BatchInference> {
+  const missing = batch.filter((f) => f.pt === null || f.ft === null);
+  if (missing.length > 0) {
+    const sub = new Float32Array(missing.length * frameSize);
+    missing.forEach((f, i) => sub.set(f.tensor, i * frameSize));
+    const pt = await engine.passLogits(sub, missing.length, 0);
+    const ft = await engine.passLogits(sub, missing.length, 1);
+    missing.forEach((f, i) => {
+      f.pt = pt.slice(i * K, (i + 1) * K);
+      f.ft = ft.slice(i * K, (i + 1) * K);
+      computed.add(f.inputIndex);
+    });
+  }
+  const ptAll = new Float32Array(batch.length * K);
+  const ftAll = new Float32Array(batch.length * K);
+  batch.forEach((f, i) => {
+    ptAll.set(f.pt!, i * K);
+    ftAll.set(f.ft!, i * K);
+  });
+  return engine.inferFromFixedPasses(ptAll, ftAll, pixels, batch.length, policy);
+}
+
+function failure(name: string, errorCode: string, err: unknown): ClassifyOutcome {
+  const message = err instanceof Error ? err.message : String(err);
+  return { name, ok: false, skipped: errorCode === 'not-an-image', errorCode, error: message };
+}
