@@ -1,7 +1,7 @@
 import type { PolicyConfig, PolicyName } from '../t3';
 import type { BatchInference, ModelBundle } from '../engine';
 import { DicomError, loadModelInputs, type DicomInstanceInfo } from '../dicom';
-import type { ClassifyInput, ClassifyOptions, ClassifyOutcome, FrameClassification } from './classify-images';
+import { frameClassification, type ClassifyInput, type ClassifyOptions, type ClassifyOutcome, type FrameClassification } from './classify-images';
 import type { FixedPassEntry, FixedPassFrame } from './fixed-pass-cache';
 
 /** What speculation needs from the engine: the fixed passes alone, and the rest of a policy given them. */
@@ -100,22 +100,7 @@ export async function classifyWithFixedPasses(
     }
     result.images.forEach((image, i) => {
       const f = batch[i];
-      results[f.inputIndex].push({
-        frameNumber: f.frameNumber,
-        predictions: image.probabilities
-          .map((probability, c) => ({ label: classes[c].label, code: { ...classes[c].code }, probability }))
-          .sort((a, b) => b.probability - a.probability),
-        js: image.js,
-        lambda: image.lambda,
-        lambdaFinal: image.lambdaFinal,
-        entropyPt: image.entropyPt,
-        entropyFt: image.entropyFt,
-        extrapolationTriggered: image.extrapolationTriggered,
-        appliedLambda: image.appliedLambda,
-        batchLambda: result.batchLambda,
-        batchId: result.batchId,
-        batchSize: batch.length,
-      });
+      results[f.inputIndex].push(frameClassification(image, result, classes, f.frameNumber, batch.length));
     });
   }
 

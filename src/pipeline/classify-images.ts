@@ -1,5 +1,5 @@
 import type { PolicyConfig } from '../t3';
-import type { BatchInference, T3Engine } from '../engine';
+import type { BatchInference, ImageInference, T3Engine } from '../engine';
 import { DicomError, loadModelInputs, type DicomInstanceInfo, type FramePolicy } from '../dicom';
 import type { RankedFinding } from '../report';
 
@@ -85,23 +85,7 @@ export async function classifyImages(
     }
     result.images.forEach((image, i) => {
       const frame = batch[i];
-      const predictions = image.probabilities
-        .map((probability, c) => ({ label: classes[c].label, code: { ...classes[c].code }, probability }))
-        .sort((a, b) => b.probability - a.probability);
-      frameResults[frame.inputIndex].push({
-        frameNumber: frame.frameNumber,
-        predictions,
-        js: image.js,
-        lambda: image.lambda,
-        lambdaFinal: image.lambdaFinal,
-        entropyPt: image.entropyPt,
-        entropyFt: image.entropyFt,
-        extrapolationTriggered: image.extrapolationTriggered,
-        appliedLambda: image.appliedLambda,
-        batchLambda: result.batchLambda,
-        batchId: result.batchId,
-        batchSize: batch.length,
-      });
+      frameResults[frame.inputIndex].push(frameClassification(image, result, classes, frame.frameNumber, batch.length));
     });
   };
 
@@ -165,6 +149,32 @@ export async function classifyImages(
     if (!info) return failure(input.name, 'decode-failed', 'no frames were decoded');
     return { name: input.name, ok: true, info, frames: frameResults[index].sort((a, b) => a.frameNumber - b.frameNumber) };
   });
+}
+
+/** One frame's result in the pipeline's terms: classes ranked by probability, with the coefficients behind them. */
+export function frameClassification(
+  image: ImageInference,
+  batch: BatchInference,
+  classes: readonly { label: string; code: RankedFinding['code'] }[],
+  frameNumber: number,
+  batchSize: number,
+): FrameClassification {
+  return {
+    frameNumber,
+    predictions: image.probabilities
+      .map((probability, c) => ({ label: classes[c].label, code: { ...classes[c].code }, probability }))
+      .sort((a, b) => b.probability - a.probability),
+    js: image.js,
+    lambda: image.lambda,
+    lambdaFinal: image.lambdaFinal,
+    entropyPt: image.entropyPt,
+    entropyFt: image.entropyFt,
+    extrapolationTriggered: image.extrapolationTriggered,
+    appliedLambda: image.appliedLambda,
+    batchLambda: batch.batchLambda,
+    batchId: batch.batchId,
+    batchSize,
+  };
 }
 
 function failure(name: string, errorCode: string, err: unknown): ClassifyOutcome {
