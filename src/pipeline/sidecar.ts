@@ -1,5 +1,5 @@
 import { loadBundle, T3Engine, demoBundleDir, type ModelBundle, type ExecutionProviderName } from '../engine';
-import { decideTriage, type BuiltSr, type ImageResult, type SrReference, type AlgorithmRecord } from '../report';
+import { decideTriage, deriveSrUids, type BuiltSr, type ImageResult, type SrReference, type AlgorithmRecord } from '../report';
 import { defaultPolicyConfig, type PolicyConfig } from '../t3';
 import { nonImageKind } from '../dicom/sop-classes';
 import { QueueFullError, T3bBatcher } from './batcher';
@@ -813,20 +813,24 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
     // Write back: SR (deterministic UIDs, so a repeat is "AlreadyStored"), tag it, then the study state last.
     const tWrite = Date.now();
     if (job.writeBack) {
-      let predecessor: SrReference | undefined;
-      const ours = await this.store.listResultSrs(snapshot);
-      const previous = ours.filter((sr) => sr.inputSetHash !== hash);
-      const prev = previous.find((sr) => sr.orthancInstanceId === snapshot.state.srInstanceId) ?? previous[previous.length - 1];
-      if (prev) predecessor = { studyInstanceUid: prev.studyInstanceUid, seriesInstanceUid: prev.seriesInstanceUid, sopInstanceUid: prev.sopInstanceUid, sopClassUid: prev.sopClassUid };
       const algorithm: AlgorithmRecord = {
         name: manifest.name,
         version: manifest.version,
         method: policy.name,
         batchLambdas,
         batchSize: this.config.batching.batchSize,
-        hyperparameters: policy.hyperparameters,
+        // The engine computes coefficients with the bundle's fitted temperatures: record those.
+        hyperparameters: { ...policy.hyperparameters, tPt: manifest.temperatures.generalist, tFt: manifest.temperatures.expert },
         models: { generalist: bundleId.generalist, expert: bundleId.expert },
       };
+      // The predecessor is the SR the study shows now (or our latest), unless it is the very SR about to be written
+      // (a repeat after a crash): new inputs, or a re-run that decides differently, give a new version.
+      const next = deriveSrUids(String(sourceHeader!.StudyInstanceUID), srImages, algorithm, result.triage);
+      let predecessor: SrReference | undefined;
+      const ours = await this.store.listResultSrs(snapshot);
+      const previous = ours.filter((sr) => sr.sopInstanceUid !== next.sopInstanceUid);
+      const prev = previous.find((sr) => sr.orthancInstanceId === snapshot.state.srInstanceId) ?? previous[previous.length - 1];
+      if (prev) predecessor = { studyInstanceUid: prev.studyInstanceUid, seriesInstanceUid: prev.seriesInstanceUid, sopInstanceUid: prev.sopInstanceUid, sopClassUid: prev.sopClassUid };
       await this.confirmClaim(job);
       const meanLambda = batchLambdas.length ? batchLambdas.reduce((a, b) => a + b, 0) / batchLambdas.length : null;
       // Entries that do not say "done" are written while the SR is built and stored (a crash in between leaves the

@@ -5,6 +5,7 @@ import {
   type ContentItem, type ImageReference, codeItem, codeSequenceItem, containerItem, imageItem, numItem, textItem, uidRefItem,
 } from './content-items';
 import type { AlgorithmRecord, BuiltSr, ImageResult, LabelCode, RankedFinding, SrInput } from './types';
+import type { TriageDecision } from './triage';
 import { deriveUid } from './uids';
 import { ReportError } from './errors';
 import { isMultiframeSopClass } from './multiframe-sop-classes';
@@ -46,13 +47,16 @@ export interface SrUids { seriesInstanceUid: string; sopInstanceUid: string; dev
 
 /**
  * Deterministic UIDs (2.25 form): series and instance from (study, sorted input SOP instances + frames, algorithm
- * identity); the device UID from the algorithm identity only, so it changes exactly when a model or a parameter does.
- * Batch λ values and probabilities are results, not identity: they do not enter.
+ * identity, triage decision); the device UID from the algorithm identity only, so it changes exactly when a model or
+ * a parameter does. Batch λ values and probabilities are results, not identity: they do not enter. The decision does,
+ * so a re-run under changed triage rules that decides differently is a new SR version rather than a silent
+ * "AlreadyStored" that would leave the old priority in the PACS; the same decision again is still a no-op.
  */
 export function deriveSrUids(studyInstanceUid: string, images: Pick<ImageResult, 'sopInstanceUid' | 'frameNumber'>[],
-  algorithm: AlgorithmRecord): SrUids {
+  algorithm: AlgorithmRecord, triage: TriageDecision): SrUids {
   const inputs = [...new Set(images.map(imageKey))].sort();
-  const identity = { study: studyInstanceUid, inputs, algorithm: algorithmIdentity(algorithm) };
+  const decision = { priority: triage.priority, needsHumanReview: triage.needsHumanReview, firedRule: triage.firedRule };
+  const identity = { study: studyInstanceUid, inputs, algorithm: algorithmIdentity(algorithm), decision };
   return {
     seriesInstanceUid: deriveUid('sr-series', identity),
     sopInstanceUid: deriveUid('sr-instance', identity),
@@ -264,7 +268,7 @@ function hasNonAscii(value: unknown): boolean {
  */
 export function buildAiResultSr(input: SrInput): BuiltSr {
   const studyUid = validateSrInput(input);
-  const uids = deriveSrUids(studyUid, input.images, input.algorithm);
+  const uids = deriveSrUids(studyUid, input.images, input.algorithm, input.triage);
   const { algorithm } = input;
   const offset = parseTimezoneOffset(input.sourceHeader.TimezoneOffsetFromUTC);
   const when = formatDateTime(input.contentDateTime ?? new Date(), offset ?? 0);

@@ -107,6 +107,40 @@ test('a late image gives a new SR version that references its predecessor; a bad
   expect(result.sr?.predecessorSopInstanceUid).toBe(firstSr.sopInstanceUid);
 });
 
+test('a forced re-run is a no-op when the decision is unchanged, and a new SR version when changed rules decide differently', async () => {
+  const sc = sidecar.service.sidecar;
+  const ct = await uploadFile(orthanc, path.join(samplesDir, 'pydicom_CT_small.dcm'));
+  const first = await waitFor('the CT study to have its SR', async () => {
+    const srs = await resultSrs(orthanc, ct.ParentStudy);
+    const m = await studyMetadata(orthanc, ct.ParentStudy);
+    return srs.length === 1 && m['4701'] === 'done' ? srs[0] : null;
+  }, 60000);
+  const firstSr = parseAiResultSr(new Uint8Array(await (await fetch(`${orthanc.url}/instances/${first}/file`)).arrayBuffer()));
+
+  const same = await sc.analyzeStudy({ orthancId: ct.ParentStudy }, { priority: 'stat', writeBack: true, force: true });
+  expect(same.sr?.sopInstanceUid).toBe(firstSr.sopInstanceUid);
+  expect(await resultSrs(orthanc, ct.ParentStudy)).toEqual([first]);
+
+  // A rule on the CT's top finding that the current priority does not match.
+  const top = same.images[0].predictions[0];
+  const priority = firstSr.priority === 'emergency' ? 'urgent' : 'emergency';
+  const before = sc.getConfig().triage;
+  await sc.updateConfig({ triage: { rules: [{ code: top.code.value, threshold: 0, priority }] } }, { dryRun: false });
+  try {
+    const rerun = await sc.analyzeStudy({ orthancId: ct.ParentStudy }, { priority: 'stat', writeBack: true, force: true });
+    expect(rerun.triage?.priority).toBe(priority);
+    const srs = await resultSrs(orthanc, ct.ParentStudy);
+    expect(srs).toHaveLength(2);
+    const newId = srs.find((id) => id !== first)!;
+    const second = parseAiResultSr(new Uint8Array(await (await fetch(`${orthanc.url}/instances/${newId}/file`)).arrayBuffer()));
+    expect(second.priority).toBe(priority);
+    expect(second.predecessor?.sopInstanceUid).toBe(firstSr.sopInstanceUid);
+    expect((await studyMetadata(orthanc, ct.ParentStudy))['4704']).toBe(newId);
+  } finally {
+    await sc.updateConfig({ triage: before }, { dryRun: false });
+  }
+});
+
 test('failed → retried with backoff → parked → listable, and retryJob runs it again', async () => {
   const sc = sidecar.service.sidecar;
   await sc.updateConfig({ inference: { onBadImage: 'fail-study' } }, { dryRun: false });

@@ -246,7 +246,7 @@ describe('deterministic UIDs and versions', () => {
   });
 
   it('exposes the derivation for callers that look before writing', () => {
-    expect(deriveSrUids(built.studyInstanceUid, base.images, base.algorithm)).toEqual({
+    expect(deriveSrUids(built.studyInstanceUid, base.images, base.algorithm, base.triage)).toEqual({
       seriesInstanceUid: built.seriesInstanceUid, sopInstanceUid: built.sopInstanceUid, deviceUid: built.deviceUid });
   });
 });
