@@ -37,11 +37,11 @@ export async function resolveGrpcSettings(
 ): Promise<{ listen: string; security: TransportSecurity; tokens: TokenTable }> {
   let security: TransportSecurity = { kind: 'plaintext' };
   if (settings.tls) {
-    const [cert, key, clientCa] = await Promise.all([
-      readPem(settings.tls.certFile, 'certFile'),
-      readPem(settings.tls.keyFile, 'keyFile'),
-      settings.tls.clientCaFile ? readPem(settings.tls.clientCaFile, 'clientCaFile') : Promise.resolve(null),
-    ]);
+    // One after another, so that with several bad paths the error always names the first key (certFile, keyFile,
+    // clientCaFile) rather than whichever read failed first.
+    const cert = await readPem(settings.tls.certFile, 'certFile');
+    const key = await readPem(settings.tls.keyFile, 'keyFile');
+    const clientCa = settings.tls.clientCaFile ? await readPem(settings.tls.clientCaFile, 'clientCaFile') : null;
     security = { kind: 'tls', tls: { cert, key, clientCa } };
   }
   const tables = [new TokenTable(settings.tokens, 'grpc.tokens')];
