@@ -1,17 +1,16 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+import { providersOption } from './providers-option';
 import { optionNumber, optionString, parseArgs } from './parse-args';
-import { demoBundleDir, loadBundle, parseExecutionProviders, T3Engine, type ModelBundle } from '../engine';
+import { demoBundleDir, loadBundle, T3Engine, type ModelBundle } from '../engine';
+import { dicomReader } from './eval';
 import { defaultPolicyConfig } from '../t3';
-import { loadModelInputs } from '../dicom';
 import {
   fitTemperature,
-  fromModelTensor,
   LABELS_FILE,
   loadLabelledSplit,
   prepareSplit,
-  type DicomImageReader,
   type TemperatureFit,
 } from '../evaluation';
 
@@ -71,18 +70,11 @@ export const calibrateCommand: CliCommand = {
     if (!dataDir) throw new UsageError('--data DIR is required (orthanc-t3 calibrate --help)');
     if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
     const limit = optionNumber(args, 'limit', (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
-    const providersText = optionString(args, 'providers');
-    let executionProviders;
-    try {
-      executionProviders = providersText ? parseExecutionProviders(providersText.split(',').map((s) => s.trim())) : undefined;
-    } catch (err) {
-      throw new UsageError(`--providers: ${(err as Error).message}`);
-    }
+    const executionProviders = providersOption(args);
 
     const bundle = await loadBundle(optionString(args, 'bundle') ?? demoBundleDir());
     const spec = bundle.manifest.input;
-    const readDicom: DicomImageReader = async (bytes, source) =>
-      fromModelTensor((await loadModelInputs(bytes, spec, { framePolicy: 'middle', source })).frames[0].tensor, spec);
+    const readDicom = dicomReader(bundle);
     const folder = await calibrationFolder(dataDir);
     const split = await loadLabelledSplit(folder, path.basename(folder), bundle.manifest.classes, { limit, readDicom });
     for (const failure of split.failures) io.stderr.write(`calibrate: ${failure.file}: ${failure.error}\n`);

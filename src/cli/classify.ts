@@ -3,7 +3,8 @@ import path from 'node:path';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { optionNumber, optionString, parseArgs } from './parse-args';
 import { parsePolicyName, defaultPolicyConfig, T3InputError, type PolicyConfig } from '../t3';
-import { demoBundleDir, loadBundle, T3Engine, type ExecutionProviderName } from '../engine';
+import { demoBundleDir, loadBundle, T3Engine } from '../engine';
+import { providersOption } from './providers-option';
 import type { FramePolicy } from '../dicom';
 import { classifyImages, type ClassifyInput, type ClassifyOutcome } from '../pipeline/classify-images';
 import { buildStudySr } from '../pipeline/study-report';
@@ -35,15 +36,6 @@ function parseFramePolicy(text: string): FramePolicy {
   const n = Number(text);
   if (Number.isInteger(n) && n >= 0) return n;
   throw new UsageError(`--frames must be first, middle, all or a 0-based frame index, got "${text}"`);
-}
-
-function parseProviders(text: string): ExecutionProviderName[] {
-  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const n of names) {
-    if (n !== 'cuda' && n !== 'webgpu' && n !== 'cpu') throw new UsageError(`--providers: unknown execution provider "${n}" (cuda, webgpu, cpu)`);
-  }
-  if (names.length === 0) throw new UsageError('--providers needs at least one provider');
-  return names as ExecutionProviderName[];
 }
 
 /** The JSON line printed for one file; keys are snake_case like the golden file's outputs. */
@@ -96,8 +88,7 @@ export const classifyCommand: CliCommand = {
     if (args.options.has('dawin-offset')) policy.dawinOffsetAdjusted = true;
     const batchSize = optionNumber(args, 'batch-size', (n) => Number.isInteger(n) && n >= 1, 'a positive integer') ?? 32;
     const framePolicy = parseFramePolicy(optionString(args, 'frames') ?? 'middle');
-    const providersText = optionString(args, 'providers');
-    const executionProviders = providersText ? parseProviders(providersText) : undefined;
+    const executionProviders = providersOption(args);
 
     const srOut = optionString(args, 'sr-out');
     const configPath = optionString(args, 'config');

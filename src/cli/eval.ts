@@ -1,8 +1,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+import { providersOption } from './providers-option';
 import { optionNumber, optionString, parseArgs, type ParsedArgs } from './parse-args';
-import { demoBundleDir, loadBundle, parseExecutionProviders, T3Engine, type ModelBundle } from '../engine';
+import { demoBundleDir, loadBundle, T3Engine, type ModelBundle } from '../engine';
 import { loadModelInputs } from '../dicom';
 import {
   CORRUPTION_NAMES,
@@ -63,7 +64,8 @@ function numberList(args: ParsedArgs, name: string, check: (n: number) => boolea
   return values;
 }
 
-function dicomReader(bundle: ModelBundle): DicomImageReader {
+/** Reads a labelled DICOM image as the model sees it (middle frame, the bundle's preprocessing). */
+export function dicomReader(bundle: ModelBundle): DicomImageReader {
   const spec = bundle.manifest.input;
   return async (bytes, source) => {
     const { frames } = await loadModelInputs(bytes, spec, { framePolicy: 'middle', source });
@@ -133,13 +135,7 @@ export const evalCommand: CliCommand = {
       throw new UsageError(`--corruptions: ${(err as Error).message}`);
     }
     const exclude = (optionString(args, 'exclude') ?? 'calibration').split(',').map((s) => s.trim()).filter(Boolean);
-    const providersText = optionString(args, 'providers');
-    let executionProviders;
-    try {
-      executionProviders = providersText ? parseExecutionProviders(providersText.split(',').map((s) => s.trim())) : undefined;
-    } catch (err) {
-      throw new UsageError(`--providers: ${(err as Error).message}`);
-    }
+    const executionProviders = providersOption(args);
 
     const bundle = await loadBundle(optionString(args, 'bundle') ?? demoBundleDir());
     const classes = bundle.manifest.classes;

@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+import { providersOption } from './providers-option';
 import { optionNumber, optionString, parseArgs } from './parse-args';
-import { demoBundleDir, loadBundle, parseExecutionProviders, T3Engine } from '../engine';
+import { demoBundleDir, loadBundle, T3Engine } from '../engine';
 import {
   EngineClassifier,
   loadT3Protos,
@@ -142,8 +143,7 @@ export const loadTestCommand: CliCommand = {
       if (!['127.0.0.1', '::1', 'localhost'].includes(host)) throw new UsageError('--address must be a loopback address: the load test never leaves this machine');
       if (!token) throw new UsageError('--address needs --token');
     } else {
-      const providers = optionString(args, 'providers');
-      engine = await T3Engine.open(await loadBundle(demoBundleDir()), providers ? { executionProviders: parseExecutionProviders(providers.split(',').map((p) => p.trim())) } : {});
+      engine = await T3Engine.open(await loadBundle(demoBundleDir()), { executionProviders: providersOption(args) });
       token = randomBytes(24).toString('hex');
       const classifier = new EngineClassifier({
         engines: new Map([[engine.bundle.manifest.name, engine]]),

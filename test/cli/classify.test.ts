@@ -82,6 +82,9 @@ describe('orthanc-t3 classify', () => {
     const bundle = await runCliCaptured(['classify', '--bundle', path.join(tmp, 'nowhere'), sampleFiles[0]]);
     expect(bundle.code).toBe(1);
     expect(bundle.stderr).toMatch(/nowhere/);
+    const providers = await runCliCaptured(['classify', '--providers', 'gpu', sampleFiles[0]]);
+    expect(providers.code).toBe(1);
+    expect(providers.stderr).toMatch(/--providers: unknown execution provider "gpu"/);
     const none = await runCliCaptured(['classify']);
     expect(none.code).toBe(1);
   });
