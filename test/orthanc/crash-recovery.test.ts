@@ -2,10 +2,11 @@
  * `orthanc-t3 serve` as a real process: kill -9 in the middle of a run, start it again on the same checkpoint, and
  * every study still ends with exactly one SR (none lost, none doubled). Then SIGTERM: drains and exits 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot, samplesDir, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
+import { spawnServe, type ServeProcess } from '../helpers/serve-process';
+import { samplesDir, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { getJson, makeTempDir, postJsonForBytes, removeTempDirs, resultSrs, waitFor } from './harness';
 
 jest.setTimeout(180000);
@@ -20,35 +21,12 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-interface Serve {
-  child: ChildProcess;
-  lines: { event: string; [k: string]: unknown }[];
-  exited: Promise<number | null>;
-}
+type Serve = ServeProcess;
 
 function serve(configFile: string): Serve {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'orthanc-t3.js'), 'serve', '--config', configFile], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, TCP_NODELAY: '1' },
-  });
-  children.push(child);
-  const lines: Serve['lines'] = [];
-  let buf = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        lines.push(JSON.parse(line));
-      } catch {
-        lines.push({ event: 'text', text: line });
-      }
-    }
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, lines, exited };
+  const started = spawnServe(configFile);
+  children.push(started.child);
+  return started;
 }
 
 test('kill -9 mid-run, restart: every study ends with exactly one SR; SIGTERM drains and exits 0', async () => {

@@ -2,11 +2,12 @@
  * Several sidecars on one PACS, for tests: PostgreSQL from Debian, Orthancs sharing its index and one storage folder,
  * and `orthanc-t3 serve` processes in shared coordination mode (real processes, so they can be killed and paused).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot, samplesDir, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
+import { spawnServe } from '../helpers/serve-process';
+import { samplesDir, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { orthancOnPostgres, startPostgres, type PostgresServer } from './postgres-server';
 
 /**
@@ -75,26 +76,7 @@ export async function startCluster(orthancCount: number, stableAge = 1): Promise
         ...t3,
       };
       fs.writeFileSync(configFile, JSON.stringify({ T3: section }));
-      const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'orthanc-t3.js'), 'serve', '--config', configFile], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, TCP_NODELAY: '1' },
-      });
-      const lines: SidecarProcess['lines'] = [];
-      let buf = '';
-      child.stderr!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        let nl;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          try {
-            lines.push({ ...JSON.parse(line), time: Date.now() });
-          } catch {
-            lines.push({ time: Date.now(), event: 'text', text: line });
-          }
-        }
-      });
-      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      const { child, lines, exited } = spawnServe(configFile);
       const proc = { name, child, lines, exited };
       sidecars.push(proc);
       return proc;

@@ -1,0 +1,43 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+
+/** One structured log line of `orthanc-t3 serve` (stderr, JSON per line), stamped with when it arrived. */
+export interface ServeLogLine {
+  event: string;
+  time: number;
+  [key: string]: unknown;
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  /** Every stderr line so far; a line that is not JSON is kept as `{event: 'text', text}`. */
+  lines: ServeLogLine[];
+  exited: Promise<number | null>;
+}
+
+/** Starts a real `orthanc-t3 serve --config FILE` process, as an operator would, and collects its log lines. */
+export function spawnServe(configFile: string): ServeProcess {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'orthanc-t3.js'), 'serve', '--config', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, TCP_NODELAY: '1' },
+  });
+  const lines: ServeLogLine[] = [];
+  let buf = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        lines.push({ ...JSON.parse(line), time: Date.now() });
+      } catch {
+        lines.push({ time: Date.now(), event: 'text', text: line });
+      }
+    }
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, lines, exited };
+}
