@@ -192,17 +192,22 @@ test('the event loop stays responsive during inference', async () => {
     maxDelay = Math.max(maxDelay, now - last - 10);
     last = now;
   }, 10);
+  // Repeat until the inference took long enough for a stall to be unmistakable, however fast the machine is.
   const started = performance.now();
+  let slowestCall = 0;
   try {
-    await engine.infer(many, big, defaultPolicyConfig('t3b'));
+    while (performance.now() - started < 600) {
+      const t0 = performance.now();
+      await engine.infer(many, big, defaultPolicyConfig('t3b'));
+      slowestCall = Math.max(slowestCall, performance.now() - t0);
+    }
   } finally {
     clearInterval(timer);
   }
-  const took = performance.now() - started;
-  // Each of the three equal passes takes about a third of the call; run on the main thread, one pass would hold the
-  // 10 ms timer back by that much. In a worker the timer is only delayed by CPU contention (2 shared cores).
-  expect(took).toBeGreaterThan(300);
-  expect(maxDelay).toBeLessThan(took / 4);
+  // Each of the three equal passes of a call takes about a third of it; run on the main thread, one pass would hold
+  // the 10 ms timer back by that much. In a worker the timer is only delayed by CPU contention (2 shared cores).
+  expect(slowestCall).toBeGreaterThan(60);
+  expect(maxDelay).toBeLessThan(Math.max(slowestCall / 4, 25));
 });
 
 test('the engine reports its bundle and merged model', () => {
