@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadSidecarConfig, validateSidecarConfig } from '../src/config';
+import { loadSidecarConfig, mergeConfig, validateSidecarConfig } from '../src/config';
 import { closeSharedFramePool } from '../src/dicom';
 import { startOrthancSidecar } from '../src/orthanc';
 import type { StudyResult } from '../src/pipeline';
@@ -85,7 +85,7 @@ async function startEnvironment(speculation: boolean, schedule: number[], tag: n
       speculation: { enabled: speculation },
     },
   });
-  const service = await startOrthancSidecar({ config, validateConfig: validateSidecarConfig, version: 'bench', log: () => undefined });
+  const service = await startOrthancSidecar({ config, validateConfig: validateSidecarConfig, mergeConfig, version: 'bench', log: () => undefined });
   const results: StudyResult[] = [];
   service.sidecar.feed.subscribe((e) => {
     if (e.result.sr) results.push(e.result);

@@ -1,8 +1,9 @@
 # The orthanc-t3 sidecar. Build from the repository root:
 #   docker build -f deploy/sidecar.Dockerfile -t orthanc-t3-sidecar .
 # Runs the TypeScript sources through tsx (a runtime dependency), exactly as `npx orthanc-t3` does.
-# GPU images: remove `onnxruntime-node-install=skip` from .npmrc before `npm ci` so onnxruntime-node fetches its CUDA
-# provider, and run on a CUDA base image; the sidecar falls back to CPU when CUDA cannot start.
+# GPU images: .npmrc skips install scripts, so onnxruntime-node's CUDA provider is not fetched by `npm ci`. Fetch it
+# after `npm ci` with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false` and run on a
+# CUDA base image; the sidecar falls back to CPU when CUDA cannot start.
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
@@ -11,7 +12,9 @@ RUN npm ci --omit=dev && npm cache clean --force
 COPY bin/ bin/
 COPY src/ src/
 COPY proto/ proto/
-COPY bundles/demo/ bundles/demo/
+# The embedded default bundle (`dir: "demo"`, demoBundleDir() in src/engine/bundle.ts): its manifest and its two
+# models, not its evaluation images.
+COPY bundles/demo-trained/bundle.json bundles/demo-trained/generalist.onnx bundles/demo-trained/expert.onnx bundles/demo-trained/
 COPY tsconfig.json ./
 RUN mkdir -p /var/lib/orthanc-t3 && chown node:node /var/lib/orthanc-t3
 USER node

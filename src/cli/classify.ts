@@ -2,14 +2,16 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { optionNumber, optionString, parseArgs } from './parse-args';
-import { parsePolicyName, defaultPolicyConfig, T3InputError, type PolicyConfig } from '../t3';
-import { demoBundleDir, loadBundle, T3Engine } from '../engine';
+import { parsePolicyName, T3InputError, type PolicyConfig, type PolicyName } from '../t3';
+import { demoBundleDir, loadBundle, policyForBundle, T3Engine, type BundleManifest } from '../engine';
 import { providersOption } from './providers-option';
 import type { FramePolicy } from '../dicom';
 import { classifyImages, type ClassifyInput, type ClassifyOutcome } from '../pipeline/classify-images';
-import { buildStudySr } from '../pipeline/study-report';
+import { composeClassification, srInputFor } from '../pipeline/compose-study-result';
+import { sharedSrBuilder } from '../pipeline/sr-builder';
+import type { StudyImageFailure, StudyImagePrediction } from '../pipeline/study-result';
+import type { TriageConfig } from '../report';
 import { defaultSidecarConfig, loadSidecarConfig } from '../config';
-import type { T3Engine as Engine } from '../engine';
 
 const HELP = `usage: orthanc-t3 classify [options] FILE...
 
@@ -38,28 +40,24 @@ function parseFramePolicy(text: string): FramePolicy {
   throw new UsageError(`--frames must be first, middle, all or a 0-based frame index, got "${text}"`);
 }
 
-/** The JSON line printed for one file; keys are snake_case like the golden file's outputs. */
-export function outcomeLine(outcome: ClassifyOutcome): Record<string, unknown> {
-  if (!outcome.ok) {
-    return { file: outcome.name, ok: false, skipped: outcome.skipped, error_code: outcome.errorCode, error: outcome.error };
-  }
-  const first = outcome.frames[0];
-  const frameLine = (f: typeof first) => ({
-    frame: f.frameNumber,
-    predictions: f.predictions.map((p) => ({ label: p.label, code: p.code.value, scheme: p.code.scheme, probability: p.probability })),
-    js: f.js,
-    lambda: f.lambdaFinal,
-    applied_lambda: f.appliedLambda,
-    batch_lambda: f.batchLambda,
-    batch_id: f.batchId,
+/**
+ * The JSON line printed for one file, from the composed result (the same one serve and gRPC report); keys are
+ * snake_case like the golden file's outputs.
+ */
+export function outcomeLine(file: string, images: readonly StudyImagePrediction[], failure: StudyImageFailure | undefined, skipped: boolean): Record<string, unknown> {
+  if (failure) return { file, ok: false, skipped, error_code: failure.code, error: failure.message };
+  const frameLine = (image: StudyImagePrediction) => ({
+    // 1-based frame of the object (a single-frame object's one frame is frame 1).
+    frame: image.frameNumber || 1,
+    predictions: image.predictions.map((p) => ({ label: p.label, code: p.code.value, scheme: p.code.scheme, probability: p.probability })),
+    js: image.js,
+    lambda: image.lambdaFinal,
+    applied_lambda: image.appliedLambda,
+    batch_lambda: image.batchLambda,
+    batch_id: image.batchId,
   });
-  const line: Record<string, unknown> = {
-    file: outcome.name,
-    ok: true,
-    sop_instance_uid: outcome.info.sopInstanceUid,
-    ...frameLine(first),
-  };
-  if (outcome.frames.length > 1) line.frames = outcome.frames.map(frameLine);
+  const line: Record<string, unknown> = { file, ok: true, sop_instance_uid: images[0].sopInstanceUid, ...frameLine(images[0]) };
+  if (images.length > 1) line.frames = images.map(frameLine);
   return line;
 }
 
@@ -76,16 +74,15 @@ export const classifyCommand: CliCommand = {
       return ExitCode.ok;
     }
     if (args.positionals.length === 0) throw new UsageError('no input files (orthanc-t3 classify --help)');
-    let policy: PolicyConfig;
+    let policyName: PolicyName;
     try {
-      policy = defaultPolicyConfig(parsePolicyName(optionString(args, 'policy') ?? 't3b'));
+      policyName = parsePolicyName(optionString(args, 'policy') ?? 't3b');
     } catch (err) {
       if (err instanceof T3InputError) throw new UsageError(err.message);
       throw err;
     }
-    const alpha = optionNumber(args, 'wise-alpha', (n) => n >= 0 && n <= 1, 'a number in [0, 1]');
-    if (alpha !== undefined) policy.wiseAlpha = alpha;
-    if (args.options.has('dawin-offset')) policy.dawinOffsetAdjusted = true;
+    const wiseAlpha = optionNumber(args, 'wise-alpha', (n) => n >= 0 && n <= 1, 'a number in [0, 1]');
+    const dawinOffsetAdjusted = args.options.has('dawin-offset');
     const batchSize = optionNumber(args, 'batch-size', (n) => Number.isInteger(n) && n >= 1, 'a positive integer') ?? 32;
     const framePolicy = parseFramePolicy(optionString(args, 'frames') ?? 'middle');
     const executionProviders = providersOption(args);
@@ -95,8 +92,7 @@ export const classifyCommand: CliCommand = {
     const triage = configPath ? loadSidecarConfig({ configPath }).config.triage : defaultSidecarConfig().triage;
 
     const bundle = await loadBundle(optionString(args, 'bundle') ?? demoBundleDir());
-    // Bundle temperatures and T3 hyperparameters are the bundle's; the policy only chooses how to use them.
-    policy.hyperparameters = { ...policy.hyperparameters, ...bundle.manifest.t3 };
+    const policy = policyForBundle(bundle, policyName, { wiseAlpha, dawinOffsetAdjusted });
     const engine = await T3Engine.open(bundle, { executionProviders });
     try {
       const inputs: ClassifyInput[] = [];
@@ -109,17 +105,20 @@ export const classifyCommand: CliCommand = {
           unreadable.push({ name: file, ok: false, skipped: false, errorCode: 'unreadable', error: `${path.basename(file)}: ${reason}` });
         }
       }
-      const outcomes = await classifyImages(engine, inputs, { policy, batchSize, framePolicy });
+      const classified = await classifyImages(engine, inputs, { policy, batchSize, framePolicy });
       const byName = new Map<string, ClassifyOutcome>();
-      for (const o of [...outcomes, ...unreadable]) byName.set(o.name, o);
+      for (const o of [...classified, ...unreadable]) byName.set(o.name, o);
+      const outcomes = args.positionals.map((file) => byName.get(file)!);
+      const composed = composeClassification(outcomes, { triage, listNonImages: true });
       let failures = 0;
       let skipped = 0;
-      for (const file of args.positionals) {
-        const outcome = byName.get(file)!;
+      args.positionals.forEach((file, index) => {
+        const outcome = outcomes[index];
         if (!outcome.ok) outcome.skipped ? skipped++ : failures++;
-        io.stdout.write(JSON.stringify(outcomeLine(outcome)) + '\n');
-      }
-      if (srOut !== undefined) failures += await writeStudySrs(outcomes, engine, policy, batchSize, triage, srOut, io);
+        const line = outcomeLine(file, composed.images.filter((i) => i.index === index), composed.failures.find((f) => f.index === index), !outcome.ok && outcome.skipped);
+        io.stdout.write(JSON.stringify(line) + '\n');
+      });
+      if (srOut !== undefined) failures += await writeStudySrs(classified, bundle.manifest, policy, batchSize, triage, srOut, io);
       io.stderr.write(
         `classified ${args.positionals.length - failures - skipped} of ${args.positionals.length} file(s), skipped ${skipped} without an image, ` +
           `failed ${failures}, with ${bundle.manifest.name} ` +
@@ -138,10 +137,10 @@ export const classifyCommand: CliCommand = {
  */
 async function writeStudySrs(
   outcomes: ClassifyOutcome[],
-  engine: Engine,
+  manifest: BundleManifest,
   policy: PolicyConfig,
   batchSize: number,
-  triage: ReturnType<typeof defaultSidecarConfig>['triage'],
+  triage: TriageConfig,
   dir: string,
   io: CliIo,
 ): Promise<number> {
@@ -156,7 +155,9 @@ async function writeStudySrs(
   let failures = 0;
   for (const [study, members] of byStudy) {
     try {
-      const { triage: decision, sr } = await buildStudySr(members, engine, policy, { batchSize, triage });
+      const input = srInputFor(composeClassification(members, { triage, listNonImages: false }), manifest, policy, batchSize);
+      const decision = input.triage;
+      const sr = await sharedSrBuilder().build(input);
       const file = path.join(dir, `${study}.dcm`);
       await writeFile(file, sr.bytes);
       io.stdout.write(

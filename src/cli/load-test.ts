@@ -6,8 +6,8 @@ import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { providersOption } from './providers-option';
 import { optionNumber, optionString, parseArgs } from './parse-args';
 import { demoBundleDir, loadBundle, T3Engine } from '../engine';
+import { ClassifyCall } from '../pipeline';
 import {
-  EngineClassifier,
   loadT3Protos,
   PipelineBackend,
   startGrpcServer,
@@ -143,10 +143,11 @@ export const loadTestCommand: CliCommand = {
       if (!['127.0.0.1', '::1', 'localhost'].includes(host)) throw new UsageError('--address must be a loopback address: the load test never leaves this machine');
       if (!token) throw new UsageError('--address needs --token');
     } else {
-      engine = await T3Engine.open(await loadBundle(demoBundleDir()), { executionProviders: providersOption(args) });
+      const opened = await T3Engine.open(await loadBundle(demoBundleDir()), { executionProviders: providersOption(args) });
+      engine = opened;
       token = randomBytes(24).toString('hex');
-      const classifier = new EngineClassifier({
-        engines: new Map([[engine.bundle.manifest.name, engine]]),
+      const classifier = new ClassifyCall({
+        engines: () => new Map([[opened.bundle.manifest.name, opened]]),
         settings: () => ({ batchSize: 32, defaultPolicy: 't3b', defaultWiseAlpha: 0.5, defaultFrames: 'middle', triage: { rules: [], disagreement: {} } }),
       });
       server = await startGrpcServer({

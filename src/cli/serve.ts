@@ -5,17 +5,9 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { optionString, parseArgs, type ParsedArgs } from './parse-args';
-import { ConfigError, loadSidecarConfig, validateSidecarConfig, type SidecarConfig } from '../config';
+import { ConfigError, loadSidecarConfig, mergeConfig, validateSidecarConfig, type SidecarConfig } from '../config';
 import { closeSharedFramePool } from '../dicom';
-import {
-  PipelineBackend,
-  EngineClassifier,
-  TokenTable,
-  startGrpcServer,
-  type RunningGrpcServer,
-  type TransportSecurity,
-} from '../grpc';
-import { redactSecrets, sidecarOperations } from '../grpc/sidecar-operations';
+import { redactSecrets, startSidecarGrpcServer, type ExtraTokenSources, type RunningGrpcServer } from '../grpc';
 import { startOrthancSidecar, type OrthancSidecar } from '../orthanc/sidecar-service';
 import type { SidecarLog } from '../pipeline';
 
@@ -38,70 +30,43 @@ export interface ServeRuntime {
   stop(): Promise<void>;
 }
 
-function transportSecurity(config: SidecarConfig): TransportSecurity {
-  const tls = config.grpc.tls;
-  if (!tls) return { kind: 'plaintext' };
-  return {
-    kind: 'tls',
-    tls: {
-      cert: fs.readFileSync(tls.certFile),
-      key: fs.readFileSync(tls.keyFile),
-      clientCa: tls.clientCaFile ? fs.readFileSync(tls.clientCaFile) : null,
-    },
-  };
-}
-
 /**
  * Starts the main job: engines, change-feed follower, and (when `grpc.listen` is set and tokens are configured) the
  * gRPC server sharing the same engines and Sidecar.
  */
-export async function startServeRuntime(config: SidecarConfig, options: { log: SidecarLog; follow?: boolean }): Promise<ServeRuntime> {
+export async function startServeRuntime(
+  config: SidecarConfig,
+  options: { log: SidecarLog; follow?: boolean; extraTokens?: ExtraTokenSources },
+): Promise<ServeRuntime> {
   const service = await startOrthancSidecar({
     config,
     validateConfig: validateSidecarConfig,
+    mergeConfig,
     version: PACKAGE_VERSION,
     log: options.log,
     follow: options.follow,
   });
+  const following = options.follow !== false;
   let grpcServer: RunningGrpcServer | null = null;
   try {
+    const extraTokens = options.extraTokens ?? {};
     if (config.grpc.listen === '') {
       options.log('grpc-disabled', { reason: 'grpc.listen is empty' });
-    } else if (config.grpc.tokens.length === 0) {
-      options.log('grpc-disabled', { reason: 'no grpc.tokens configured (every call would be refused); the change feed still runs' });
+    } else if (config.grpc.tokens.length === 0 && !extraTokens.tokenFile && !extraTokens.tokenList) {
+      options.log('grpc-disabled', { reason: 'no gRPC tokens configured (grpc.tokens, T3_GRPC_TOKENS or T3_GRPC_TOKEN_FILE): every call would be refused; the change feed still runs' });
     } else {
-      const sidecar = service.sidecar;
-      const classifier = new EngineClassifier({
-        engines: () => sidecar.engines(),
-        defaultBundle: sidecar.getConfig().routing.defaultBundle ?? undefined,
-        // Read on every call, so AdminService.UpdateConfig applies to Classify at once.
-        settings: () => {
-          const c = sidecar.getConfig();
-          return {
-            batchSize: c.batching.batchSize,
-            defaultPolicy: c.inference.policy,
-            defaultWiseAlpha: c.inference.wiseAlpha,
-            defaultFrames: c.inference.framePolicy,
-            decodeConcurrency: c.inference.decodeConcurrency,
-            triage: c.triage,
-          };
-        },
-      });
-      const studies = sidecarOperations(sidecar, {
-        queueBound: () => sidecar.getConfig().batching.queueBound,
+      grpcServer = await startSidecarGrpcServer({
+        sidecar: service.sidecar,
+        grpc: config.grpc,
+        extraTokens,
         follower: () => ({
           orthancUrl: config.orthanc.url,
           checkpoint: service.follower.position.lowWatermark,
-          connected: service.follower.state !== 'orthanc-down',
+          // Without the change feed, nothing polls Orthanc: say so rather than claim a connection.
+          connected: following && service.follower.state !== 'orthanc-down',
           lastError: service.follower.lastError,
           paused: service.follower.state === 'paused',
         }),
-      });
-      grpcServer = await startGrpcServer({
-        listen: config.grpc.listen,
-        security: transportSecurity(config),
-        tokens: new TokenTable(config.grpc.tokens, 'T3.grpc.tokens'),
-        backend: new PipelineBackend({ classifier, studies, version: PACKAGE_VERSION }),
         onInternalError: (method, err) => options.log('grpc-internal-error', { method, error: err instanceof Error ? err.message : String(err) }),
       });
       options.log('grpc-listening', { host: grpcServer.host, port: grpcServer.port, tls: config.grpc.tls !== null });
@@ -112,7 +77,7 @@ export async function startServeRuntime(config: SidecarConfig, options: { log: S
   }
   let metrics: ServeRuntime['metrics'] = null;
   try {
-    if (config.metrics.listen !== '') metrics = await startMetricsServer(config.metrics.listen, service, options.follow !== false);
+    if (config.metrics.listen !== '') metrics = await startMetricsServer(config.metrics.listen, service, following);
   } catch (err) {
     await grpcServer?.close(0);
     await service.stop();
@@ -153,7 +118,8 @@ async function startMetricsServer(listen: string, service: OrthancSidecar<Sideca
         '# HELP t3_follower_checkpoint Saved change-feed position (low-watermark of unfinished work).\n# TYPE t3_follower_checkpoint gauge\n' +
         `t3_follower_checkpoint ${follower.position.lowWatermark}\n` +
         '# HELP t3_follower_orthanc_up 1 when the last poll of Orthanc succeeded.\n# TYPE t3_follower_orthanc_up gauge\n' +
-        `t3_follower_orthanc_up ${follower.state === 'orthanc-down' ? 0 : 1}\n`;
+        // Without the change feed nothing polls Orthanc, so nothing says it is up.
+        `t3_follower_orthanc_up ${following && follower.state !== 'orthanc-down' ? 1 : 0}\n`;
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }).end(text);
     } else if (req.url === '/livez') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
@@ -179,6 +145,8 @@ study. Also serves the gRPC TriageService/AdminService when grpc.listen and grpc
 Configuration: defaults ← the "T3" section of --config (an Orthanc configuration file or folder) ← environment
 (T3_ORTHANC_URL, T3_ORTHANC_USERNAME, T3_ORTHANC_PASSWORD, T3_CHECKPOINT_PATH, T3_BATCH_SIZE, T3_MAX_DELAY_MS,
 T3_BATCH_SCOPE, T3_QUEUE_BOUND, T3_POLICY, T3_PIXEL_SOURCE, T3_GRPC_LISTEN, …) ← these options.
+gRPC bearer tokens: T3.grpc.tokens, plus T3_GRPC_TOKENS (token=role[+role],…) and a token file
+(--grpc-token-file or T3_GRPC_TOKEN_FILE).
 SIGTERM or Ctrl-C: stop reading changes, finish the studies in flight, save the checkpoint, exit.
 
 options:
@@ -186,6 +154,7 @@ options:
   --orthanc-url URL    Orthanc REST base URL (overrides T3.orthanc.url)
   --checkpoint FILE    change-feed checkpoint file (overrides T3.follower.checkpointPath)
   --grpc-listen ADDR   host:port of the gRPC server, "" to disable (overrides T3.grpc.listen)
+  --grpc-token-file F  JSON token file of the gRPC server (adds to T3.grpc.tokens; or T3_GRPC_TOKEN_FILE)
   --metrics-listen A   host:port of /metrics, /livez, /readyz, "" to disable (overrides T3.metrics.listen)
   --no-follow          do not follow the change feed (gRPC requests only)
   --print-config       print the effective configuration (secrets shown as ***) and exit
@@ -222,7 +191,7 @@ export const serveCommand: CliCommand = {
   name: 'serve',
   summary: 'follow Orthanc and triage every study that becomes stable',
   async run(argv: string[], io: CliIo): Promise<number> {
-    const args = parseArgs(argv, { values: ['config', 'orthanc-url', 'checkpoint', 'grpc-listen', 'metrics-listen'], flags: ['help', 'no-follow', 'print-config'] });
+    const args = parseArgs(argv, { values: ['config', 'orthanc-url', 'checkpoint', 'grpc-listen', 'grpc-token-file', 'metrics-listen'], flags: ['help', 'no-follow', 'print-config'] });
     if (args.options.has('help')) {
       io.stdout.write(HELP);
       return ExitCode.ok;
@@ -240,7 +209,11 @@ export const serveCommand: CliCommand = {
       return ExitCode.ok;
     }
     const log = jsonLog(io.stderr);
-    const runtime = await startServeRuntime(config, { log, follow: !args.options.has('no-follow') });
+    const extraTokens = {
+      tokenFile: optionString(args, 'grpc-token-file') ?? process.env.T3_GRPC_TOKEN_FILE ?? null,
+      tokenList: process.env.T3_GRPC_TOKENS ?? null,
+    };
+    const runtime = await startServeRuntime(config, { log, follow: !args.options.has('no-follow'), extraTokens });
     log('serving', { orthanc: config.orthanc.url, checkpoint: config.follower.checkpointPath, bundles: config.bundles.map((b) => b.name) });
     const signal = await untilSignal();
     log('stopping', { signal });

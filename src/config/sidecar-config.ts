@@ -1,13 +1,14 @@
+import type { PolicyName } from '../t3/policy';
+import type { TriagePriority } from '../report/triage';
+
 /**
- * The sidecar's whole configuration as one typed object. config/ imports nothing (DESIGN.md), so the shapes that
- * other modules own (the report's TriageConfig, the t3 policy names) are restated here structurally; TypeScript
- * checks the two stay assignable where the pipeline hands them over.
+ * The sidecar's whole configuration as one typed object. The names other modules define (policies in t3/, triage
+ * priorities in report/) are imported from those pure modules, never restated; the shapes that the pipeline reads
+ * (TriageConfig and others) are declared here and TypeScript checks they stay assignable where they are handed over.
  */
 
 export type BatchScope = 'study' | 'stream';
 export type PixelSource = 'local' | 'orthanc';
-export type TriagePriorityName = 'emergency' | 'urgent' | 'routine';
-export type PolicyNameSetting = 'generalist' | 'expert' | 'wise' | 'ensemble' | 'dawin' | 't3' | 't3b';
 export type BadImageHandling = 'skip' | 'fail-study';
 export type ExecutionProviderSetting = 'cuda' | 'webgpu' | 'cpu';
 
@@ -65,7 +66,7 @@ export interface BatchingConfig {
 export interface TriageRuleSetting {
   code: string;
   threshold: number;
-  priority: TriagePriorityName;
+  priority: TriagePriority;
 }
 
 export interface TriageSetting {
@@ -81,7 +82,7 @@ export interface RetryConfig {
 }
 
 export interface InferenceConfig {
-  policy: PolicyNameSetting;
+  policy: PolicyName;
   wiseAlpha: number;
   /** 'first' | 'middle' | 'all' or a 0-based frame index. */
   framePolicy: 'first' | 'middle' | 'all' | number;
@@ -177,11 +178,16 @@ export type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends (infer U)[] ? U[] : T[K] extends object | null ? DeepPartial<NonNullable<T[K]>> | null : T[K];
 };
 
+/** Where the change-feed checkpoint is kept when nothing else is configured. */
+export const DEFAULT_CHECKPOINT_PATH = 'state/t3-checkpoint.json';
+
 /** Defaults: a local Orthanc on its standard port and the demo bundle for every image. */
 export function defaultSidecarConfig(): SidecarConfig {
   return {
     orthanc: { url: 'http://127.0.0.1:8042', username: null, password: null, timeoutMs: 30000 },
-    follower: { checkpointPath: 't3-checkpoint.json', pollIntervalMs: 500, changesLimit: 100, maxBackoffMs: 10000 },
+    // Relative to the working directory, inside state/ (git-ignored), so a run from a clone leaves nothing git sees.
+    // Not beside the configuration: that folder is often read-only (/etc/orthanc, a Kubernetes ConfigMap).
+    follower: { checkpointPath: DEFAULT_CHECKPOINT_PATH, pollIntervalMs: 500, changesLimit: 100, maxBackoffMs: 10000 },
     bundles: [{ name: 'demo', dir: 'demo' }],
     routing: { rules: [], defaultBundle: 'demo' },
     batching: { batchSize: 32, maxDelayMs: 200, scope: 'study', queueBound: 512 },

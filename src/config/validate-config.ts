@@ -1,3 +1,5 @@
+import { POLICY_NAMES } from '../t3/policy';
+import { TRIAGE_PRIORITIES } from '../report/triage';
 import { ConfigError } from './config-error';
 import type {
   BatchingConfig,
@@ -170,7 +172,7 @@ function inference(v: unknown, key: string): InferenceConfig {
   );
   if (providers.length === 0) throw new ConfigError(`${key}.executionProviders`, 'must name at least one provider');
   return {
-    policy: oneOf(o.policy, `${key}.policy`, ['generalist', 'expert', 'wise', 'ensemble', 'dawin', 't3', 't3b'] as const),
+    policy: oneOf(o.policy, `${key}.policy`, POLICY_NAMES),
     wiseAlpha: num(o.wiseAlpha, `${key}.wiseAlpha`, 0, 1),
     framePolicy,
     pixelSource: oneOf(o.pixelSource, `${key}.pixelSource`, ['local', 'orthanc'] as const),
@@ -188,7 +190,7 @@ function triage(v: unknown, key: string): TriageSetting {
     return {
       code: str(r.code, `${k}.code`, { nonEmpty: true }),
       threshold: num(r.threshold, `${k}.threshold`, 0, 1),
-      priority: oneOf(r.priority, `${k}.priority`, ['emergency', 'urgent', 'routine'] as const),
+      priority: oneOf(r.priority, `${k}.priority`, [...TRIAGE_PRIORITIES].reverse()),
     };
   });
   const d = obj(o.disagreement, `${key}.disagreement`, ['jsThreshold', 'lambdaDistanceThreshold']);

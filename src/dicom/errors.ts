@@ -1,3 +1,4 @@
+import { CategorizedError } from '../errors';
 /** Why a DICOM object could not be read or turned into model input. */
 export type DicomErrorCode =
   | 'truncated'
@@ -16,13 +17,12 @@ export type DicomErrorCode =
  * SOP Instance UID, whichever the caller or the header could give) and the cause, so one line in a log
  * is enough to find the offending object.
  */
-export class DicomError extends Error {
+export class DicomError extends CategorizedError {
   readonly code: DicomErrorCode;
   readonly source?: string;
 
   constructor(code: DicomErrorCode, cause: string, source?: string) {
-    super(`${source ?? 'DICOM object'}: ${code}: ${cause}`);
-    this.name = 'DicomError';
+    super('invalid-argument', `${source ?? 'DICOM object'}: ${code}: ${cause}`);
     this.code = code;
     this.source = source;
   }

@@ -1,9 +1,18 @@
 export { DicomError, type DicomErrorCode } from './errors';
 export type { DicomInstanceInfo, FramePolicy, LoadModelInputsOptions, ModelInputFrame, ModelInputSpec, VoiFallback } from './types';
 export { readDicomInfo, isImageObject } from './read-info';
-export { nonImageKind } from './sop-classes';
+export { nonImageKind, SECONDARY_CAPTURE_IMAGE_STORAGE } from './sop-classes';
 export { loadModelInputs, decodeFrames, selectFrames, type DecodedFrame, type DecodeFramesOptions } from './decode';
 export { closeSharedFramePool, setFramePoolSize } from './frame-pool';
-export { SUPPORTED_TRANSFER_SYNTAXES, findTransferSyntax, type TransferSyntax, type FrameEncoding } from './transfer-syntax';
+export {
+  SUPPORTED_TRANSFER_SYNTAXES, findTransferSyntax, EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN,
+  type TransferSyntax, type FrameEncoding,
+} from './transfer-syntax';
+export { part10Header, wrapEncodedDataset, ORTHANC_T3_IMPLEMENTATION_CLASS_UID, type FileMetaIdentity } from './part10-header';
+export { writePart10 } from './part10-writer';
+export { dcmjs } from './dcmjs-library';
+export {
+  pixelArrayToDicom, newPixelArrayContext, PixelArrayError, type PixelArrayMessage, type PixelArrayContext,
+} from './secondary-capture';
 export type { PixelLayout } from './pixel-layout';
 export type { StoredValues } from './stored-values';

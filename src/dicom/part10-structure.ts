@@ -1,5 +1,6 @@
 import { inflateRawSync } from 'node:zlib';
 import { DicomError } from './errors';
+import { wrapEncodedDataset } from './part10-header';
 import { EXPLICIT_VR_BIG_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, findTransferSyntax, IMPLICIT_VR_LITTLE_ENDIAN } from './transfer-syntax';
 
 /**
@@ -193,30 +194,6 @@ function guessBareDataset(bytes: Uint8Array): string | undefined {
   return undefined;
 }
 
-function explicitLeElement(group: number, element: number, vr: string, value: Uint8Array): Uint8Array {
-  const out = new Uint8Array(8 + value.length);
-  const v = new DataView(out.buffer);
-  v.setUint16(0, group, true); v.setUint16(2, element, true);
-  out[4] = vr.charCodeAt(0); out[5] = vr.charCodeAt(1);
-  v.setUint16(6, value.length, true);
-  out.set(value, 8);
-  return out;
-}
-
-/** A minimal file meta group so dcmjs, which insists on Part 10, can read a bare dataset. */
-function syntheticPart10(dataset: Uint8Array, transferSyntaxUid: string): Uint8Array {
-  const uid = Buffer.from(transferSyntaxUid.length % 2 ? `${transferSyntaxUid}\0` : transferSyntaxUid, 'latin1');
-  const tsElement = explicitLeElement(0x0002, 0x0010, 'UI', uid);
-  const lengthValue = new Uint8Array(4);
-  new DataView(lengthValue.buffer).setUint32(0, tsElement.length, true);
-  const groupLength = new Uint8Array(12);
-  const gv = new DataView(groupLength.buffer);
-  gv.setUint16(0, 2, true); gv.setUint16(2, 0, true);
-  groupLength[4] = 'U'.charCodeAt(0); groupLength[5] = 'L'.charCodeAt(0);
-  gv.setUint16(6, 4, true); gv.setUint32(8, tsElement.length, true);
-  return Buffer.concat([Buffer.alloc(128), Buffer.from('DICM', 'latin1'), groupLength, tsElement, dataset]);
-}
-
 export function readDicomStructure(bytes: Uint8Array, source?: string): DicomStructure {
   const hasMagic = bytes.length >= 132 && Buffer.from(bytes.subarray(128, 132)).toString('latin1') === 'DICM';
   // Some writers drop only the preamble and keep "DICM"; others drop both and start with the meta group.
@@ -244,7 +221,8 @@ export function readDicomStructure(bytes: Uint8Array, source?: string): DicomStr
       form = 'bare-dataset';
       transferSyntaxUid = guess;
       datasetStart = 0;
-      part10 = syntheticPart10(bytes, guess);
+      // dcmjs reads only Part 10; the wrapper lives for this read, so its meta group names no SOP instance.
+      part10 = wrapEncodedDataset({ transferSyntaxUid: guess }, bytes);
     }
   } catch (error) {
     throw asDicomError(error, source);

@@ -1,4 +1,4 @@
-import dcmjs from 'dcmjs';
+import { dcmjs } from './dcmjs-library';
 import { DicomError } from './errors';
 import { readDicomStructure, type DicomStructure } from './part10-structure';
 import { nonImageKind } from './sop-classes';

@@ -1,3 +1,6 @@
+/** Secondary Capture Image Storage: what images made from bare pixels are stored as (PS3.4 B.5). */
+export const SECONDARY_CAPTURE_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.7';
+
 /**
  * SOP classes that carry no picture worth classifying, by UID prefix (PS3.4 Annex B / PS3.6 Annex A).
  * Order matters: the first matching prefix names the kind; exact image exceptions come first.

@@ -1,4 +1,5 @@
 import type { InferenceSession } from 'onnxruntime-node';
+import { missingPrerequisite, REAL_MACHINE, type MachineProbe } from './provider-prerequisites';
 
 export type ExecutionProviderName = 'cuda' | 'webgpu' | 'cpu';
 
@@ -25,18 +26,41 @@ export function parseExecutionProviders(list: readonly string[]): ExecutionProvi
   });
 }
 
+/** Longest reason kept for one provider: the log line says why in a few words, not where in ONNX Runtime. */
+const MAX_REASON_LENGTH = 120;
+
+/**
+ * ONNX Runtime's start errors in a few words: the first line, without what only its developers need: the source
+ * location and function ("/onnxruntime_src/…/file.cc:136 onnxruntime::…(…)::<lambda()> "), the failed check of an
+ * ORT_ENFORCE ("adapter_result.status == … was false. "), or the C API function name ("OrtSessionOptions…: ").
+ */
+export function shortProviderError(message: string): string {
+  const reason = message.split('\n')[0]
+    .replace(/^\S+\.(?:cc|cpp|h):\d+\s+[\w:~]+\(.*?\)(?:::<lambda\(\)>)?\s+/, '')
+    .replace(/^.*? was false\.\s+/, '')
+    .replace(/^Ort\w+:\s*/, '');
+  return reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH - 1)}…` : reason;
+}
+
 /**
  * Creates a session on the first provider that starts. ONNX Runtime throws (rather than falling back) when a
- * provider's libraries or device are missing, so each is tried alone and the next one used (docs/ONNX.md).
+ * provider's libraries or device are missing, so each is tried alone and the next one used (docs/ONNX.md). A
+ * provider whose prerequisite is visibly missing is not tried at all (provider-prerequisites.ts).
  */
 export async function createSessionWithFallback(
   ort: typeof import('onnxruntime-node'),
   model: string | Uint8Array,
   providers: readonly ExecutionProviderName[],
   intraOpThreads: number | undefined,
+  machine: MachineProbe = REAL_MACHINE,
 ): Promise<StartedSession> {
   const failures: ProviderFailure[] = [];
   for (const provider of providers) {
+    const missing = missingPrerequisite(provider, machine);
+    if (missing !== undefined) {
+      failures.push({ provider, error: missing });
+      continue;
+    }
     const started = Date.now();
     const options: InferenceSession.SessionOptions = {
       executionProviders: [provider],
@@ -48,7 +72,7 @@ export async function createSessionWithFallback(
         : await ort.InferenceSession.create(model, options);
       return { session, executionProvider: provider, failures, createMs: Date.now() - started };
     } catch (error) {
-      failures.push({ provider, error: String((error as Error).message ?? error).split('\n')[0].slice(0, 300) });
+      failures.push({ provider, error: shortProviderError(String((error as Error).message ?? error)) });
     }
   }
   throw new Error(`no execution provider could start: ${failures.map((f) => `${f.provider}: ${f.error}`).join('; ')}`);

@@ -9,6 +9,7 @@ export {
   type ResizeMethod,
 } from './bundle-manifest';
 export { demoBundleDir, loadBundle, sha256Hex, type ModelBundle } from './bundle';
+export { policyForBundle, type PolicyChoiceOptions } from './bundle-policy';
 export { EngineError } from './engine-error';
 export {
   DEFAULT_EXECUTION_PROVIDERS,

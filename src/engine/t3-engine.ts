@@ -44,7 +44,10 @@ export interface ImageInference {
 export interface BatchInference {
   batchId: string;
   policy: PolicyName;
-  /** λ of the one merged pass shared by the whole batch (t3b: λ_B; wise: α; generalist 0; expert 1), else null. */
+  /**
+   * λ_B of the batch's merged pass (t3b); null for the other policies: one-model policies record their fixed λ per image
+   * (appliedLambda), and results, SRs and the proto say λ_B only where T3B computed one.
+   */
   batchLambda: number | null;
   images: ImageInference[];
   passes: number;
@@ -155,7 +158,7 @@ export class T3Engine {
         js: Number.NaN, lambda, lambdaFinal: lambda, entropyPt: Number.NaN, entropyFt: Number.NaN,
         extrapolationTriggered: false, appliedLambda: lambda,
       }));
-      return this.result(name, lambda, images, 1, started);
+      return this.result(name, null, images, 1, started);
     };
 
     switch (name) {

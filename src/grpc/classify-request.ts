@@ -1,6 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import type { ClassifyCall, ClassifyImage, FrameChoice, PolicyChoice } from './backend';
-import { newPixelArrayContext, PixelArrayError, pixelArrayToDicom, type PixelArrayMessage } from './pixel-array-dicom';
+import type { FramePolicy } from '../dicom';
+import type { PolicyName } from '../t3';
+import type { ClassifyInput, ClassifyRequest } from '../pipeline';
+import { POLICY_ENUM } from './proto-messages';
+import { newPixelArrayContext, PixelArrayError, pixelArrayToDicom, type PixelArrayMessage } from '../dicom';
 import { CallError } from './status-mapping';
 
 /** t3.v1.ClassifyRequest as the proto loader gives it (see PROTO_LOADER_OPTIONS). */
@@ -21,15 +24,9 @@ export interface ClassifyLimits {
   maxImagesPerCall: number;
 }
 
-const POLICY_BY_ENUM: Readonly<Record<string, PolicyChoice | null>> = {
+const POLICY_BY_ENUM: Readonly<Record<string, PolicyName | null>> = {
   POLICY_UNSPECIFIED: null,
-  POLICY_GENERALIST: 'generalist',
-  POLICY_EXPERT: 'expert',
-  POLICY_WISE: 'wise',
-  POLICY_ENSEMBLE: 'ensemble',
-  POLICY_DAWIN: 'dawin',
-  POLICY_T3: 't3',
-  POLICY_T3B: 't3b',
+  ...Object.fromEntries(Object.entries(POLICY_ENUM).map(([name, value]) => [value, name as PolicyName])),
 };
 
 const MAX_NAME_LENGTH = 256;
@@ -49,9 +46,9 @@ function enumValue<T>(table: Readonly<Record<string, T>>, value: string | number
   throw invalid(`${field}: unknown value ${JSON.stringify(value)}; expected one of ${Object.keys(table).join(', ')}`);
 }
 
-function frameChoice(frames: ClassifyRequestMessage['frames']): FrameChoice | null {
+function frameChoice(frames: ClassifyRequestMessage['frames']): FramePolicy | null {
   if (!frames) return null;
-  const modes: Record<string, FrameChoice | 'index' | null> = {
+  const modes: Record<string, FramePolicy | 'index' | null> = {
     MODE_UNSPECIFIED: null,
     MODE_FIRST: 'first',
     MODE_MIDDLE: 'middle',
@@ -72,7 +69,7 @@ export function parseClassifyRequest(
   request: ClassifyRequestMessage,
   limits: ClassifyLimits,
   signal: AbortSignal,
-): { call: ClassifyCall; badImages: BadImageMode } {
+): { call: ClassifyRequest; badImages: BadImageMode } {
   const images = request.images ?? [];
   if (images.length === 0) throw invalid('images: at least one image is required');
   if (images.length > limits.maxImagesPerCall) {
@@ -92,7 +89,7 @@ export function parseClassifyRequest(
   if (bundle.length > MAX_NAME_LENGTH) throw invalid(`bundle: longer than ${MAX_NAME_LENGTH} characters`);
 
   let pixelContext: ReturnType<typeof newPixelArrayContext> | null = null;
-  const converted: ClassifyImage[] = images.map((image, index) => {
+  const converted: ClassifyInput[] = images.map((image, index) => {
     const label = imageLabel(index, image.name ?? '');
     if ((image.name ?? '').length > MAX_NAME_LENGTH) throw invalid(`image[${index}]: name longer than ${MAX_NAME_LENGTH} characters`);
     const name = image.name || `image[${index}]`;

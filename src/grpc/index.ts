@@ -1,16 +1,7 @@
 export * from './backend';
 export { AdmissionQueue } from './admission';
 export { authorize } from './authorize';
-export {
-  EngineClassifier,
-  bundleIdentity,
-  policyConfigFor,
-  type ClassifierSettings,
-  type ClassifyEngine,
-  type EngineClassifierOptions,
-} from './engine-classifier';
 export { PipelineBackend, type PipelineBackendOptions, type StudyOperations } from './pipeline-backend';
-export { PixelArrayError, pixelArrayToDicom, newPixelArrayContext, type PixelArrayMessage } from './pixel-array-dicom';
 export {
   ADMIN_SERVICE_NAME,
   PROTO_LOADER_OPTIONS,
@@ -29,14 +20,13 @@ export {
   type TlsMaterial,
   type TransportSecurity,
 } from './server-security';
-export { CallError, statusFor } from './status-mapping';
+export { CallError, CATEGORY_STATUS, statusFor } from './status-mapping';
 export { MIN_TOKEN_LENGTH, TokenConfigError, TokenTable, parseTokenFile, parseTokenList, type TokenEntry } from './token-table';
 export {
   REDACTED,
   changedKeys,
   redactSecrets,
   sidecarOperations,
-  studyResultView,
   withoutRedacted,
   type FollowerStatusSource,
   type SidecarOperationsOptions,

@@ -1,29 +1,31 @@
-import {
-  BackendError,
-  type AnalyzeStudyOptions,
-  type ClassifyCall,
-  type ClassifyOutput,
-  type ConfigUpdateView,
-  type FailedJobView,
-  type JobStateName,
-  type ModelStatusView,
-  type StatusView,
-  type StudyRefView,
-  type StudyResultView,
-  type TriageBackend,
-  type TriageEventView,
-  type TriageSubscription,
+import { CategorizedError } from '../errors';
+import type {
+  ClassifyCall,
+  ClassifyRequest,
+  ClassifyResult,
+  JobStatus,
+  LoadedModelView,
+  StudyResult,
+  StudyResultEvent,
+} from '../pipeline';
+import type {
+  AnalyzeStudyOptions,
+  ConfigUpdateView,
+  FailedJobView,
+  StatusView,
+  StudyRefView,
+  TriageBackend,
+  TriageSubscription,
 } from './backend';
-import type { EngineClassifier } from './engine-classifier';
 
 /**
  * The study and admin half of the backend: what the Orthanc sidecar offers, already in the gRPC layer's views.
- * src/grpc/sidecar-port.ts adapts the pipeline's Sidecar to it.
+ * src/grpc/sidecar-operations.ts adapts the pipeline's Sidecar to it.
  */
 export interface StudyOperations {
-  analyzeStudy(ref: StudyRefView, options: AnalyzeStudyOptions & { wait: boolean }): Promise<StudyResultView>;
-  getStudyResult(ref: StudyRefView): Promise<StudyResultView | null>;
-  subscribeTriage(resumeAfterEventId: number | null, listener: (event: TriageEventView) => void): TriageSubscription;
+  analyzeStudy(ref: StudyRefView, options: AnalyzeStudyOptions & { wait: boolean }): Promise<StudyResult>;
+  getStudyResult(ref: StudyRefView): Promise<StudyResult | null>;
+  subscribeTriage(resumeAfterEventId: number | null, listener: (event: StudyResultEvent) => void): TriageSubscription;
   getConfig(): Promise<unknown>;
   updateConfig(patch: Record<string, unknown>, options: { dryRun: boolean }): Promise<ConfigUpdateView>;
   /** Status without the models (the backend adds the classifier's). */
@@ -31,11 +33,11 @@ export interface StudyOperations {
   /** Reloads the engines; the backend then reports the classifier's view of them. */
   reloadModels(bundles: string[]): Promise<void>;
   listFailedJobs(limit: number): Promise<FailedJobView[]>;
-  retryJob(jobId: string): Promise<{ jobId: string; state: JobStateName }>;
+  retryJob(jobId: string): Promise<{ jobId: string; state: JobStatus }>;
 }
 
 export interface PipelineBackendOptions {
-  classifier: EngineClassifier;
+  classifier: ClassifyCall;
   /** The Orthanc sidecar; null runs classify-only (study and config calls answer FAILED_PRECONDITION). */
   studies: StudyOperations | null;
   /** orthanc-t3 version reported by GetStatus. */
@@ -44,8 +46,8 @@ export interface PipelineBackendOptions {
   startedAt?: number;
 }
 
-function withoutSidecar(what: string): BackendError {
-  return new BackendError('failed-precondition', `${what} needs the Orthanc sidecar, and this server runs classify-only`);
+function withoutSidecar(what: string): CategorizedError {
+  return new CategorizedError('failed-precondition', `${what} needs the Orthanc sidecar, and this server runs classify-only`);
 }
 
 /** TriageBackend over the engine classifier and, when present, the Orthanc sidecar. */
@@ -60,30 +62,30 @@ export class PipelineBackend implements TriageBackend {
     return this.options.studies;
   }
 
-  classify(call: ClassifyCall): Promise<ClassifyOutput> {
-    return this.options.classifier.classify(call);
+  classify(request: ClassifyRequest): Promise<ClassifyResult> {
+    return this.options.classifier.classify(request);
   }
 
   bundleNames(): string[] {
     return this.options.classifier.bundleNames();
   }
 
-  async analyzeStudy(ref: StudyRefView, options: AnalyzeStudyOptions): Promise<StudyResultView> {
+  async analyzeStudy(ref: StudyRefView, options: AnalyzeStudyOptions): Promise<StudyResult> {
     if (!this.studies) throw withoutSidecar('AnalyzeStudy');
     return this.studies.analyzeStudy(ref, { ...options, wait: true });
   }
 
-  async enqueueStudy(ref: StudyRefView, options: AnalyzeStudyOptions): Promise<StudyResultView> {
+  async enqueueStudy(ref: StudyRefView, options: AnalyzeStudyOptions): Promise<StudyResult> {
     if (!this.studies) throw withoutSidecar('AnalyzeStudy');
     return this.studies.analyzeStudy(ref, { ...options, wait: false });
   }
 
-  async getStudyResult(ref: StudyRefView): Promise<StudyResultView | null> {
+  async getStudyResult(ref: StudyRefView): Promise<StudyResult | null> {
     if (!this.studies) throw withoutSidecar('GetStudyResult');
     return this.studies.getStudyResult(ref);
   }
 
-  subscribeTriage(resumeAfterEventId: number | null, listener: (event: TriageEventView) => void): TriageSubscription {
+  subscribeTriage(resumeAfterEventId: number | null, listener: (event: StudyResultEvent) => void): TriageSubscription {
     if (!this.studies) throw withoutSidecar('WatchTriage');
     return this.studies.subscribeTriage(resumeAfterEventId, listener);
   }
@@ -116,7 +118,7 @@ export class PipelineBackend implements TriageBackend {
     };
   }
 
-  async reloadModels(bundles: string[]): Promise<ModelStatusView[]> {
+  async reloadModels(bundles: string[]): Promise<LoadedModelView[]> {
     if (!this.studies) throw withoutSidecar('ReloadModels');
     await this.studies.reloadModels(bundles);
     return this.options.classifier.models();
@@ -127,7 +129,7 @@ export class PipelineBackend implements TriageBackend {
     return this.studies.listFailedJobs(limit);
   }
 
-  async retryJob(jobId: string): Promise<{ jobId: string; state: JobStateName }> {
+  async retryJob(jobId: string): Promise<{ jobId: string; state: JobStatus }> {
     if (!this.studies) throw withoutSidecar('RetryJob');
     return this.studies.retryJob(jobId);
   }

@@ -1,46 +1,29 @@
-import type {
-  BundleIdentityView,
-  ClassifyOutput,
-  FailedJobView,
-  ImageFailureView,
-  ImageResultView,
-  JobStateName,
-  ModelStatusView,
-  PolicyChoice,
-  PriorityName,
-  StatusView,
-  StudyResultView,
-  TriageDecisionView,
-} from './backend';
+import { POLICY_NAMES } from '../t3';
+import { TRIAGE_PRIORITIES, type TriageDecision } from '../report';
+import {
+  JOB_STATUSES,
+  type BundleIdentityRecord,
+  type ClassifyResult,
+  type LoadedModelView,
+  type StudyImageFailure,
+  type StudyImagePrediction,
+  type StudyResult,
+} from '../pipeline';
+import type { FailedJobView, StatusView } from './backend';
 
 /**
- * Backend views → plain objects in the shape the proto loader serialises (camelCase, enums by name, optional fields
+ * The pipeline's results → plain objects in the shape the proto loader serialises (camelCase, enums by name, optional fields
  * left out when null so they are absent on the wire rather than zero).
  */
 
-export const POLICY_ENUM: Readonly<Record<PolicyChoice, string>> = {
-  generalist: 'POLICY_GENERALIST',
-  expert: 'POLICY_EXPERT',
-  wise: 'POLICY_WISE',
-  ensemble: 'POLICY_ENSEMBLE',
-  dawin: 'POLICY_DAWIN',
-  t3: 'POLICY_T3',
-  t3b: 'POLICY_T3B',
-};
+/** Proto enum value names follow one rule from the names defined in t3/, report/ and pipeline/. */
+function enumNames<N extends string>(names: readonly N[], prefix: string): Readonly<Record<N, string>> {
+  return Object.freeze(Object.fromEntries(names.map((n) => [n, `${prefix}_${n.toUpperCase()}`])) as Record<N, string>);
+}
 
-export const PRIORITY_ENUM: Readonly<Record<PriorityName, string>> = {
-  routine: 'PRIORITY_ROUTINE',
-  urgent: 'PRIORITY_URGENT',
-  emergency: 'PRIORITY_EMERGENCY',
-};
-
-export const JOB_STATE_ENUM: Readonly<Record<JobStateName, string>> = {
-  queued: 'JOB_STATE_QUEUED',
-  running: 'JOB_STATE_RUNNING',
-  done: 'JOB_STATE_DONE',
-  failed: 'JOB_STATE_FAILED',
-  parked: 'JOB_STATE_PARKED',
-};
+export const POLICY_ENUM = enumNames(POLICY_NAMES, 'POLICY');
+export const PRIORITY_ENUM = enumNames(TRIAGE_PRIORITIES, 'PRIORITY');
+export const JOB_STATE_ENUM = enumNames(JOB_STATUSES, 'JOB_STATE');
 
 type Message = Record<string, unknown>;
 
@@ -48,11 +31,11 @@ function optional<K extends string>(key: K, value: number | null | undefined): P
   return value === null || value === undefined ? {} : ({ [key]: value } as Record<K, number>);
 }
 
-export function bundleMessage(bundle: BundleIdentityView): Message {
+export function bundleMessage(bundle: BundleIdentityRecord): Message {
   return { name: bundle.name, version: bundle.version, generalist: { ...bundle.generalist }, expert: { ...bundle.expert } };
 }
 
-export function imageResultMessage(image: ImageResultView): Message {
+export function imageResultMessage(image: StudyImagePrediction): Message {
   return {
     index: image.index,
     name: image.name,
@@ -62,25 +45,26 @@ export function imageResultMessage(image: ImageResultView): Message {
     seriesInstanceUid: image.seriesInstanceUid,
     studyInstanceUid: image.studyInstanceUid,
     modality: image.modality,
-    predictions: image.predictions.map((p) => ({ ...p })),
-    js: image.js,
+    predictions: image.predictions.map((p) => ({ label: p.label, code: p.code.value, scheme: p.code.scheme, meaning: p.code.meaning, probability: p.probability })),
+    // proto: NaN under one-model policies, which compute no divergence.
+    js: image.js ?? Number.NaN,
     lambda: image.lambda,
     lambdaFinal: image.lambdaFinal,
     ...optional('appliedLambda', image.appliedLambda),
     ...optional('entropyGeneralist', image.entropyGeneralist),
     ...optional('entropyExpert', image.entropyExpert),
-    extrapolationTriggered: image.lambdaFinal !== image.lambda,
+    extrapolationTriggered: image.extrapolationTriggered,
     batchId: image.batchId,
     ...optional('batchLambda', image.batchLambda),
     batchSize: image.batchSize,
   };
 }
 
-export function imageFailureMessage(failure: ImageFailureView): Message {
-  return { ...failure };
+export function imageFailureMessage(failure: StudyImageFailure): Message {
+  return { index: failure.index, name: failure.name, code: failure.code, message: failure.message };
 }
 
-export function triageMessage(triage: TriageDecisionView): Message {
+export function triageMessage(triage: TriageDecision): Message {
   return {
     priority: PRIORITY_ENUM[triage.priority],
     ...(triage.firedRule
@@ -91,7 +75,7 @@ export function triageMessage(triage: TriageDecisionView): Message {
   };
 }
 
-export function classifyResponseMessage(output: ClassifyOutput): Message {
+export function classifyResponseMessage(output: ClassifyResult): Message {
   return {
     bundle: bundleMessage(output.bundle),
     policy: POLICY_ENUM[output.policy],
@@ -106,11 +90,16 @@ export function classifyResponseMessage(output: ClassifyOutput): Message {
   };
 }
 
-export function studyResultMessage(result: StudyResultView): Message {
+function epochMs(iso: string | null | undefined): number {
+  const t = iso ? Date.parse(iso) : Number.NaN;
+  return Number.isFinite(t) ? t : 0;
+}
+
+export function studyResultMessage(result: StudyResult): Message {
   return {
     orthancStudyId: result.orthancStudyId,
     studyInstanceUid: result.studyInstanceUid,
-    state: JOB_STATE_ENUM[result.state],
+    state: JOB_STATE_ENUM[result.status],
     error: result.error ?? '',
     ...(result.triage ? { triage: triageMessage(result.triage) } : {}),
     images: result.images.map(imageResultMessage),
@@ -118,18 +107,18 @@ export function studyResultMessage(result: StudyResultView): Message {
     batchLambdas: [...result.batchLambdas],
     modalities: [...result.modalities],
     ...(result.bundle ? { bundle: bundleMessage(result.bundle) } : {}),
-    policy: result.policy ? POLICY_ENUM[result.policy] : 'POLICY_UNSPECIFIED',
-    srOrthancInstanceId: result.srOrthancInstanceId ?? '',
-    srSopInstanceUid: result.srSopInstanceUid ?? '',
-    queuedAtUnixMs: result.queuedAt ?? 0,
-    startedAtUnixMs: result.startedAt ?? 0,
-    finishedAtUnixMs: result.finishedAt ?? 0,
-    durationMs: result.durationMs ?? 0,
+    policy: POLICY_ENUM[result.policy],
+    srOrthancInstanceId: result.sr?.orthancInstanceId ?? '',
+    srSopInstanceUid: result.sr?.sopInstanceUid ?? '',
+    queuedAtUnixMs: epochMs(result.timings.queuedAt),
+    startedAtUnixMs: epochMs(result.timings.startedAt),
+    finishedAtUnixMs: epochMs(result.timings.finishedAt),
+    durationMs: result.timings.totalMs,
     attempts: result.attempts,
   };
 }
 
-export function modelStatusMessage(model: ModelStatusView): Message {
+export function modelStatusMessage(model: LoadedModelView): Message {
   return {
     bundle: bundleMessage(model.bundle),
     executionProvider: model.executionProvider,

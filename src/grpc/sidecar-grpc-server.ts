@@ -1,5 +1,4 @@
-import type { PipelineConfig, Sidecar } from '../pipeline';
-import { EngineClassifier, type ClassifyEngine } from './engine-classifier';
+import { ClassifyCall, type PipelineConfig, type Sidecar } from '../pipeline';
 import { PipelineBackend } from './pipeline-backend';
 import { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './server';
 import { resolveGrpcSettings, type ExtraTokenSources, type GrpcSettings } from './server-settings';
@@ -11,8 +10,6 @@ export interface SidecarGrpcOptions<C extends PipelineConfig> {
   grpc: GrpcSettings;
   /** A token file and/or the T3_GRPC_TOKENS value, read by the caller. */
   extraTokens?: ExtraTokenSources;
-  /** The engines Classify runs on, by bundle name; default: the Sidecar's own (no second set is loaded). */
-  engines?: () => ReadonlyMap<string, ClassifyEngine>;
   /** The change-feed follower's state for GetStatus, when one runs. */
   follower?: FollowerStatusSource;
   limits?: Pick<GrpcServerOptions, 'maxMessageBytes' | 'maxImagesPerCall' | 'classifyConcurrency' | 'classifyQueueLimit' | 'watchBufferLimit'>;
@@ -20,17 +17,20 @@ export interface SidecarGrpcOptions<C extends PipelineConfig> {
 }
 
 /**
- * The gRPC server of `orthanc-t3 serve`: TriageService and AdminService over the running Sidecar, with Classify
- * defaults (batch size, policy, frames, triage rules) read from the Sidecar's live configuration on every call.
+ * The gRPC server of `orthanc-t3 serve`, and the one the tests start: TriageService and AdminService over the running
+ * Sidecar and its engines (no second set is loaded), with Classify defaults (batch size, policy, frames, triage
+ * rules) read from the Sidecar's live configuration on every call. TLS files and token sources are read here, and
+ * their errors name the setting.
  */
 export async function startSidecarGrpcServer<C extends PipelineConfig>(options: SidecarGrpcOptions<C>): Promise<RunningGrpcServer> {
   const { listen, security, tokens } = await resolveGrpcSettings(options.grpc, options.extraTokens);
-  const classifier = new EngineClassifier({
-    engines: options.engines ?? (() => options.sidecar.engines()),
+  const sidecar = options.sidecar;
+  const classifier = new ClassifyCall({
+    engines: () => sidecar.engines(),
     // Classify without a bundle name uses the bundle the routing falls back to (else the first configured).
-    defaultBundle: options.sidecar.getConfig().routing.defaultBundle ?? options.sidecar.getConfig().bundles[0]?.name,
+    defaultBundle: sidecar.getConfig().routing.defaultBundle ?? sidecar.getConfig().bundles[0]?.name,
     settings: () => {
-      const config = options.sidecar.getConfig();
+      const config = sidecar.getConfig();
       return {
         batchSize: config.batching.batchSize,
         defaultPolicy: config.inference.policy,
@@ -41,15 +41,15 @@ export async function startSidecarGrpcServer<C extends PipelineConfig>(options: 
       };
     },
   });
-  const studies = sidecarOperations(options.sidecar, {
-    queueBound: () => options.sidecar.getConfig().batching.queueBound,
+  const studies = sidecarOperations(sidecar, {
+    queueBound: () => sidecar.getConfig().batching.queueBound,
     follower: options.follower,
   });
   return startGrpcServer({
     listen,
     security,
     tokens,
-    backend: new PipelineBackend({ classifier, studies, version: options.sidecar.version }),
+    backend: new PipelineBackend({ classifier, studies, version: sidecar.version }),
     onInternalError: options.onInternalError,
     ...options.limits,
   });

@@ -1,14 +1,6 @@
-import type { Sidecar, StudyResult, StudyResultEvent } from '../pipeline';
-import {
-  BackendError,
-  type FailedJobView,
-  type ImageResultView,
-  type JobStateName,
-  type StatusView,
-  type StudyRefView,
-  type StudyResultView,
-  type TriageEventView,
-} from './backend';
+import { CategorizedError } from '../errors';
+import { queuedStudyResult, type JobStatus, type PipelineConfig, type Sidecar } from '../pipeline';
+import type { FailedJobView, StatusView, StudyRefView } from './backend';
 import type { StudyOperations } from './pipeline-backend';
 
 /** What AdminService.GetConfig shows instead of a secret. */
@@ -61,65 +53,6 @@ function epochMs(iso: string | null | undefined): number | null {
   return Number.isFinite(t) ? t : null;
 }
 
-const finiteOrNull = (n: number): number | null => (Number.isFinite(n) ? n : null);
-
-/** The Sidecar's StudyResult as the gRPC layer's view. */
-export function studyResultView(result: StudyResult): StudyResultView {
-  // The Sidecar lists λ_B per batch in the order the study's images first meet each batch (policies without a
-  // batch λ list none); the same walk maps each image's batch id to its λ_B.
-  const batchOrder = [...new Set(result.images.map((i) => i.batchId))];
-  const lambdaOf = new Map(batchOrder.length === result.batchLambdas.length
-    ? batchOrder.map((id, i) => [id, result.batchLambdas[i]] as const)
-    : []);
-  const images: ImageResultView[] = result.images.map((image) => ({
-    index: image.index,
-    name: image.orthancInstanceId,
-    frameNumber: image.frameNumber,
-    sopInstanceUid: image.sopInstanceUid,
-    sopClassUid: image.sopClassUid,
-    seriesInstanceUid: image.seriesInstanceUid,
-    studyInstanceUid: image.studyInstanceUid,
-    modality: image.modality,
-    predictions: image.predictions.map((p) => ({
-      label: p.label, code: p.code.value, scheme: p.code.scheme, meaning: p.code.meaning, probability: p.probability,
-    })),
-    js: image.js,
-    lambda: image.lambda,
-    lambdaFinal: image.lambdaFinal,
-    appliedLambda: image.appliedLambda,
-    entropyGeneralist: finiteOrNull(image.entropyGeneralist),
-    entropyExpert: finiteOrNull(image.entropyExpert),
-    batchId: image.batchId,
-    batchLambda: lambdaOf.get(image.batchId) ?? null,
-    // Under cross-study batching the batch holds other studies' images too; its size is not part of the result.
-    batchSize: 0,
-  }));
-  return {
-    orthancStudyId: result.orthancStudyId,
-    studyInstanceUid: result.studyInstanceUid,
-    state: result.status,
-    error: result.error,
-    triage: result.triage ? { ...result.triage, firedRule: result.triage.firedRule ? { ...result.triage.firedRule } : null } : null,
-    images,
-    failedImages: result.failedImages.map((f) => ({ index: f.index, name: f.orthancInstanceId, code: f.code, message: f.message })),
-    batchLambdas: [...result.batchLambdas],
-    modalities: [...result.modalities],
-    bundle: result.bundle,
-    policy: result.policy,
-    srOrthancInstanceId: result.sr?.orthancInstanceId ?? null,
-    srSopInstanceUid: result.sr?.sopInstanceUid || null,
-    queuedAt: epochMs(result.timings.queuedAt),
-    startedAt: epochMs(result.timings.startedAt),
-    finishedAt: epochMs(result.timings.finishedAt),
-    durationMs: result.timings.totalMs,
-    attempts: result.attempts,
-  };
-}
-
-function eventView(event: StudyResultEvent): TriageEventView {
-  return { eventId: event.eventId, result: studyResultView(event.result) };
-}
-
 /** The follower's part of GetStatus, supplied by whoever runs the change-feed follower. */
 export type FollowerStatusSource = () => NonNullable<StatusView['follower']>;
 
@@ -135,70 +68,43 @@ function sidecarRef(ref: StudyRefView): { orthancId?: string; studyInstanceUid?:
   return 'orthancStudyId' in ref ? { orthancId: ref.orthancStudyId } : { studyInstanceUid: ref.studyInstanceUid };
 }
 
-/** A Sidecar refuses work with a plain Error while starting or stopping; the client should retry. */
-function asUnavailable(err: unknown): unknown {
-  if (err instanceof Error && err.name === 'Error' && /not accepting work/.test(err.message)) {
-    return new BackendError('unavailable', err.message);
-  }
-  return err;
-}
-
 /** StudyOperations over the pipeline's Sidecar. */
-export function sidecarOperations(sidecar: Sidecar, options: SidecarOperationsOptions): StudyOperations {
+export function sidecarOperations<C extends PipelineConfig>(sidecar: Sidecar<C>, options: SidecarOperationsOptions): StudyOperations {
   const acceptWindowMs = options.acceptWindowMs ?? 250;
   return {
     async analyzeStudy(ref, { priority, writeBack, force, wait }) {
-      const running = sidecar.analyzeStudy(sidecarRef(ref), { priority, writeBack, force }).then(studyResultView, (err) => {
-        throw asUnavailable(err);
-      });
+      const running = sidecar.analyzeStudy(sidecarRef(ref), { priority, writeBack, force });
       if (wait) return running;
       // Answer at once, but not before early refusals (unknown study, full queue) had their chance to surface.
       running.catch(() => undefined);
       const early = await Promise.race([running, new Promise<null>((r) => setTimeout(() => r(null), acceptWindowMs))]);
       if (early) return early;
-      const now = Date.now();
-      return {
+      return queuedStudyResult({
         orthancStudyId: 'orthancStudyId' in ref ? ref.orthancStudyId : '',
         studyInstanceUid: 'studyInstanceUid' in ref ? ref.studyInstanceUid : '',
-        state: 'queued',
-        error: null,
-        triage: null,
-        images: [],
-        failedImages: [],
-        batchLambdas: [],
-        modalities: [],
-        bundle: null,
-        policy: null,
-        srOrthancInstanceId: null,
-        srSopInstanceUid: null,
-        queuedAt: now,
-        startedAt: null,
-        finishedAt: null,
-        durationMs: null,
-        attempts: 0,
-      };
+        policy: sidecar.getConfig().inference.policy,
+        runPriority: priority,
+      });
     },
 
     async getStudyResult(ref) {
       if ('orthancStudyId' in ref) {
-        const result = sidecar.getStudyResult(ref.orthancStudyId);
-        return result ? studyResultView(result) : null;
+        return sidecar.getStudyResult(ref.orthancStudyId);
       }
       // Results are kept by Orthanc id; a UID is matched against the recent results the feed still holds.
       const held = sidecar.feed.since(0).events.filter((e) => e.result.studyInstanceUid === ref.studyInstanceUid);
       const last = held[held.length - 1];
       if (!last) return null;
-      const current = sidecar.getStudyResult(last.result.orthancStudyId) ?? last.result;
-      return studyResultView(current);
+      return sidecar.getStudyResult(last.result.orthancStudyId) ?? last.result;
     },
 
     subscribeTriage(resumeAfterEventId, listener) {
       // Subscribe before reading the history, so nothing published in between is missed (the service drops
       // duplicates by id).
-      const unsubscribe = sidecar.feed.subscribe((event) => listener(eventView(event)));
+      const unsubscribe = sidecar.feed.subscribe(listener);
       if (resumeAfterEventId === null) return { replay: [], historyGap: false, unsubscribe };
       const { events, truncated } = sidecar.feed.since(resumeAfterEventId);
-      return { replay: events.map(eventView), historyGap: truncated, unsubscribe };
+      return { replay: events, historyGap: truncated, unsubscribe };
     },
 
     async getConfig() {
@@ -243,7 +149,7 @@ export function sidecarOperations(sidecar: Sidecar, options: SidecarOperationsOp
       const configured = sidecar.status().models.map((m) => m.name);
       const unknown = bundles.filter((b) => !configured.includes(b) && !sidecar.status().models.some((m) => m.bundle === b));
       if (unknown.length > 0) {
-        throw new BackendError('not-found', `unknown bundle(s) ${unknown.map((b) => `"${b}"`).join(', ')}; configured: ${configured.join(', ')}`);
+        throw new CategorizedError('not-found', `unknown bundle(s) ${unknown.map((b) => `"${b}"`).join(', ')}; configured: ${configured.join(', ')}`);
       }
       await sidecar.reloadModels();
     },
@@ -263,11 +169,11 @@ export function sidecarOperations(sidecar: Sidecar, options: SidecarOperationsOp
 
     async retryJob(jobId) {
       if (!sidecar.listFailedJobs().some((job) => job.id === jobId)) {
-        throw new BackendError('not-found', `no failed or parked job "${jobId}"`);
+        throw new CategorizedError('not-found', `no failed or parked job "${jobId}"`);
       }
       // The retry runs in the background; its outcome arrives on WatchTriage and through GetStudyResult.
       sidecar.retryJob(jobId).catch(() => undefined);
-      const state: JobStateName = 'queued';
+      const state: JobStatus = 'queued';
       return { jobId, state };
     },
   };

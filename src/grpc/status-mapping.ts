@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import type { BackendErrorKind } from './backend';
+import { CategorizedError, type ErrorCategory } from '../errors';
 
-/** An error that already knows the gRPC status it should reach the client as. */
+/** An error of this layer that already knows the gRPC status it should reach the client as. */
 export class CallError extends Error {
   readonly code: grpc.status;
   constructor(code: grpc.status, message: string) {
@@ -16,46 +16,30 @@ export interface StatusAnswer {
   details: string;
 }
 
-const BACKEND_KIND_STATUS: Readonly<Record<BackendErrorKind, grpc.status>> = {
+/** The one translation from an error's category (src/errors) to a gRPC status. */
+export const CATEGORY_STATUS: Readonly<Record<ErrorCategory, grpc.status>> = Object.freeze({
   'invalid-argument': grpc.status.INVALID_ARGUMENT,
   'not-found': grpc.status.NOT_FOUND,
   'failed-precondition': grpc.status.FAILED_PRECONDITION,
   unavailable: grpc.status.UNAVAILABLE,
   'resource-exhausted': grpc.status.RESOURCE_EXHAUSTED,
-};
+  cancelled: grpc.status.CANCELLED,
+  internal: grpc.status.INTERNAL,
+});
+
+const INTERNAL_DETAILS = 'internal error (see the server log)';
 
 /**
- * Errors of other modules, recognised by their `name` so this layer does not import the modules that define them
- * (DESIGN.md boundaries). Their messages were written to be shown: they name the input and the reason and carry no
- * patient data.
- */
-const NAMED_ERROR_STATUS: Readonly<Record<string, grpc.status>> = {
-  DicomError: grpc.status.INVALID_ARGUMENT,
-  T3InputError: grpc.status.INVALID_ARGUMENT,
-  ConfigError: grpc.status.INVALID_ARGUMENT,
-  // A bundle that fails to load on the server is the server's state, not the caller's input.
-  BundleError: grpc.status.FAILED_PRECONDITION,
-  // The pipeline's: a study Orthanc does not have, a full inference queue.
-  StudyNotFoundError: grpc.status.NOT_FOUND,
-  QueueFullError: grpc.status.RESOURCE_EXHAUSTED,
-};
-
-/**
- * The status a failed call answers with. Anything unrecognised is INTERNAL with a fixed text, so stack traces and
- * internal paths never reach a client; `onInternal` lets the server log the original.
+ * The status a failed call answers with: a CallError's own, else the error's category. Categorised messages were
+ * written to be shown (they name the input and the reason, never patient data); 'internal' ones and anything
+ * uncategorised answer INTERNAL with a fixed text, so stack traces and internal paths never reach a client, and
+ * `onInternal` lets the server log the original.
  */
 export function statusFor(err: unknown, onInternal?: (err: unknown) => void): StatusAnswer {
   if (err instanceof CallError) return { code: err.code, details: err.message };
-  if (err instanceof Error) {
-    if (err.name === 'BackendError' && 'kind' in err) {
-      const code = BACKEND_KIND_STATUS[(err as { kind: BackendErrorKind }).kind];
-      if (code !== undefined) return { code, details: err.message };
-    }
-    const named = NAMED_ERROR_STATUS[err.name];
-    if (named !== undefined) return { code: named, details: err.message };
-  }
+  if (err instanceof CategorizedError && err.category !== 'internal') return { code: CATEGORY_STATUS[err.category], details: err.message };
   onInternal?.(err);
-  return { code: grpc.status.INTERNAL, details: 'internal error (see the server log)' };
+  return { code: grpc.status.INTERNAL, details: INTERNAL_DETAILS };
 }
 
 /** The object grpc-js accepts as a call's error. */

@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AdmissionQueue } from './admission';
-import type { ImageFailureView, PriorityName, RunLane, StudyRefView, TriageBackend, TriageEventView } from './backend';
+import type { TriagePriority } from '../report';
+import type { RunPriority, StudyImageFailure, StudyResultEvent } from '../pipeline';
+import type { StudyRefView, TriageBackend } from './backend';
 import { serverStreamHandler, unaryHandler, type HandlerContext } from './call-handlers';
 import { imageLabel, parseClassifyRequest, type ClassifyLimits, type ClassifyRequestMessage } from './classify-request';
 import { classifyResponseMessage, PRIORITY_ENUM, studyResultMessage } from './proto-messages';
@@ -41,14 +43,14 @@ export function parseStudyRef(message: StudyRefMessage | null | undefined, field
   return { studyInstanceUid: uid };
 }
 
-function runLane(value: string | number): RunLane {
+function runLane(value: string | number): RunPriority {
   if (value === 'RUN_PRIORITY_STAT') return 'stat';
   if (value === 'RUN_PRIORITY_ROUTINE' || value === 'RUN_PRIORITY_UNSPECIFIED') return 'routine';
   throw invalid(`priority: unknown value ${JSON.stringify(value)}`);
 }
 
 /** The INVALID_ARGUMENT text for unusable images: each image's index, name, code and reason (first 10). */
-export function badImagesMessage(failures: ImageFailureView[]): string {
+export function badImagesMessage(failures: StudyImageFailure[]): string {
   const shown = failures.slice(0, 10).map((f) => {
     // DicomError messages already start with "<source>: <code>: "; say each only once.
     let reason = f.message;
@@ -60,8 +62,8 @@ export function badImagesMessage(failures: ImageFailureView[]): string {
   return `${failures.length} image(s) could not be used: ${shown.join('; ')}${more}`;
 }
 
-const PRIORITY_BY_ENUM: Readonly<Record<string, PriorityName>> = Object.fromEntries(
-  Object.entries(PRIORITY_ENUM).map(([name, value]) => [value, name as PriorityName]),
+const PRIORITY_BY_ENUM: Readonly<Record<string, TriagePriority>> = Object.fromEntries(
+  Object.entries(PRIORITY_ENUM).map(([name, value]) => [value, name as TriagePriority]),
 );
 
 export function triageServiceHandlers(context: HandlerContext, options: TriageServiceOptions): grpc.UntypedServiceImplementation {
@@ -105,10 +107,10 @@ export function triageServiceHandlers(context: HandlerContext, options: TriageSe
           if (!name) throw invalid(`priorities: unknown value ${JSON.stringify(p)}`);
           return name;
         }));
-        const modalities = new Set((request.modalities ?? []).map((m) => m.trim().toUpperCase()));
+        const modalities = new Set((request.modalities ?? []).map((m: string) => m.trim().toUpperCase()));
         const resume = request.resumeAfterEventId ?? null;
         if (resume !== null && (!Number.isSafeInteger(resume) || resume < 0)) throw invalid('resume_after_event_id: out of range');
-        const matches = (event: TriageEventView): boolean => {
+        const matches = (event: StudyResultEvent): boolean => {
           const r = event.result;
           if (priorities.size > 0 && !(r.triage && priorities.has(r.triage.priority))) return false;
           if (modalities.size > 0 && !r.modalities.some((m) => modalities.has(m.toUpperCase()))) return false;
@@ -118,7 +120,7 @@ export function triageServiceHandlers(context: HandlerContext, options: TriageSe
           let gapPending = false;
           let lastSent = resume ?? 0;
           let finished = false;
-          const send = (event: TriageEventView): void => {
+          const send = (event: StudyResultEvent): void => {
             // Replayed and live events can overlap around the moment of subscribing: ids decide.
             if (finished || event.eventId <= lastSent) return;
             lastSent = event.eventId;

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { CategorizedError, type ErrorCategory } from '../errors';
 import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig } from 'axios';
 
 /** Connection settings (the `orthanc` part of the sidecar configuration). */
@@ -13,14 +14,13 @@ export interface OrthancConnection {
 export type OrthancErrorKind = 'unreachable' | 'timeout' | 'http';
 
 /** A failed Orthanc request: `status` is the HTTP status (null when Orthanc could not be reached). */
-export class OrthancError extends Error {
+export class OrthancError extends CategorizedError {
   readonly kind: OrthancErrorKind;
   readonly status: number | null;
   readonly method: string;
   readonly path: string;
   constructor(kind: OrthancErrorKind, method: string, path: string, status: number | null, detail: string) {
-    super(`Orthanc ${method} ${path}: ${status !== null ? `HTTP ${status} ` : ''}${detail}`);
-    this.name = 'OrthancError';
+    super(orthancErrorCategory(kind, status), `Orthanc ${method} ${path}: ${status !== null ? `HTTP ${status} ` : ''}${detail}`);
     this.kind = kind;
     this.status = status;
     this.method = method;
@@ -33,6 +33,18 @@ export class OrthancError extends Error {
   get transient(): boolean {
     return this.kind !== 'http' || (this.status !== null && this.status >= 500);
   }
+}
+
+/**
+ * Orthanc down, slow or failing on its side is "unavailable" (retry later); a missing resource is "not-found"; a
+ * refused login is a configuration problem of this server ("failed-precondition"); any other refusal is this
+ * program's fault.
+ */
+function orthancErrorCategory(kind: OrthancErrorKind, status: number | null): ErrorCategory {
+  if (kind !== 'http' || (status !== null && status >= 500)) return 'unavailable';
+  if (status === 404) return 'not-found';
+  if (status === 401 || status === 403) return 'failed-precondition';
+  return 'internal';
 }
 
 export interface ChangeEntry {

@@ -1,5 +1,4 @@
-import dcmjs from 'dcmjs';
-import { selectFrames, type FramePolicy } from '../dicom';
+import { dcmjs, EXPLICIT_VR_LITTLE_ENDIAN, selectFrames, writePart10, type FramePolicy } from '../dicom';
 import { OrthancClient } from './orthanc-client';
 
 /** A PAM image (netpbm P7) as Orthanc returns it: samples big-endian when maxval > 255. */
@@ -45,8 +44,12 @@ export function parsePam(bytes: Uint8Array): PamImage {
 }
 
 const PAM = 'image/x-portable-arbitrarymap';
-const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 const PALETTE_TAGS = ['00281101', '00281102', '00281103', '00281199', '00281201', '00281202', '00281203', '00281221', '00281222', '00281223'];
+
+function firstText(dict: Record<string, { Value?: unknown[] }>, tag: string): string | undefined {
+  const v = dict[tag]?.Value?.[0];
+  return typeof v === 'string' ? v.replace(/\0/g, '').trim() : undefined;
+}
 
 function firstNumber(dict: Record<string, { Value?: unknown[] }>, tag: string, fallback: number): number {
   const v = dict[tag]?.Value?.[0];
@@ -109,7 +112,10 @@ export async function orthancDecodedInstance(client: OrthancClient, instanceId: 
     parsed.upsertTag('00280102', 'US', [stored - 1]);
   }
   dict['7FE00010'] = { vr: colour ? 'OB' : 'OW', Value: [pixels.buffer] };
-  parsed.meta['00020010'] = { vr: 'UI', Value: [EXPLICIT_VR_LITTLE_ENDIAN] };
   // Headers as stored (e.g. old-style dates "1994.01.30") are kept as they are, as the local path reads them.
-  return new Uint8Array(parsed.write({ allowInvalidVRLength: true }));
+  return writePart10({
+    transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN,
+    sopClassUid: firstText(dict, '00080016'),
+    sopInstanceUid: firstText(dict, '00080018'),
+  }, dict, { allowInvalidVRLength: true });
 }

@@ -39,6 +39,7 @@ export function effectiveWorkerId(configured: string): string {
 export async function startOrthancSidecar<C extends OrthancSidecarConfig>(options: {
   config: C;
   validateConfig: (raw: unknown) => C;
+  mergeConfig: (base: C, partial: unknown) => unknown;
   version: string;
   log?: SidecarLog;
   /** false: only gRPC-requested analyses, no change feed. */
@@ -47,7 +48,7 @@ export async function startOrthancSidecar<C extends OrthancSidecarConfig>(option
   const log = options.log ?? (() => undefined);
   const client = new OrthancClient(options.config.orthanc);
   const store = new OrthancStudyStore(client);
-  const sidecar = new Sidecar<C>({ config: options.config, validateConfig: options.validateConfig, store, version: options.version, log });
+  const sidecar = new Sidecar<C>({ config: options.config, validateConfig: options.validateConfig, mergeConfig: options.mergeConfig, store, version: options.version, log });
   await sidecar.start();
   const coordination = options.config.coordination;
   const workerId = effectiveWorkerId(coordination.workerId);

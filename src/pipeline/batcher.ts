@@ -1,3 +1,4 @@
+import { CategorizedError } from '../errors';
 import type { ClassifyInput, ClassifyOutcome } from './classify-images';
 import type { RunPriority } from './study-result';
 
@@ -13,10 +14,9 @@ export interface BatcherSettings {
 export type ClassifyFn = (inputs: ClassifyInput[], batchSize: number) => Promise<ClassifyOutcome[]>;
 
 /** The queue is full; the caller retries later (gRPC: RESOURCE_EXHAUSTED). */
-export class QueueFullError extends Error {
+export class QueueFullError extends CategorizedError {
   constructor(bundle: string, queued: number, bound: number) {
-    super(`queue of bundle "${bundle}" is full (${queued} images waiting, bound ${bound})`);
-    this.name = 'QueueFullError';
+    super('resource-exhausted', `queue of bundle "${bundle}" is full (${queued} images waiting, bound ${bound})`);
   }
 }
 

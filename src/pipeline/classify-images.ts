@@ -9,21 +9,15 @@ export interface ClassifyInput {
   bytes: Uint8Array;
 }
 
-/** The model's output for one frame, with the coefficients that produced it (the audit record of docs/T3.md §6). */
-export interface FrameClassification {
+/**
+ * The model's output for one frame, with the coefficients that produced it (the audit record of docs/T3.md §6): the
+ * engine's per-image inference with the classes ranked and the batch it ran in.
+ */
+export interface FrameClassification extends Omit<ImageInference, 'probabilities'> {
   /** 1-based frame number in the source object. */
   frameNumber: number;
   /** All classes, most probable first. */
   predictions: RankedFinding[];
-  js: number;
-  lambda: number;
-  lambdaFinal: number;
-  /** Entropies (nats) of the generalist's and the expert's predictions; NaN under single-pass policies. */
-  entropyPt: number;
-  entropyFt: number;
-  extrapolationTriggered: boolean;
-  /** λ of the merged pass that produced the probabilities (null for the ensemble policy). */
-  appliedLambda: number | null;
   batchLambda: number | null;
   batchId: string;
   batchSize: number;
@@ -159,18 +153,13 @@ export function frameClassification(
   frameNumber: number,
   batchSize: number,
 ): FrameClassification {
+  const { probabilities, ...coefficients } = image;
   return {
+    ...coefficients,
     frameNumber,
-    predictions: image.probabilities
+    predictions: probabilities
       .map((probability, c) => ({ label: classes[c].label, code: { ...classes[c].code }, probability }))
       .sort((a, b) => b.probability - a.probability),
-    js: image.js,
-    lambda: image.lambda,
-    lambdaFinal: image.lambdaFinal,
-    entropyPt: image.entropyPt,
-    entropyFt: image.entropyFt,
-    extrapolationTriggered: image.extrapolationTriggered,
-    appliedLambda: image.appliedLambda,
     batchLambda: batch.batchLambda,
     batchId: batch.batchId,
     batchSize,

@@ -1,5 +1,11 @@
 export * from './study-result';
 export { Sidecar, type AnalyzeOptions, type SidecarStatus, type ConfigUpdate, type SidecarOptions, type SidecarLog, type LoadedModel } from './sidecar';
+export { JobRunner, type JobRunnerDeps, type JobRunnerSettings, type EnqueueOptions, type FailedJobRecord } from './job-runner';
+export { systemClock, type JobClock } from './job-clock';
+export { ModelRegistry, policyFor } from './model-registry';
+export { routeStudy, classifyStudy, type RoutedStudy } from './study-analysis';
+export { WriteBack, reusedResult } from './write-back';
+export { Semaphore } from './semaphore';
 export { ResultFeed } from './result-feed';
 export { T3bBatcher, QueueFullError, type BatcherSettings, type ClassifyFn } from './batcher';
 export { JobTable, isTerminal, type Job } from './job-state';
@@ -14,3 +20,5 @@ export { classifyWithFixedPasses, FIXED_PASS_POLICIES, type FixedPassEngine, typ
 export { SpeculativePasses, type SpeculationModel, type SpeculationSettings, type SpeculationDeps } from './speculative-passes';
 export { classifyImages, type ClassifyInput, type ClassifyOutcome, type ClassifyOptions, type FrameClassification } from './classify-images';
 export { PipelineMetrics, type MetricsSnapshotSource } from './metrics';
+export { composeClassification, srImagesOf, srInputFor, bundleIdentityOf, algorithmRecordFor, NoReportError, type ComposedClassification, type ComposeOptions } from './compose-study-result';
+export { ClassifyCall, type ClassifyCallOptions, type ClassifierSettings, type ClassifyEngine, type ClassifyRequest, type ClassifyResult, type LoadedModelView } from './classify-call';

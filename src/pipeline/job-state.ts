@@ -1,4 +1,4 @@
-import type { JobStatus, RunPriority, StudyResult } from './study-result';
+import { JOB_STATUSES, type JobStatus, type RunPriority, type StudyResult } from './study-result';
 import type { StudyClaim } from './study-claim';
 
 /** One study's job. The job id is the Orthanc study id: a study has at most one job at a time. */
@@ -39,7 +39,7 @@ export class JobTable {
     return this.jobs.get(id);
   }
 
-  create(fields: { orthancStudyId: string; runPriority: RunPriority; writeBack: boolean; force: boolean }): Job {
+  create(fields: { orthancStudyId: string; runPriority: RunPriority; writeBack: boolean; force: boolean }, queuedAt: Date = new Date()): Job {
     const job: Job = {
       id: fields.orthancStudyId,
       orthancStudyId: fields.orthancStudyId,
@@ -50,7 +50,7 @@ export class JobTable {
       force: fields.force,
       attempts: 0,
       error: null,
-      queuedAt: new Date(),
+      queuedAt,
       startedAt: null,
       finishedAt: null,
       nextAttemptAt: null,
@@ -76,7 +76,7 @@ export class JobTable {
   }
 
   countBy(): Record<JobStatus, number> {
-    const counts: Record<JobStatus, number> = { queued: 0, running: 0, done: 0, failed: 0, parked: 0 };
+    const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
     for (const job of this.jobs.values()) counts[job.status]++;
     return counts;
   }

@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { buildAiResultSr, type SrInput } from '../report';
+import { buildAiResultSr, ReportError, type SrInput } from '../report';
 
 /**
  * Worker thread that builds AI-result SRs. dcmjs's writer takes seconds for a large study (a 96-frame study with
@@ -15,8 +15,11 @@ parentPort?.on('message', (request: BuildRequest) => {
     const built = buildAiResultSr(request.input);
     parentPort!.postMessage({ id: request.id, ok: true, built }, [built.bytes.buffer as ArrayBuffer]);
   } catch (err) {
-    const e = err instanceof Error ? err : new Error(String(err));
-    const field = (e as { field?: unknown }).field;
-    parentPort!.postMessage({ id: request.id, ok: false, error: { name: e.name, message: e.message, field } });
+    // A ReportError crosses the thread boundary as its field and reason, so the caller rethrows the same error;
+    // anything else is a fault of the builder.
+    const error = err instanceof ReportError
+      ? { report: true, field: err.field, message: err.message }
+      : { report: false, message: err instanceof Error ? err.message : String(err) };
+    parentPort!.postMessage({ id: request.id, ok: false, error });
   }
 });

@@ -4,7 +4,7 @@ import { ReportError, type BuiltSr, type SrInput } from '../report';
 
 type Reply =
   | { id: number; ok: true; built: BuiltSr }
-  | { id: number; ok: false; error: { name: string; message: string; field?: string } };
+  | { id: number; ok: false; error: { report: true; field: string; message: string } | { report: false; message: string } };
 
 /**
  * Builds SRs in one long-lived worker thread, one request after another. Errors come back as the report's
@@ -52,8 +52,8 @@ export class SrBuilder {
       if (this.pending.size === 0) worker.unref();
       if (reply.ok) {
         call.resolve({ ...reply.built, bytes: new Uint8Array(reply.built.bytes) });
-      } else if (reply.error.name === 'ReportError') {
-        const field = reply.error.field ?? 'input';
+      } else if (reply.error.report) {
+        const field = reply.error.field;
         const prefix = `${field}: `;
         const reason = reply.error.message.startsWith(prefix) ? reply.error.message.slice(prefix.length) : reply.error.message;
         call.reject(new ReportError(field, reason));

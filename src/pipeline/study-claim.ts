@@ -1,3 +1,4 @@
+import { CategorizedError } from '../errors';
 /**
  * A claim on one study held by this sidecar while several sidecars share one PACS. orthanc/ implements it with study
  * metadata and revisions; the pipeline only checks it before each durable write, so a sidecar that lost its claim
@@ -15,10 +16,9 @@ export interface StudyClaim {
 }
 
 /** The claim was taken over by another worker: this run stops without writing; the new owner finishes the study. */
-export class ClaimLostError extends Error {
+export class ClaimLostError extends CategorizedError {
   readonly code = 'claim-lost';
   constructor(readonly orthancStudyId: string, readonly workerId: string) {
-    super(`claim on study ${orthancStudyId} held by worker ${workerId} was taken over by another worker`);
-    this.name = 'ClaimLostError';
+    super('unavailable', `claim on study ${orthancStudyId} held by worker ${workerId} was taken over by another worker`);
   }
 }

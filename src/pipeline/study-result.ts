@@ -1,11 +1,13 @@
 import type { PolicyName } from '../t3';
 import type { RankedFinding, TriageDecision } from '../report';
 
-/** Lifecycle of a study job (proto t3.v1.JobState). */
-export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'parked';
+/** Lifecycle of a study job (proto t3.v1.JobState). The one list; config, Orthanc metadata and gRPC import it. */
+export const JOB_STATUSES = Object.freeze(['queued', 'running', 'done', 'failed', 'parked'] as const);
+export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** Scheduling lane: stat work is always served before routine work. */
-export type RunPriority = 'stat' | 'routine';
+export const RUN_PRIORITIES = Object.freeze(['stat', 'routine'] as const);
+export type RunPriority = (typeof RUN_PRIORITIES)[number];
 
 export interface ModelIdentityRecord {
   name: string;
@@ -20,11 +22,16 @@ export interface BundleIdentityRecord {
   expert: ModelIdentityRecord;
 }
 
-/** One classified image (one frame of one instance). */
+/**
+ * One classified image (one frame of one object): everything the SR, the triage decision, the study result and the
+ * gRPC API say about it. Built in one place (compose-study-result.ts) from the classifier's outcomes; the other layers
+ * read it and restate nothing.
+ */
 export interface StudyImagePrediction {
-  /** 0-based position in the study's instance list (sorted by Orthanc instance id). */
+  /** 0-based position of its object among the inputs: the study's instance list (sorted by Orthanc id), or the call's images. */
   index: number;
-  orthancInstanceId: string;
+  /** What the input is called: the Orthanc instance id for a study in Orthanc, the caller's name in Classify. */
+  name: string;
   /** 1-based frame number; 0 for a single-frame instance. */
   frameNumber: number;
   sopInstanceUid: string;
@@ -34,21 +41,38 @@ export interface StudyImagePrediction {
   modality: string;
   /** All classes of the bundle, most probable first. */
   predictions: RankedFinding[];
-  js: number;
+  /** JS divergence of the two models' outputs; null under one-model policies (generalist, expert, wise). */
+  js: number | null;
+  /** T3's λ(x) from the JS divergence; the pass's fixed λ under one-model policies. */
   lambda: number;
+  /** λ'(x) after the extrapolation guard. */
   lambdaFinal: number;
+  /** λ of the merged pass that produced the predictions; null for the output ensemble. */
   appliedLambda: number | null;
-  entropyGeneralist: number;
-  entropyExpert: number;
+  /** Entropies (nats) of the temperature-scaled outputs; null where the policy did not run that model. */
+  entropyGeneralist: number | null;
+  entropyExpert: number | null;
   extrapolationTriggered: boolean;
   batchId: string;
+  /** λ_B of the batch (t3b); null for policies without one batch-wide merged pass. */
+  batchLambda: number | null;
+  /** Frames in the batch (under cross-study batching it also counts other studies' images). */
+  batchSize: number;
 }
 
-/** An instance of the study that could not be used; non-image objects (SR, KOS…) are not listed. */
+/** One inference batch the images went through, in the order the images first met it. */
+export interface BatchSummary {
+  batchId: string;
+  batchLambda: number | null;
+  size: number;
+}
+
+/** An input that could not be used; non-image objects (SR, KOS…) are not listed in study results. */
 export interface StudyImageFailure {
   index: number;
-  orthancInstanceId: string;
-  /** DicomError code or the sidecar's own ('fetch-failed', 'inference-failed', 'decode-failed'). */
+  /** As StudyImagePrediction.name. */
+  name: string;
+  /** DicomError code or the pipeline's own ('no-route', 'fetch-failed', 'inference-failed', 'decode-failed', 'cancelled'). */
   code: string;
   message: string;
 }
@@ -109,4 +133,53 @@ export interface StudyResultEvent {
   /** Strictly increasing for the life of the process; clients resume with `since`. */
   eventId: number;
   result: StudyResult;
+}
+
+/**
+ * A result with nothing in it yet: a job that is queued (or failed before it classified anything). The one place a
+ * StudyResult is started from; the job runner and the gRPC "accepted, result follows" answer both use it.
+ */
+export function queuedStudyResult(fields: {
+  orthancStudyId: string;
+  studyInstanceUid: string;
+  policy: PolicyName;
+  runPriority: RunPriority;
+  jobId?: string;
+  status?: JobStatus;
+  error?: string | null;
+  attempts?: number;
+  queuedAt?: Date;
+  startedAt?: Date | null;
+  finishedAt?: Date | null;
+}): StudyResult {
+  const queuedAt = fields.queuedAt ?? new Date();
+  const startedAt = fields.startedAt ?? null;
+  const finishedAt = fields.finishedAt ?? null;
+  return {
+    jobId: fields.jobId ?? '',
+    orthancStudyId: fields.orthancStudyId,
+    studyInstanceUid: fields.studyInstanceUid,
+    status: fields.status ?? 'queued',
+    error: fields.error ?? null,
+    runPriority: fields.runPriority,
+    triage: null,
+    images: [],
+    failedImages: [],
+    batchLambdas: [],
+    modalities: [],
+    bundle: null,
+    policy: fields.policy,
+    inputSetHash: null,
+    sr: null,
+    timings: {
+      queuedAt: queuedAt.toISOString(),
+      startedAt: startedAt?.toISOString() ?? null,
+      finishedAt: finishedAt?.toISOString() ?? null,
+      loadMs: 0,
+      inferMs: 0,
+      writeMs: 0,
+      totalMs: startedAt && finishedAt ? finishedAt.getTime() - startedAt.getTime() : 0,
+    },
+    attempts: fields.attempts ?? 0,
+  };
 }

@@ -1,3 +1,4 @@
+import { CategorizedError } from '../errors';
 import type { FramePolicy } from '../dicom';
 import type { RunPriority } from './study-result';
 
@@ -52,10 +53,9 @@ export interface StoredSr {
 export type StudyRef = { orthancId?: string; studyInstanceUid?: string };
 
 /** The study is not (or no longer) in the store. */
-export class StudyNotFoundError extends Error {
+export class StudyNotFoundError extends CategorizedError {
   constructor(readonly ref: string) {
-    super(`study ${ref} not found`);
-    this.name = 'StudyNotFoundError';
+    super('not-found', `study ${ref} not found`);
   }
 }
 

@@ -30,7 +30,8 @@ export function algorithmParameterTexts(algorithm: AlgorithmRecord, images: Imag
   ];
   for (const image of images) {
     texts.push(`imageLambda[${imageKey(image)}]=${String(image.lambda)}`);
-    texts.push(`imageJs[${imageKey(image)}]=${String(image.js)}`);
+    // One-model policies compute no divergence: nothing is recorded rather than a NaN.
+    if (image.js !== null) texts.push(`imageJs[${imageKey(image)}]=${String(image.js)}`);
   }
   return texts;
 }

@@ -13,6 +13,8 @@ import { validateSrInput } from './validate-input';
 import { formatDateTime, formatDecimalString, isAscii, parseTimezoneOffset } from './value-format';
 
 export const COMPREHENSIVE_3D_SR_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.88.34';
+// report/ may import only t3/ (DESIGN.md), so the SR keeps its own dcmjs meta group instead of dicom/part10-writer.ts;
+// the transfer syntax UID and the implementation identity below are the values dicom/ writes every other file with.
 const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 export const MANUFACTURER = 'orthanc-t3';
 export const SR_SERIES_NUMBER = '9100';

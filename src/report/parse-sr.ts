@@ -125,7 +125,7 @@ export function parseAiResultSr(bytes: Uint8Array): ParsedAiResult {
     if (batch) batchLambdas[Number(batch[1])] = Number(value);
     const perImage = /^image(Lambda|Js)\[(.+)\]$/.exec(key);
     if (perImage) {
-      const entry = imageCoefficients[perImage[2]] ?? { lambda: NaN, js: NaN };
+      const entry = imageCoefficients[perImage[2]] ?? { lambda: NaN, js: null };
       if (perImage[1] === 'Lambda') entry.lambda = Number(value); else entry.js = Number(value);
       imageCoefficients[perImage[2]] = entry;
     }

@@ -1,7 +1,9 @@
 import { ReportError } from './errors';
 import type { ImageResult } from './types';
 
-export type TriagePriority = 'emergency' | 'urgent' | 'routine';
+/** Triage priorities, least urgent first. The one list; config, gRPC and the plugin's views follow it. */
+export const TRIAGE_PRIORITIES = Object.freeze(['routine', 'urgent', 'emergency'] as const);
+export type TriagePriority = (typeof TRIAGE_PRIORITIES)[number];
 
 /** When the probability of the label whose code value is `code` reaches `threshold`, the study gets `priority`. */
 export interface TriageRule { code: string; threshold: number; priority: TriagePriority; }
@@ -21,9 +23,11 @@ export interface TriageDecision {
 }
 
 /** Higher number wins. */
-export const PRIORITY_RANK: Readonly<Record<TriagePriority, number>> = { routine: 0, urgent: 1, emergency: 2 };
+export const PRIORITY_RANK: Readonly<Record<TriagePriority, number>> = Object.freeze(
+  Object.fromEntries(TRIAGE_PRIORITIES.map((p, rank) => [p, rank])) as Record<TriagePriority, number>,
+);
 
-const PRIORITIES = Object.keys(PRIORITY_RANK) as TriagePriority[];
+const PRIORITIES: readonly TriagePriority[] = TRIAGE_PRIORITIES;
 
 function checkConfig(config: TriageConfig): void {
   config.rules.forEach((rule, i) => {
@@ -50,12 +54,15 @@ function checkConfig(config: TriageConfig): void {
 /**
  * Priority: every rule whose label reaches its threshold on any image fires; the highest priority wins, and among
  * rules of that priority the one with the largest margin above its threshold is reported (ties: first in config).
- * Human review: max JS over images ≥ jsThreshold, or max |λ − 0.5| ≥ lambdaDistanceThreshold.
+ * Human review: max JS over images ≥ jsThreshold, or max |λ − 0.5| ≥ lambdaDistanceThreshold, over the images that
+ * both models classified.
  */
 export function decideTriage(images: ImageResult[], config: TriageConfig): TriageDecision {
   checkConfig(config);
   images.forEach((image, i) => {
-    if (!Number.isFinite(image.js) || image.js < 0) throw new ReportError(`images[${i}].js`, `must be a finite number ≥ 0, got ${image.js}`);
+    if (image.js !== null && (!Number.isFinite(image.js) || image.js < 0)) {
+      throw new ReportError(`images[${i}].js`, `must be null or a finite number ≥ 0, got ${image.js}`);
+    }
     if (!Number.isFinite(image.lambda)) throw new ReportError(`images[${i}].lambda`, `must be finite, got ${image.lambda}`);
   });
   let firedRule: TriageRule | null = null;
@@ -76,10 +83,13 @@ export function decideTriage(images: ImageResult[], config: TriageConfig): Triag
   }
 
   const reasons: string[] = [];
-  if (images.length > 0) {
+  // Disagreement needs both models' outputs: images classified by one model (js null) have none to measure, and
+  // their λ is the policy's constant, not a sign of disagreement.
+  const compared = images.filter((image): image is ImageResult & { js: number } => image.js !== null);
+  if (compared.length > 0) {
     const { jsThreshold, lambdaDistanceThreshold } = config.disagreement;
-    const maxJs = Math.max(...images.map((image) => image.js));
-    const maxLambdaDistance = Math.max(...images.map((image) => Math.abs(image.lambda - 0.5)));
+    const maxJs = Math.max(...compared.map((image) => image.js));
+    const maxLambdaDistance = Math.max(...compared.map((image) => Math.abs(image.lambda - 0.5)));
     if (jsThreshold !== undefined && maxJs >= jsThreshold) {
       reasons.push(`max JS divergence ${maxJs.toFixed(4)} >= ${jsThreshold}`);
     }

@@ -1,6 +1,6 @@
 import type { T3Hyperparameters } from '../t3/hyperparameters';
 import type { PolicyName } from '../t3/policy';
-import type { TriageDecision } from './triage';
+import type { TriageDecision, TriagePriority } from './triage';
 
 /** A coded concept. `value` longer than 16 characters is written as LongCodeValue (SR.md). */
 export interface LabelCode { value: string; scheme: string; meaning: string; }
@@ -16,7 +16,8 @@ export interface ImageResult {
   modality: string;
   frameNumber?: number;
   predictions: RankedFinding[];
-  js: number;
+  /** JS divergence of the two models' outputs; null when the policy ran one model (generalist, expert, wise). */
+  js: number | null;
   lambda: number;
   /**
    * Study of the source image, when the caller knows it. It is checked against the source header's
@@ -89,11 +90,14 @@ export interface ParsedAiResult {
   parameters: Record<string, string>;
   method: string;
   batchLambdas: number[];
-  /** Per-image λ and JS, keyed by `<sopInstanceUid>` or `<sopInstanceUid>#<frame>`. */
-  imageCoefficients: Record<string, { lambda: number; js: number }>;
+  /**
+   * Per image, keyed by `<sopInstanceUid>` or `<sopInstanceUid>#<frame>`: λ, and the JS divergence (null when the SR
+   * records none: one-model policies).
+   */
+  imageCoefficients: Record<string, { lambda: number; js: number | null }>;
   imageLibrary: ParsedImageReference[];
   groups: ParsedFindingGroup[];
-  priority: 'emergency' | 'urgent' | 'routine';
+  priority: TriagePriority;
   needsHumanReview: boolean;
   reviewReason: string | null;
   evidence: { studyInstanceUid: string; seriesInstanceUid: string; sopClassUid: string; sopInstanceUid: string }[];

@@ -1,9 +1,9 @@
+import { POLICY_NAMES } from '../t3/policy';
 import { ReportError } from './errors';
 import type { RankedFinding, SrInput } from './types';
 import { PRIORITY_RANK } from './triage';
 import { MAX_LO, MAX_SH, checkFinite, checkShortText, checkUid } from './value-format';
 
-const POLICY_NAMES = ['generalist', 'expert', 'wise', 'ensemble', 'dawin', 't3', 't3b'];
 const HYPERPARAMETER_KEYS = ['tPt', 'tFt', 'lambdaMin', 'lambdaMax', 'gamma', 'eps', 'extTau', 'extDelta'] as const;
 
 function checkFindings(field: string, findings: RankedFinding[]): void {
@@ -52,7 +52,7 @@ export function validateSrInput(input: SrInput): string {
     if (keys.has(key)) throw new ReportError(at, `repeats image ${image.sopInstanceUid} frame ${image.frameNumber ?? '-'}`);
     keys.add(key);
     checkFindings(`${at}.predictions`, image.predictions);
-    checkFinite(`${at}.js`, image.js, 0);
+    if (image.js !== null) checkFinite(`${at}.js`, image.js, 0);
     checkFinite(`${at}.lambda`, image.lambda);
   });
   if (input.studyFindings !== undefined) checkFindings('studyFindings', input.studyFindings);
@@ -61,7 +61,7 @@ export function validateSrInput(input: SrInput): string {
   if (!algorithm || typeof algorithm !== 'object') throw new ReportError('algorithm', 'is required');
   checkShortText('algorithm.name', algorithm.name, MAX_LO, 'LO');
   checkShortText('algorithm.version', algorithm.version, MAX_LO, 'LO');
-  if (!POLICY_NAMES.includes(algorithm.method)) {
+  if (!(POLICY_NAMES as readonly string[]).includes(algorithm.method)) {
     throw new ReportError('algorithm.method', `must be one of ${POLICY_NAMES.join(', ')}, got ${String(algorithm.method)}`);
   }
   if (!Array.isArray(algorithm.batchLambdas)) throw new ReportError('algorithm.batchLambdas', 'must be an array');

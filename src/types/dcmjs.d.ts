@@ -34,6 +34,13 @@ declare module 'dcmjs' {
     }
     class DicomMessage {
       static readFile(buffer: ArrayBuffer, options?: ReadFileOptions): DicomDict;
+      /** Encodes a dataset (no preamble, no meta group) into `stream` in the given transfer syntax; returns bytes written. */
+      static write(dataset: DenaturalizedDataset, stream: WriteBufferStream, transferSyntaxUid: string, options: WriteOptions): number;
+    }
+    class WriteBufferStream {
+      constructor(initialSize: number, littleEndian: boolean);
+      /** A copy of the bytes written so far. */
+      getBuffer(): ArrayBuffer;
     }
     class DicomMetaDictionary {
       static naturalizeDataset(dataset: DenaturalizedDataset): NaturalizedDataset;

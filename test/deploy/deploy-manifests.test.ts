@@ -5,10 +5,12 @@
  * Kubernetes do not run here; these are static checks.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import YAML from 'yaml';
-import { ENV_BINDINGS, loadSidecarConfig, parseJsonWithComments } from '../../src/config';
+import { ENV_BINDINGS, loadSidecarConfig, parseJsonWithComments, type SidecarConfig } from '../../src/config';
+import { demoBundleDir, loadBundle } from '../../src/engine';
 import { CLAIM_METADATA, TRIAGE_METADATA } from '../../src/orthanc';
 import { serveCommand } from '../../src/cli/serve';
 import { renderConfigMaps } from '../../deploy/generate-configmaps';
@@ -44,6 +46,41 @@ function dockerfile(name: string): { op: string; args: string }[] {
     const [op, ...rest] = l.split(/\s+/);
     return { op: op.toUpperCase(), args: rest.join(' ') };
   });
+}
+
+/** COPY arguments: every source (relative to the build context, the repository root) and the destination. */
+function copyArgs(args: string): { sources: string[]; dest: string } {
+  const parts = args.split(/\s+/);
+  return { sources: parts.slice(0, -1), dest: parts[parts.length - 1] };
+}
+
+/**
+ * The image's files as the Dockerfile's COPY steps lay them out, written under a temp folder (`root` stands for the
+ * image's /), so what the container reads can be checked against what the Dockerfile actually copies.
+ */
+function imageFiles(name: string): { root: string; workdir: string } {
+  const steps = dockerfile(name);
+  const workdir = steps.find((s) => s.op === 'WORKDIR')!.args;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'orthanc-t3-image-'));
+  for (const step of steps.filter((s) => s.op === 'COPY')) {
+    const { sources, dest } = copyArgs(step.args);
+    const target = path.join(root, path.posix.resolve(workdir, dest));
+    for (const source of sources) {
+      const from = path.join(repoRoot, source);
+      // A folder's contents go into dest; a file goes into dest when dest is a folder ("…/" or several sources).
+      if (fs.statSync(from).isDirectory()) fs.cpSync(from, target, { recursive: true });
+      else if (dest.endsWith('/') || sources.length > 1) fs.cpSync(from, path.join(target, path.basename(source)));
+      else fs.cpSync(from, target);
+    }
+  }
+  return { root, workdir };
+}
+
+/** The folder of the bundle a configuration routes to by default; "demo" names the bundle shipped with the code. */
+function defaultBundleDir(config: SidecarConfig): string {
+  const entry = config.bundles.find((b) => b.name === config.routing.defaultBundle);
+  if (!entry) throw new Error(`routing.defaultBundle ${config.routing.defaultBundle} names no bundle`);
+  return entry.dir === 'demo' ? demoBundleDir() : entry.dir;
 }
 
 function sidecarConfigFromEnv(env: Record<string, string>) {
@@ -187,8 +224,27 @@ describe('sidecar image and docker compose', () => {
     out.on('data', (d: Buffer) => (help += d.toString()));
     await serveCommand.run(['--help'], { stdin: new PassThrough(), stdout: out, stderr: new PassThrough() });
     for (const option of cmd.slice(1).filter((a: string) => a.startsWith('--'))) expect(help).toContain(`${option} `);
-    for (const [src] of steps.filter((s) => s.op === 'COPY').map((s) => s.args.split(/\s+/))) {
+    for (const src of steps.filter((s) => s.op === 'COPY').flatMap((s) => copyArgs(s.args).sources)) {
       expect(fs.existsSync(path.join(repoRoot, src)) ? src : `missing ${src}`).toBe(src);
+    }
+  });
+
+  test('the bundle the container routes to by default is in the image and loads from what the image holds', async () => {
+    const envLine = steps.find((s) => s.op === 'ENV' && s.args.includes('T3_'))!.args;
+    const env = Object.fromEntries(envLine.split(/\s+/).filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+    const { root, workdir } = imageFiles('sidecar.Dockerfile');
+    try {
+      // The image alone (no configuration mounted) and with compose's t3.json mounted.
+      for (const config of [loadSidecarConfig({ env }).config, sidecarConfigFromEnv(env)]) {
+        const inRepo = defaultBundleDir(config);
+        // The code runs from WORKDIR with the repository's layout, so demoBundleDir() lands at the same relative place.
+        const relative = path.relative(repoRoot, inRepo);
+        expect(relative.startsWith('..') ? `outside the repository: ${inRepo}` : relative).toBe(relative);
+        const inImage = await loadBundle(path.join(root, workdir, relative));
+        expect(inImage.manifest).toEqual((await loadBundle(inRepo)).manifest);
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 

@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { demoBundleDir, loadBundle, T3Engine } from '../../src/engine';
+import { ClassifyCall } from '../../src/pipeline';
 import {
-  EngineClassifier,
   loadT3Protos,
   PipelineBackend,
   startGrpcServer,
@@ -52,8 +52,8 @@ export async function openDemoEngine(): Promise<T3Engine> {
 }
 
 export function makeBackend(engine: T3Engine, studies: StudyOperations | null = null): PipelineBackend {
-  const classifier = new EngineClassifier({
-    engines: new Map([[engine.bundle.manifest.name, engine]]),
+  const classifier = new ClassifyCall({
+    engines: () => new Map([[engine.bundle.manifest.name, engine]]),
     settings: () => ({
       batchSize: TEST_BATCH_SIZE,
       defaultPolicy: 't3b',

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { loadSidecarConfig, validateSidecarConfig, type SidecarConfig } from '../../src/config';
+import { loadSidecarConfig, mergeConfig, validateSidecarConfig, type SidecarConfig } from '../../src/config';
 import { closeSharedFramePool } from '../../src/dicom';
 import { startSidecarGrpcServer, type RunningGrpcServer } from '../../src/grpc';
 import { startOrthancSidecar, type OrthancSidecar } from '../../src/orthanc/sidecar-service';
@@ -50,7 +50,7 @@ beforeAll(async () => {
       grpc: { listen: '', tls: null, tokens: [{ token: SECRET_TOKEN, role: 'admin' }] },
     },
   });
-  service = await startOrthancSidecar({ config, validateConfig: validateSidecarConfig, version: 'test', follow: false });
+  service = await startOrthancSidecar({ config, validateConfig: validateSidecarConfig, mergeConfig, version: 'test', follow: false });
   // The wiring `serve` uses: Classify shares the Sidecar's engines.
   server = await startSidecarGrpcServer({
     sidecar: service.sidecar,

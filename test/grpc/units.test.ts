@@ -113,7 +113,8 @@ describe('configuration secrets', () => {
 describe('WatchTriage resume over a bounded history (real ResultFeed, real server and client)', () => {
   test('events older than the history are reported as a gap on the first event; later ones replay in order', async () => {
     const { ResultFeed } = await import('../../src/pipeline');
-    const { EngineClassifier, PipelineBackend, sidecarOperations, startGrpcServer } = await import('../../src/grpc');
+    const { PipelineBackend, sidecarOperations, startGrpcServer } = await import('../../src/grpc');
+    const { ClassifyCall } = await import('../../src/pipeline');
     const { bearer, connect, testTokens, TRIAGE_TOKEN } = await import('./grpc-test-helpers');
     const feed = new ResultFeed(2);
     const result = (i: number) => ({
@@ -132,7 +133,7 @@ describe('WatchTriage resume over a bounded history (real ResultFeed, real serve
       security: { kind: 'plaintext' },
       tokens: testTokens(),
       backend: new PipelineBackend({
-        classifier: new EngineClassifier({
+        classifier: new ClassifyCall({
           engines: () => new Map(),
           settings: () => ({ batchSize: 1, defaultPolicy: 't3b', defaultWiseAlpha: 0.5, defaultFrames: 'first', triage: { rules: [], disagreement: {} } }),
         }),

@@ -18,10 +18,10 @@ export interface ServeProcess {
 }
 
 /** Starts a real `orthanc-t3 serve --config FILE` process, as an operator would, and collects its log lines. */
-export function spawnServe(configFile: string): ServeProcess {
+export function spawnServe(configFile: string, env: Record<string, string> = {}): ServeProcess {
   const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'orthanc-t3.js'), 'serve', '--config', configFile], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, TCP_NODELAY: '1' },
+    env: { ...process.env, TCP_NODELAY: '1', ...env },
   });
   const lines: ServeLogLine[] = [];
   let buf = '';

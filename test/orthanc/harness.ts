@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadSidecarConfig, validateSidecarConfig, type SidecarConfig } from '../../src/config';
+import { loadSidecarConfig, mergeConfig, validateSidecarConfig, type SidecarConfig } from '../../src/config';
 import { startOrthancSidecar, type OrthancSidecar } from '../../src/orthanc/sidecar-service';
 import type { StudyResultEvent } from '../../src/pipeline';
 import type { OrthancServer } from '../helpers/orthanc-server';
@@ -85,6 +85,7 @@ export async function startSidecar(
   const service = await startOrthancSidecar({
     config,
     validateConfig: validateSidecarConfig,
+    mergeConfig,
     version: 'test',
     log: (event, fields) => logs.push({ event, fields }),
     follow: options.follow,

@@ -73,7 +73,7 @@ function expectSameResults(spec: StudyResult, base: StudyResult): void {
   for (const im of spec.images) {
     const ref = byKey.get(`${im.sopInstanceUid}/${im.frameNumber}`)!;
     expect(ref).toBeDefined();
-    expect(Math.abs(im.js - ref.js)).toBeLessThan(1e-5);
+    expect(Math.abs(im.js! - ref.js!)).toBeLessThan(1e-5);
     expect(Math.abs(im.lambda - ref.lambda)).toBeLessThan(1e-5);
     expect(im.appliedLambda! - ref.appliedLambda!).toBeLessThan(1e-6);
     const refP = new Map(ref.predictions.map((p) => [p.code.value, p.probability]));

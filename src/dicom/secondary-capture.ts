@@ -1,5 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import dcmjs from 'dcmjs';
+import { dcmjs } from './dcmjs-library';
+import { writePart10 } from './part10-writer';
+import { SECONDARY_CAPTURE_IMAGE_STORAGE } from './sop-classes';
+import { EXPLICIT_VR_LITTLE_ENDIAN } from './transfer-syntax';
+
+/*
+ * A Secondary Capture image made from a raw pixel array (t3.v1.PixelArray in a gRPC classify request), so bare pixels
+ * enter the same decoding path as DICOM files.
+ */
 
 /** t3.v1.PixelArray as the proto loader gives it (camelCase; optional fields absent when unset). */
 export interface PixelArrayMessage {
@@ -33,10 +41,6 @@ export class PixelArrayError extends Error {
   }
 }
 
-const SECONDARY_CAPTURE_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.7';
-const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
-/** Identifies the writer of these wrapped objects (2.25 root derived from the name "orthanc-t3 grpc pixel array"). */
-const IMPLEMENTATION_CLASS_UID = uidFromBytes(createHash('sha256').update('orthanc-t3 grpc pixel array').digest());
 /** Frames above this are refused: the message-size limit bounds bytes, this bounds per-frame work. */
 const MAX_FRAMES = 1024;
 
@@ -117,7 +121,7 @@ export function pixelArrayToDicom(pixels: PixelArrayMessage, context: PixelArray
   const padded = new Uint8Array(data.length + (data.length % 2));
   padded.set(data);
   const dataset: Record<string, unknown> = {
-    SOPClassUID: SECONDARY_CAPTURE_SOP_CLASS,
+    SOPClassUID: SECONDARY_CAPTURE_IMAGE_STORAGE,
     SOPInstanceUID: sopInstanceUid,
     StudyInstanceUID: context.studyInstanceUid,
     SeriesInstanceUID: context.seriesInstanceUid,
@@ -157,17 +161,9 @@ export function pixelArrayToDicom(pixels: PixelArrayMessage, context: PixelArray
       ? { WindowCenter: decimalString(pixels.windowCenter, 'window_center'), WindowWidth: decimalString(pixels.windowWidth, 'window_width') }
       : {}),
   };
-  const meta = dcmjs.data.DicomMetaDictionary.denaturalizeDataset({
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: SECONDARY_CAPTURE_SOP_CLASS,
-    MediaStorageSOPInstanceUID: sopInstanceUid,
-    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
-    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
-  });
-  const dict = new dcmjs.data.DicomDict(meta);
   const denaturalized = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
   // dcmjs cannot tell OB from OW for PixelData on its own, so the element is added with its VR spelled out.
   denaturalized['7FE00010'] = { vr: bitsAllocated === 8 ? 'OB' : 'OW', Value: [padded.buffer] };
-  dict.dict = denaturalized;
-  return new Uint8Array(dict.write());
+  return writePart10(
+    { transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN, sopClassUid: SECONDARY_CAPTURE_IMAGE_STORAGE, sopInstanceUid }, denaturalized);
 }

@@ -1,0 +1,1 @@
+export { CategorizedError, ERROR_CATEGORIES, errorCategory, type ErrorCategory } from './categorized-error';

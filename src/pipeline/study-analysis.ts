@@ -1,0 +1,150 @@
+import { nonImageKind } from '../dicom/sop-classes';
+import type { FramePolicy } from '../dicom';
+import { errorCategory } from '../errors';
+import type { TriageConfig } from '../report';
+import type { ClassifyInput } from './classify-images';
+import type { FixedPassInput } from './classify-fixed-passes';
+import { composeClassification, type ComposedClassification } from './compose-study-result';
+import type { FixedPassEntry } from './fixed-pass-cache';
+import type { LoadedModel } from './model-registry';
+import { chooseBundle, type RouteTable } from './routing';
+import type { Semaphore } from './semaphore';
+import { StudyNotFoundError, type PixelSourceName, type StudyInstance, type StudySnapshot, type StudyStore } from './study-store';
+import type { RunPriority, StudyImageFailure } from './study-result';
+
+/** Which bundle analyses a study, its images for that bundle, and the images no configured bundle takes. */
+export interface RoutedStudy {
+  bundle: string | null;
+  images: StudyInstance[];
+  unrouted: StudyInstance[];
+}
+
+/**
+ * Routes a study's image objects (SR, KOS, PR… are not images and are left out). One SR per study: the bundle most
+ * of the study's images route to analyses them; the images routed elsewhere are reported as unrouted.
+ */
+export function routeStudy(snapshot: StudySnapshot, routing: RouteTable, isLoaded: (bundle: string) => boolean): RoutedStudy {
+  const images = snapshot.instances.filter((i) => nonImageKind(i.sopClassUid) === undefined);
+  const byBundle = new Map<string, StudyInstance[]>();
+  const unrouted: StudyInstance[] = [];
+  for (const inst of images) {
+    const name = chooseBundle(routing, {
+      modality: inst.modality,
+      sopClassUid: inst.sopClassUid,
+      bodyPartExamined: inst.bodyPartExamined,
+      studyDescription: snapshot.studyDescription,
+      seriesDescription: inst.seriesDescription,
+      callingAet: inst.callingAet,
+    });
+    if (name === null || !isLoaded(name)) unrouted.push(inst);
+    else byBundle.set(name, [...(byBundle.get(name) ?? []), inst]);
+  }
+  let best: string | null = null;
+  for (const [name, list] of byBundle) if (best === null || list.length > byBundle.get(best)!.length) best = name;
+  for (const [name, list] of byBundle) if (name !== best) unrouted.push(...list);
+  return { bundle: best, images: best ? byBundle.get(best)! : [], unrouted };
+}
+
+/** Why a study with nothing to analyse is skipped (recorded in its state; no SR, no retry). */
+export function skipReason(snapshot: StudySnapshot, routed: RoutedStudy): string {
+  return routed.unrouted.length === 0
+    ? `the study has no image objects (${snapshot.instances.length} non-image instance(s))`
+    : `no configured bundle takes the study's ${routed.unrouted.length} image(s)`;
+}
+
+/** The position of each instance in the study's (sorted) instance list: the index results report. */
+export function instancePositions(snapshot: StudySnapshot): Map<string, number> {
+  return new Map(snapshot.instances.map((inst, i) => [inst.orthancInstanceId, i]));
+}
+
+export function unroutedFailures(routed: RoutedStudy, positions: ReadonlyMap<string, number>): StudyImageFailure[] {
+  return routed.unrouted.map((inst) => ({
+    index: positions.get(inst.orthancInstanceId)!,
+    name: inst.orthancInstanceId,
+    code: 'no-route',
+    message: `no configured bundle takes ${inst.modality || 'this'} images of series "${inst.seriesDescription}"`,
+  }));
+}
+
+export interface StudyClassificationContext {
+  store: StudyStore;
+  /** Bounds how many studies load at once (memory). */
+  loading: Semaphore;
+  model: LoadedModel;
+  pixelSource: PixelSourceName;
+  framePolicy: FramePolicy;
+  triage: TriageConfig;
+  onBadImage: 'skip' | 'fail-study';
+  /** Fixed passes speculation already ran for an instance, if any. */
+  cachedFixedPasses(inst: StudyInstance): FixedPassEntry | undefined;
+}
+
+export interface StudyClassification {
+  composed: ComposedClassification;
+  loadMs: number;
+  inferMs: number;
+}
+
+/**
+ * Loads a routed study's images and classifies them through the model's T3B batcher, then composes the result.
+ * Loading takes a slot (a few studies at a time, and only when the batcher has room: memory stays bounded); the
+ * inference wait does not, so the next study loads while this one is inferred. A missing instance (deleted
+ * meanwhile) is left out; an unreadable one is a failed image; Orthanc being unavailable fails the whole attempt
+ * (it is retried). Throws when no image could be classified, or when any could not and `onBadImage` is fail-study.
+ */
+export async function classifyStudy(
+  snapshot: StudySnapshot,
+  routed: RoutedStudy,
+  runPriority: RunPriority,
+  ctx: StudyClassificationContext,
+): Promise<StudyClassification> {
+  const positions = instancePositions(snapshot);
+  const failures = unroutedFailures(routed, positions);
+  const tLoad = Date.now();
+  let loadMs = 0;
+  const { order, pending } = await ctx.loading.use(async () => {
+    await ctx.model.batcher.waitForRoom(routed.images.length);
+    const loaded: { input: ClassifyInput; inst: StudyInstance }[] = [];
+    await Promise.all(
+      routed.images.map(async (inst) => {
+        const cached = ctx.cachedFixedPasses(inst);
+        if (cached) {
+          // Speculation already ran both fixed passes: no fetch, no decode.
+          const input: FixedPassInput = { name: inst.orthancInstanceId, bytes: new Uint8Array(0), cached };
+          loaded.push({ input, inst });
+          return;
+        }
+        try {
+          const bytes = await ctx.store.fetchInstance(inst.orthancInstanceId, ctx.pixelSource, ctx.framePolicy);
+          loaded.push({ input: { name: inst.orthancInstanceId, bytes }, inst });
+        } catch (err) {
+          if (err instanceof StudyNotFoundError) return;
+          if (errorCategory(err) === 'unavailable') throw err;
+          failures.push({ index: positions.get(inst.orthancInstanceId)!, name: inst.orthancInstanceId, code: 'fetch-failed', message: err instanceof Error ? err.message : String(err) });
+        }
+      }),
+    );
+    // Deterministic order: by position in the study.
+    loaded.sort((a, b) => positions.get(a.inst.orthancInstanceId)! - positions.get(b.inst.orthancInstanceId)!);
+    loadMs = Date.now() - tLoad;
+    return { order: loaded, pending: ctx.model.batcher.submit(runPriority, loaded.map((o) => o.input), { bypassBound: true }) };
+  });
+  const tInfer = Date.now();
+  const outcomes = await pending;
+  const inferMs = Date.now() - tInfer;
+  const composed = composeClassification(outcomes, {
+    triage: ctx.triage,
+    positionOf: (i) => positions.get(order[i].inst.orthancInstanceId)!,
+    listNonImages: false,
+    priorFailures: failures,
+  });
+  if (composed.images.length === 0) {
+    const listed = composed.failures.map((f) => `${f.name} ${f.code}`).join('; ');
+    throw new Error(`no image of the study could be classified${listed ? ': ' + listed : ''}`);
+  }
+  const bad = composed.failures.filter((f) => f.code !== 'no-route');
+  if (ctx.onBadImage === 'fail-study' && bad.length > 0) {
+    throw new Error(`study has ${bad.length} unusable image(s): ${bad.map((f) => `${f.name} ${f.code}: ${f.message}`).join('; ')}`);
+  }
+  return { composed, loadMs, inferMs };
+}
