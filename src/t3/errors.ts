@@ -1,7 +1,7 @@
+import { CategorizedError } from '../errors';
 /** Bad input to the T3 method (logits, shapes, hyperparameters, policy names); the message names what and why. */
-export class T3InputError extends Error {
+export class T3InputError extends CategorizedError {
   constructor(message: string) {
-    super(message);
-    this.name = 'T3InputError';
+    super('invalid-argument', message);
   }
 }
