@@ -1,4 +1,6 @@
 import dcmjs from 'dcmjs';
+import { EXPLICIT_VR_LITTLE_ENDIAN } from '../dicom/transfer-syntax';
+import { writePart10 } from '../dicom/part10-writer';
 import { algorithmParameterTexts, imageKey } from './algorithm-parameters';
 import { CODES, MODALITY_MEANINGS, PRIVATE_SCHEME, PRIVATE_SCHEME_NAME } from './codes';
 import {
@@ -13,14 +15,9 @@ import { validateSrInput } from './validate-input';
 import { formatDateTime, formatDecimalString, isAscii, parseTimezoneOffset } from './value-format';
 
 export const COMPREHENSIVE_3D_SR_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.88.34';
-// report/ may import only t3/ (DESIGN.md), so the SR keeps its own dcmjs meta group instead of dicom/part10-writer.ts;
-// the transfer syntax UID and the implementation identity below are the values dicom/ writes every other file with.
-const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 export const MANUFACTURER = 'orthanc-t3';
 export const SR_SERIES_NUMBER = '9100';
 export const SR_SERIES_DESCRIPTION = 'AI triage results (orthanc-t3)';
-const IMPLEMENTATION_CLASS_UID = deriveUid('implementation-class', 'orthanc-t3');
-const IMPLEMENTATION_VERSION_NAME = 'ORTHANC_T3';
 
 /**
  * Patient, General Study and Patient Study attributes copied unchanged from the source header. PatientID matters
@@ -336,25 +333,18 @@ export function buildAiResultSr(input: SrInput): BuiltSr {
   // dcmjs writes every string as UTF-8, so any non-ASCII value needs ISO_IR 192 declared (docs/SR.md).
   if (hasNonAscii(dataset)) dataset.SpecificCharacterSet = 'ISO_IR 192';
 
-  const meta = dcmjs.data.DicomMetaDictionary.denaturalizeDataset({
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: COMPREHENSIVE_3D_SR_SOP_CLASS,
-    MediaStorageSOPInstanceUID: uids.sopInstanceUid,
-    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
-    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
-    ImplementationVersionName: IMPLEMENTATION_VERSION_NAME,
-  });
-  const dict = new dcmjs.data.DicomDict(meta);
-  dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
-  let written: ArrayBuffer;
+  let bytes: Uint8Array;
   try {
-    written = dict.write();
+    // The one Part 10 writer (dicom/), as every file the project writes.
+    bytes = writePart10(
+      { transferSyntaxUid: EXPLICIT_VR_LITTLE_ENDIAN, sopClassUid: COMPREHENSIVE_3D_SR_SOP_CLASS, sopInstanceUid: uids.sopInstanceUid },
+      dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset),
+    );
   } catch (error) {
     // Only copied source attributes can still break a VR rule here: everything else was checked above. The
     // value itself is left out of the message: it may be patient data.
     const vr = /vr: (\w+)/.exec((error as Error).message)?.[1] ?? 'unknown';
     throw new ReportError('sourceHeader', `a copied patient/study attribute breaks a DICOM ${vr} value rule`);
   }
-  const bytes = new Uint8Array(written);
   return { bytes, studyInstanceUid: studyUid, ...uids };
 }
