@@ -1,5 +1,6 @@
 import type { PolicyName } from '../t3/policy';
 import type { TriagePriority } from '../report/triage';
+import type { RouteRule, RouteTable } from '../pipeline/routing';
 
 /**
  * The sidecar's whole configuration as one typed object. The names other modules define (policies in t3/, triage
@@ -38,22 +39,10 @@ export interface BundleEntry {
   dir: string;
 }
 
-/** Every present field must match; a rule without fields matches everything. Patterns are JavaScript regexes. */
-export interface RoutingRule {
-  bundle: string;
-  modality?: string[];
-  sopClassUid?: string[];
-  bodyPartExamined?: string[];
-  studyDescription?: string;
-  seriesDescription?: string;
-  callingAet?: string[];
-}
-
-export interface RoutingConfig {
-  rules: RoutingRule[];
-  /** Bundle for images no rule matches; null skips them. */
-  defaultBundle: string | null;
-}
+/** Routing rules are the pipeline's (pipeline/routing.ts): every present field must match; patterns are regexes. */
+export type RoutingRule = RouteRule;
+/** Bundle for images no rule matches in `defaultBundle`; null skips them. */
+export type RoutingConfig = RouteTable;
 
 export interface BatchingConfig {
   batchSize: number;
