@@ -17,9 +17,9 @@ export interface ServeProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts a real `orthanc-t3 serve --config FILE` process, as an operator would, and collects its log lines. */
-export function spawnServe(configFile: string, env: Record<string, string> = {}): ServeProcess {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'orthanc-t3.js'), 'serve', '--config', configFile], {
+/** Starts a real `orthanc-t3 serve --config FILE [ARGS]` process, as an operator would, and collects its log lines. */
+export function spawnServe(configFile: string, env: Record<string, string> = {}, args: string[] = []): ServeProcess {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'orthanc-t3.js'), 'serve', '--config', configFile, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, TCP_NODELAY: '1', ...env },
   });
