@@ -89,6 +89,9 @@ export class WriteBack {
     try {
       // dcmjs's writer is slow on large studies: the SR is built in a worker thread, the event loop stays free.
       built = await sharedSrBuilder().build({ ...input, ...(predecessor ? { predecessor } : {}) });
+      // Building takes seconds on a busy machine: a worker paused or slowed past its lease meanwhile must not store an
+      // SR beside the one of the worker that took the study over, so the claim is confirmed again right before.
+      await this.confirmClaim(job);
       stored = await this.store.storeSr(built.bytes);
       srStoredAt = new Date().toISOString();
       await Promise.all([
