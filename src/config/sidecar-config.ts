@@ -147,7 +147,17 @@ export interface CoordinationConfig {
   leaseMs: number;
 }
 
+/**
+ * What the configuration is for. A production configuration refuses a bundle that declares itself a demonstration
+ * model (bundle.json `demonstration: true`) unless `allowDemonstrationModels` says so explicitly.
+ */
+export interface DeploymentConfig {
+  production: boolean;
+  allowDemonstrationModels: boolean;
+}
+
 export interface SidecarConfig {
+  deployment: DeploymentConfig;
   orthanc: OrthancConnectionConfig;
   follower: FollowerConfig;
   bundles: BundleEntry[];
@@ -173,6 +183,9 @@ export const DEFAULT_CHECKPOINT_PATH = 'state/t3-checkpoint.json';
 /** Defaults: a local Orthanc on its standard port and the demo bundle for every image. */
 export function defaultSidecarConfig(): SidecarConfig {
   return {
+    // The built-in defaults run the demo (no configuration file); orthanc-config/t3.json, the template for a real
+    // installation, says production.
+    deployment: { production: false, allowDemonstrationModels: false },
     orthanc: { url: 'http://127.0.0.1:8042', username: null, password: null, timeoutMs: 30000 },
     // Relative to the working directory, inside state/ (git-ignored), so a run from a clone leaves nothing git sees.
     // Not beside the configuration: that folder is often read-only (/etc/orthanc, a Kubernetes ConfigMap).
