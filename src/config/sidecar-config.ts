@@ -113,6 +113,15 @@ export interface PluginConfig {
   deadlineSeconds: number;
 }
 
+/** Read by the Orthanc plugin's triage worklist (orthanc-config/plugin/t3_worklist.py). */
+export interface WorklistConfig {
+  /**
+   * Orthanc user names (RegisteredUsers) allowed to re-run a study from the worklist; null: every user Orthanc lets in
+   * (Orthanc 1.10.1's own authentication has no roles).
+   */
+  administrators: string[] | null;
+}
+
 export interface MetricsConfig {
   /** host:port of the HTTP server with /metrics (Prometheus), /livez and /readyz; "" disables it. */
   listen: string;
@@ -168,6 +177,7 @@ export interface SidecarConfig {
   retry: RetryConfig;
   grpc: GrpcConfig;
   plugin: PluginConfig;
+  worklist: WorklistConfig;
   metrics: MetricsConfig;
   speculation: SpeculationConfig;
   coordination: CoordinationConfig;
@@ -214,6 +224,7 @@ export function defaultSidecarConfig(): SidecarConfig {
     retry: { maxAttempts: 3, initialDelayMs: 1000, maxDelayMs: 30000 },
     grpc: { listen: '127.0.0.1:50051', tls: null, tokens: [] },
     plugin: { sidecarAddress: '127.0.0.1:50051', token: null, deadlineSeconds: 5 },
+    worklist: { administrators: null },
     metrics: { listen: '' },
     speculation: { enabled: false, cacheMegabytes: 256, queueBound: 512 },
     coordination: { mode: 'single', workerId: '', quietMs: 3000, leaseMs: 30000 },

@@ -10,6 +10,7 @@ import type {
   OrthancConnectionConfig,
   MetricsConfig,
   PluginConfig,
+  WorklistConfig,
   RetryConfig,
   RoutingConfig,
   RoutingRule,
@@ -271,6 +272,11 @@ function plugin(v: unknown, key: string): PluginConfig {
   };
 }
 
+function worklist(v: unknown, key: string): WorklistConfig {
+  const o = obj(v, key, ['administrators']);
+  return { administrators: o.administrators === null ? null : strList(o.administrators, `${key}.administrators`) };
+}
+
 function bool(value: unknown, key: string): boolean {
   if (typeof value !== 'boolean') throw new ConfigError(key, `must be true or false, got ${describe(value)}`);
   return value;
@@ -309,7 +315,7 @@ function coordination(v: unknown, key: string): CoordinationConfig {
  */
 export function validateSidecarConfig(raw: unknown, root: string = CONFIG_ROOT): SidecarConfig {
   const c = new ConfigErrorCollector();
-  const o = c.check(() => obj(raw, root, ['deployment', 'orthanc', 'follower', 'bundles', 'routing', 'batching', 'inference', 'triage', 'retry', 'grpc', 'plugin', 'metrics', 'speculation', 'coordination']))
+  const o = c.check(() => obj(raw, root, ['deployment', 'orthanc', 'follower', 'bundles', 'routing', 'batching', 'inference', 'triage', 'retry', 'grpc', 'plugin', 'worklist', 'metrics', 'speculation', 'coordination']))
     // Unknown top-level keys are reported with the rest; the known sections are still checked.
     ?? (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Obj) : null);
   if (o === null) {
@@ -334,6 +340,7 @@ export function validateSidecarConfig(raw: unknown, root: string = CONFIG_ROOT):
     retry: c.check(() => retry(o.retry, `${root}.retry`)),
     grpc: c.check(() => grpc(o.grpc, `${root}.grpc`)),
     plugin: c.check(() => plugin(o.plugin, `${root}.plugin`)),
+    worklist: c.check(() => worklist(o.worklist, `${root}.worklist`)),
     metrics: c.check(() => metrics(o.metrics, `${root}.metrics`)),
     speculation: c.check(() => speculation(o.speculation, `${root}.speculation`)),
     coordination: c.check(() => coordination(o.coordination, `${root}.coordination`)),
