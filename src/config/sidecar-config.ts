@@ -30,6 +30,8 @@ export interface FollowerConfig {
   changesLimit: number;
   /** Backoff ceiling while Orthanc is unreachable. */
   maxBackoffMs: number;
+  /** While Orthanc stays unusable (down, wrong password, wrong URL), the warning is logged again this often (≤ 60 s). */
+  problemRepeatMs: number;
 }
 
 export interface BundleEntry {
@@ -199,7 +201,7 @@ export function defaultSidecarConfig(): SidecarConfig {
     orthanc: { url: 'http://127.0.0.1:8042', username: null, password: null, timeoutMs: 30000 },
     // Relative to the working directory, inside state/ (git-ignored), so a run from a clone leaves nothing git sees.
     // Not beside the configuration: that folder is often read-only (/etc/orthanc, a Kubernetes ConfigMap).
-    follower: { checkpointPath: DEFAULT_CHECKPOINT_PATH, pollIntervalMs: 500, changesLimit: 100, maxBackoffMs: 10000 },
+    follower: { checkpointPath: DEFAULT_CHECKPOINT_PATH, pollIntervalMs: 500, changesLimit: 100, maxBackoffMs: 10000, problemRepeatMs: 30000 },
     bundles: [{ name: 'demo', dir: 'demo' }],
     routing: { rules: [], defaultBundle: 'demo' },
     batching: { batchSize: 32, maxDelayMs: 200, scope: 'study', queueBound: 512 },

@@ -120,12 +120,13 @@ function orthanc(v: unknown, key: string): OrthancConnectionConfig {
 }
 
 function follower(v: unknown, key: string): FollowerConfig {
-  const o = obj(v, key, ['checkpointPath', 'pollIntervalMs', 'changesLimit', 'maxBackoffMs']);
+  const o = obj(v, key, ['checkpointPath', 'pollIntervalMs', 'changesLimit', 'maxBackoffMs', 'problemRepeatMs']);
   return {
     checkpointPath: str(o.checkpointPath, `${key}.checkpointPath`, { nonEmpty: true }),
     pollIntervalMs: num(o.pollIntervalMs, `${key}.pollIntervalMs`, 10, 600000, true),
     changesLimit: num(o.changesLimit, `${key}.changesLimit`, 1, 4000, true),
     maxBackoffMs: num(o.maxBackoffMs, `${key}.maxBackoffMs`, 10, 3600000, true),
+    problemRepeatMs: num(o.problemRepeatMs, `${key}.problemRepeatMs`, 1000, 60000, true),
   };
 }
 
