@@ -64,6 +64,8 @@ test('serve with the wrong password says so within 2 s, names T3.orthanc.usernam
   expect(b.time - a.time).toBeGreaterThanOrEqual(1900);
   expect(c.time - b.time).toBeLessThan(6000);
   expect(problems().every((l) => l.problem === 'authentication')).toBe(true);
+  // The demo bundle is announced at start as what it is.
+  await waitFor('the demonstration-model line', () => serve!.lines.some((l) => l.event === 'demonstration-model'), 20000, 100);
 
   // /readyz says the same thing as the log (and GetStatus's follower.last_error).
   const readyz = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
