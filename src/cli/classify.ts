@@ -125,7 +125,9 @@ export const classifyCommand: CliCommand = {
       io.stderr.write(
         `classified ${args.positionals.length - failures - skipped} of ${args.positionals.length} file(s), skipped ${skipped} without an image, ` +
           `failed ${failures}, with ${bundle.manifest.name} ` +
-          `(${policy.name}, batch ${batchSize}, ${engine.executionProvider})\n`,
+          `(${policy.name}, batch ${batchSize}, ${engine.executionProvider})` +
+          // The same words serve, the worklist and the SR use: no one mistakes these findings for a clinical model's.
+          `${bundle.manifest.demonstration ? ': a demonstration model, its findings mean nothing for patients' : ''}\n`,
       );
       return failures === 0 ? ExitCode.ok : ExitCode.partialFailure;
     } finally {
