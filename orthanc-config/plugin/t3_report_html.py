@@ -143,8 +143,8 @@ def render_report_html(tags, study_link=None, worklist_link=None):
     if links:
         out.append('<p>%s</p>' % ' · '.join(links))
     if result['demonstration']:
-        out.append('<div class="demo" id="t3-demo-notice">Demonstration model: %s</div>'
-                   % _e(result['notice'] or 'trained on synthetic images, not a medical device'))
+        out.append('<div class="demo" id="t3-demo-notice">%s</div>'
+                   % _e(result['notice'] or 'Demonstration model: trained on synthetic images, not a medical device'))
     out.append('<table><tr><th>Patient</th><td>%s (%s)</td></tr>' % (_e(patient), _e(tags.get('PatientID', ''))))
     out.append('<tr><th>Study</th><td>%s %s</td></tr>' % (_e(tags.get('StudyDescription', '')), _e(tags.get('StudyDate', ''))))
     out.append('<tr><th>Report</th><td>%s %s (SR, verification: %s)</td></tr>'

@@ -146,7 +146,7 @@ test('the worklist lists the studies emergency → urgent → routine with findi
   await page.click(`tr[data-study-id="${first.id}"] a.report-link`);
   await page.waitForSelector('#t3-algorithm');
   const report = await page.textContent('body');
-  expect(report).toContain('Demonstration model');
+  expect(await page.textContent('#t3-demo-notice')).toMatch(/^DEMONSTRATION MODEL trained on synthetic images, not a medical device/);
   expect(report).toMatch(/Finding\s*Probability\s*Code/);
   expect(report).toMatch(/\d+\.\d %/);
   expect(report).toMatch(/SCT \d+/);
