@@ -12,12 +12,13 @@ RUNTIME_PACKAGES=(
 )
 # Reference decoders (dcmtk, GDCM), the three SR validators, openssl for TLS certificates, torch and onnx for the
 # model scripts (scripts/export-clip, scripts/train-demo, the bench's ViT-B/16 pair; run with /usr/bin/python3),
-# PostgreSQL for the several-sidecars test.
+# PostgreSQL for the several-sidecars test, Chromium for the worklist's browser test (driven by playwright-core).
 TEST_PACKAGES=(
   dicom3tools libpixelmed-java default-jre-headless libgdcm-tools
   openssl
   python3-torch python3-onnx
   postgresql orthanc-postgresql
+  chromium
 )
 
 wanted=("${RUNTIME_PACKAGES[@]}")

@@ -1,24 +1,58 @@
-// orthanc-t3: triage state and a re-run button on the study page of the legacy Orthanc Explorer (/app/explorer.html).
-// State is the study metadata the sidecar writes (T3Status, T3Priority, T3Lambda, T3Sr, T3Error; numeric indexes
-// 4701… when the names are not declared).
+// orthanc-t3 in the legacy Orthanc Explorer (/app/explorer.html, Orthanc 1.10.1):
+// - the study page: priority, review flag, top finding, "demo model", a link to the readable report and a re-run
+//   button;
+// - every study list (a patient's studies, lookup results): a badge with priority, review flag and top finding;
+// - a link to the triage worklist (/t3/app/) on the pages that list patients and studies.
+// State is the study metadata the sidecar writes (src/orthanc/triage-metadata.ts), by name or by numeric index.
 (function () {
-  var NAMES = { T3Status: '4701', T3Priority: '4702', T3Lambda: '4703', T3Sr: '4704', T3Error: '4705' };
+  var NAMES = {
+    T3Status: '4701', T3Priority: '4702', T3Lambda: '4703', T3Sr: '4704', T3Error: '4705',
+    T3Review: '4710', T3TopFinding: '4711', T3Findings: '4712', T3Demo: '4713', T3Finished: '4714'
+  };
+  var COLOURS = { emergency: '#b00020', urgent: '#f5a623', routine: '#5b7fa6' };
   function value(meta, name) {
     if (meta[name] !== undefined) return meta[name];
     return meta[NAMES[name]];
   }
+  function esc(text) {
+    return $('<span>').text(text == null ? '' : String(text)).html();
+  }
+  function badge(text, colour, cls, title) {
+    return '<span class="t3-badge ' + cls + '" title="' + esc(title || '') + '" style="display:inline-block;margin-left:.4em;' +
+      'padding:0 .4em;border-radius:3px;font-size:85%;font-weight:bold;color:#fff;background:' + colour + '">' + esc(text) + '</span>';
+  }
+  // The badges of one study, from its metadata; '' when it was never triaged.
+  function badges(meta) {
+    var status = value(meta, 'T3Status');
+    if (!status) return '';
+    var out = [];
+    var priority = value(meta, 'T3Priority');
+    if (status === 'done' && priority) out.push(badge(priority, COLOURS[priority] || '#777', 't3-priority', 'AI triage priority'));
+    else out.push(badge('AI ' + status, '#777', 't3-status', value(meta, 'T3Error') || ''));
+    var review = value(meta, 'T3Review');
+    if (review && review.indexOf('yes') === 0) out.push(badge('review', '#b00020', 't3-review', review.replace(/^yes: /, 'human review: ')));
+    var top = value(meta, 'T3TopFinding');
+    if (top && status === 'done') out.push(badge(top, '#444', 't3-top-finding', 'most probable finding'));
+    if (value(meta, 'T3Demo') === 'true') out.push(badge('demo model', '#a06a00', 't3-demo', 'demonstration model trained on synthetic images: not a medical device'));
+    return out.join('');
+  }
+  function metadata(studyId) {
+    return $.ajax({ url: '../studies/' + studyId + '/metadata?expand', dataType: 'json', cache: false });
+  }
+
+  // ---- the study page
   function render(box, studyId) {
-    $.ajax({ url: '../studies/' + studyId + '/metadata?expand', dataType: 'json', cache: false }).done(function (meta) {
+    metadata(studyId).done(function (meta) {
       var status = value(meta, 'T3Status') || 'not analysed';
-      var lines = ['<b>AI triage:</b> ' + $('<span>').text(status).html()];
-      var priority = value(meta, 'T3Priority');
-      if (priority) lines.push('priority <b>' + $('<span>').text(priority).html() + '</b>');
-      var lambda = value(meta, 'T3Lambda');
-      if (lambda) lines.push('λ<sub>B</sub> ' + $('<span>').text(lambda).html());
-      var sr = value(meta, 'T3Sr');
-      if (sr) lines.push('<a href="#instance?uuid=' + encodeURIComponent(sr) + '">SR</a>');
+      var lines = ['<b>AI triage:</b> ' + esc(status) + badges(meta)];
+      var review = value(meta, 'T3Review');
+      if (review && review.indexOf('yes') === 0) lines.push('<span class="t3-review-reason">human review: ' + esc(review.replace(/^yes: /, '')) + '</span>');
+      var findings = value(meta, 'T3Findings');
+      if (findings) lines.push('findings: ' + esc(findings));
+      if (value(meta, 'T3Sr')) lines.push('<a class="t3-report-link" href="../t3/studies/' + encodeURIComponent(studyId) + '/report" target="_blank">report</a>');
+      lines.push('<a href="../t3/app/">worklist</a>');
       var error = value(meta, 'T3Error');
-      if (error) lines.push('<i>' + $('<span>').text(error).html() + '</i>');
+      if (error) lines.push('<i>' + esc(error) + '</i>');
       box.find('.t3-state').html(lines.join(' · '));
     });
   }
@@ -43,5 +77,45 @@
     box.insertBefore($('#study-delete').parent().parent());
     button.button();
     render(box, studyId);
+  });
+
+  // ---- study lists: any link to a study page gets its badges once it appears (the lists are filled by ajax)
+  function decorate(root) {
+    $(root).find('a[href^="#study?uuid="]').add($(root).filter('a[href^="#study?uuid="]')).each(function () {
+      var link = $(this);
+      if (link.attr('data-t3') || link.closest('#study').length) return;
+      link.attr('data-t3', 'pending');
+      var studyId = link.attr('href').replace('#study?uuid=', '');
+      metadata(studyId).done(function (meta) {
+        var html = badges(meta);
+        link.attr('data-t3', html ? 'triaged' : 'none');
+        if (html) {
+          // jQuery Mobile puts the title in an <h3>; the badge goes next to it.
+          var target = link.find('h3').first();
+          (target.length ? target : link).append(html);
+        }
+      });
+    });
+  }
+  // This script is loaded from the page's <head>: watch the body once it exists.
+  $(function () {
+    if (window.MutationObserver) {
+      new MutationObserver(function (mutations) {
+        mutations.forEach(function (m) {
+          for (var i = 0; i < m.addedNodes.length; i++) if (m.addedNodes[i].nodeType === 1) decorate(m.addedNodes[i]);
+        });
+      }).observe(document.body, { childList: true, subtree: true });
+    }
+    decorate(document.body);
+  });
+  $(document).bind('pageshow', function () { decorate(document.body); });
+
+  // ---- a way to the worklist from the start pages
+  $('#lookup, #find-patients').live('pagebeforeshow', function () {
+    var page = $(this);
+    if (page.find('.t3-worklist-link').length) return;
+    var content = page.find('[data-role="content"]').first();
+    content.prepend('<p class="t3-worklist-link" style="margin:0 0 .5em"><a href="../t3/app/" data-ajax="false" ' +
+      'style="font-weight:bold">AI triage worklist</a> (urgent studies first)</p>');
   });
 })();

@@ -245,4 +245,13 @@ orthanc.RegisterRestCallback('/t3/status', status_route)
 orthanc.RegisterRestCallback('/t3/studies/(.*)/analyze', analyze_route)
 orthanc.RegisterOnChangeCallback(on_change)
 orthanc.ExtendOrthancExplorer(_explorer_js())
+
+# ---- issue 14 hook: the triage worklist (/t3/app/, /t3/worklist) and the readable report (/t3/studies/{id}/report)
+# live in t3_worklist.py (this folder is first on sys.path). A failure there must not stop Orthanc or these routes.
+try:
+    import t3_worklist
+    t3_worklist.register()
+except Exception as _worklist_error:
+    orthanc.LogError('orthanc-t3 plugin: worklist and report view unavailable: %s: %s' % (type(_worklist_error).__name__, _worklist_error))
+# ---- end of issue 14 hook
 orthanc.LogWarning('orthanc-t3 plugin: sidecar at %s%s' % (SIDECAR_ADDRESS, '' if IMPORT_ERROR is None else ' (' + IMPORT_ERROR + ')'))

@@ -110,6 +110,8 @@ def main() -> None:
         "version": "1.0.0",
         "description": "Demo bundle: a small CNN zero-shot chest classifier with an expert derived by synthetic "
                        "fine-tuning. Not trained on real images; for demonstration and tests only.",
+        # Declares the pair a demonstration model: serve logs it, SRs and the worklist say so, production refuses it.
+        "demonstration": True,
         "modalities": ["CR", "DX", "CT", "MR", "US", "XA", "OT"],
         "input": {"name": "pixel_values", "width": IMAGE_SIZE, "height": IMAGE_SIZE, "channels": 3,
                   "mean": MEAN, "std": STD, "resize": "bilinear"},

@@ -179,6 +179,8 @@ def main() -> None:
         "description": "Demo bundle trained on synthetic chest-like images (scripts/train-demo): a small CNN zero-shot "
                        "classifier trained broadly (generalist) and fine-tuned on one scanner style (expert). "
                        "Not trained on real images: for demonstration, evaluation and tests only.",
+        # Declares the pair a demonstration model: serve logs it, SRs and the worklist say so, production refuses it.
+        "demonstration": True,
         "modalities": ["CR", "DX", "CT", "MR", "US", "XA", "OT"],
         "input": {"name": "pixel_values", "width": IMAGE_SIZE, "height": IMAGE_SIZE, "channels": 3,
                   "mean": MEAN, "std": STD, "resize": "bilinear"},

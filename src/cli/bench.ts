@@ -3,15 +3,22 @@ import path from 'node:path';
 import { ExitCode, UsageError, type CliCommand } from './command';
 import { optionNumber, optionString, parseArgs } from './parse-args';
 
-const HELP = `usage: orthanc-t3 bench [--reps N] [--vit-reps N] [--batch-sizes 1,8,32] [--max-seconds S]
-                       [--threads N] [--skip-vit] [--skip-demo] [--vit-dir DIR] [--out FILE]
+const HELP = `usage: orthanc-t3 bench [options]
 
 Engine benchmark on the demo bundle and on a ViT-B/16-sized pair generated into the OS temp dir with
 /usr/bin/python3 (python3-torch, python3-onnx). Prints one JSON summary on stdout, progress on stderr.
-  --reps N          timed repetitions per measurement on the demo bundle (default 5)
-  --vit-reps N      timed repetitions per measurement on the ViT-B pair (default 1)
-  --max-seconds S   stop repeating a measurement after S seconds (default 60)
-  --vit-dir DIR     reuse a pair (generalist.onnx, expert.onnx) instead of generating one`;
+
+options:
+  --reps N             timed repetitions per measurement on the demo bundle (default 5)
+  --vit-reps N         timed repetitions per measurement on the ViT-B pair (default 1)
+  --batch-sizes LIST   batch sizes to measure, comma-separated (default 1,8,32)
+  --max-seconds S      stop repeating a measurement after S seconds (default 60)
+  --threads N          ONNX Runtime intra-op threads (default: its own choice)
+  --skip-vit           leave out the ViT-B pair
+  --skip-demo          leave out the demo bundle
+  --vit-dir DIR        reuse a pair (generalist.onnx, expert.onnx) instead of generating one
+  --out FILE           also write the JSON summary to FILE
+`;
 
 /** Shape of bench/engine-bench.ts's options (declared here: bench/ is outside the compiled src/ tree). */
 interface EngineBenchModule {
@@ -31,10 +38,10 @@ export const benchCommand: CliCommand = {
   async run(argv, io) {
     const args = parseArgs(argv, { values: ['reps', 'vit-reps', 'batch-sizes', 'max-seconds', 'threads', 'vit-dir', 'out'], flags: ['skip-vit', 'skip-demo', 'help'] });
     if (args.options.get('help')) {
-      io.stdout.write(HELP + '\n');
+      io.stdout.write(HELP);
       return ExitCode.ok;
     }
-    if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+    if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}" (orthanc-t3 bench --help)`);
     const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
     const batchText = optionString(args, 'batch-sizes');
     const batchSizes = batchText?.split(',').map((t) => {

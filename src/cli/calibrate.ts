@@ -7,6 +7,7 @@ import { demoBundleDir, loadBundle, T3Engine, type ModelBundle } from '../engine
 import { dicomReader } from './eval';
 import { defaultPolicyConfig } from '../t3';
 import {
+  calibrationWarnings,
   fitTemperature,
   LABELS_FILE,
   loadLabelledSplit,
@@ -24,11 +25,16 @@ part of the method (docs/T3.md, output distribution alignment).
 DIR is a labelled folder (labels.csv + PNG or DICOM files), or a folder with a calibration/ subfolder. Use images
 that are not in your test splits.
 
+Nothing is written unless you say where: --bundle DIR names the bundle to rewrite, or --out FILE receives a copy
+of bundle.json with the new temperatures. Without either, the shipped demo bundle is calibrated and the result only
+printed. A fit at the edge of the search range or on fewer than 50 images is warned about.
+
 options:
-  --bundle DIR         model bundle to calibrate (default: the demo bundle, bundles/demo-trained)
+  --bundle DIR         model bundle to calibrate and rewrite (default: the demo bundle, bundles/demo-trained, not rewritten)
+  --out FILE           write the calibrated bundle.json here instead (the bundle folder is left as it is)
   --data DIR           labelled calibration images (required)
   --limit N            use the first N images
-  --dry-run            print the fitted temperatures without writing bundle.json
+  --dry-run            print the fitted temperatures without writing anything
   --providers LIST     execution providers to try in order (default cuda,webgpu,cpu)
 `;
 
@@ -47,21 +53,26 @@ function withUnitTemperatures(bundle: ModelBundle): ModelBundle {
   return { ...bundle, manifest: { ...bundle.manifest, temperatures: { generalist: 1, expert: 1 } } };
 }
 
-/** Rewrites only the "temperatures" field of bundle.json, keeping every other field as written. */
-export async function writeBundleTemperatures(bundleDir: string, temperatures: { generalist: number; expert: number }): Promise<void> {
+/**
+ * Writes bundle.json with only its "temperatures" changed, keeping every other field as written: into the bundle
+ * folder itself, or to `outFile`.
+ */
+export async function writeBundleTemperatures(bundleDir: string, temperatures: { generalist: number; expert: number }, outFile?: string): Promise<string> {
   const file = path.join(bundleDir, 'bundle.json');
   const raw = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
   raw.temperatures = temperatures;
-  const tmp = `${file}.tmp-${process.pid}`;
+  const target = outFile ?? file;
+  const tmp = `${target}.tmp-${process.pid}`;
   await fs.writeFile(tmp, JSON.stringify(raw, null, 2) + '\n');
-  await fs.rename(tmp, file);
+  await fs.rename(tmp, target);
+  return target;
 }
 
 export const calibrateCommand: CliCommand = {
   name: 'calibrate',
   summary: "fit the generalist's and the expert's temperatures on labelled images and write them into bundle.json",
   async run(argv: string[], io: CliIo): Promise<number> {
-    const args = parseArgs(argv, { values: ['bundle', 'data', 'limit', 'providers'], flags: ['help', 'dry-run'] });
+    const args = parseArgs(argv, { values: ['bundle', 'data', 'limit', 'providers', 'out'], flags: ['help', 'dry-run'] });
     if (args.options.has('help')) {
       io.stdout.write(HELP);
       return ExitCode.ok;
@@ -72,7 +83,9 @@ export const calibrateCommand: CliCommand = {
     const limit = optionNumber(args, 'limit', (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
     const executionProviders = providersOption(args);
 
-    const bundle = await loadBundle(optionString(args, 'bundle') ?? demoBundleDir());
+    const namedBundle = optionString(args, 'bundle');
+    const outFile = optionString(args, 'out');
+    const bundle = await loadBundle(namedBundle ?? demoBundleDir());
     const spec = bundle.manifest.input;
     const readDicom = dicomReader(bundle);
     const folder = await calibrationFolder(dataDir);
@@ -99,10 +112,16 @@ export const calibrateCommand: CliCommand = {
       await engine.close();
     }
     const temperatures = { generalist: fits.generalist.temperature, expert: fits.expert.temperature };
-    const dryRun = args.options.has('dry-run');
-    if (!dryRun) await writeBundleTemperatures(bundle.dir, temperatures);
+    const warnings = calibrationWarnings(fits, split.images.length);
+    for (const warning of warnings) io.stderr.write(`calibrate: warning: ${warning}\n`);
+    // The shipped bundle is rewritten only when named explicitly; an output file is always an explicit choice.
+    const writeTo = args.options.has('dry-run') ? null : outFile !== undefined ? path.resolve(outFile) : namedBundle !== undefined ? path.join(bundle.dir, 'bundle.json') : null;
+    if (writeTo === null && !args.options.has('dry-run')) {
+      io.stderr.write(`calibrate: nothing written: the demo bundle (${bundle.dir}) is rewritten only when named with --bundle; or give --out FILE\n`);
+    }
+    if (writeTo !== null) await writeBundleTemperatures(bundle.dir, temperatures, outFile !== undefined ? writeTo : undefined);
     io.stdout.write(JSON.stringify({
-      bundle: bundle.dir, images: split.images.length, written: !dryRun,
+      bundle: bundle.dir, images: split.images.length, written: writeTo !== null, ...(writeTo !== null ? { writtenTo: writeTo } : {}), warnings,
       previous: bundle.manifest.temperatures,
       generalist: { temperature: fits.generalist.temperature, nll_before: fits.generalist.nllBefore, nll_after: fits.generalist.nllAfter },
       expert: { temperature: fits.expert.temperature, nll_before: fits.expert.nllBefore, nll_after: fits.expert.nllAfter },

@@ -24,7 +24,8 @@ options:
   --bundle DIR         model bundle folder (default: the demo bundle shipped in bundles/demo-trained)
   --policy NAME        generalist | expert | wise | ensemble | dawin | t3 | t3b (default t3b)
   --batch-size N       images per T3B batch, in the order given (default 32)
-  --frames P           multi-frame policy: first | middle | all | a 0-based index (default middle)
+  --frames P           multi-frame policy: first | middle | all | a 0-based index (default middle); the output's
+                       "frame" is the 1-based DICOM frame number, "frame_index" the 0-based index --frames takes
   --wise-alpha A       α of the wise policy (default 0.5)
   --dawin-offset       use DaWin's offset-adjusted coefficient for the dawin policy
   --providers LIST     execution providers to try in order, e.g. cuda,webgpu,cpu (default)
@@ -47,8 +48,10 @@ function parseFramePolicy(text: string): FramePolicy {
 export function outcomeLine(file: string, images: readonly StudyImagePrediction[], failure: StudyImageFailure | undefined, skipped: boolean): Record<string, unknown> {
   if (failure) return { file, ok: false, skipped, error_code: failure.code, error: failure.message };
   const frameLine = (image: StudyImagePrediction) => ({
-    // 1-based frame of the object (a single-frame object's one frame is frame 1).
+    // 1-based frame of the object, as DICOM and the SR number them (a single-frame object's one frame is frame 1).
     frame: image.frameNumber || 1,
+    // The same frame as --frames and T3.inference.framePolicy name it: a 0-based index.
+    frame_index: (image.frameNumber || 1) - 1,
     predictions: image.predictions.map((p) => ({ label: p.label, code: p.code.value, scheme: p.code.scheme, probability: p.probability })),
     js: image.js,
     lambda: image.lambdaFinal,
@@ -122,7 +125,9 @@ export const classifyCommand: CliCommand = {
       io.stderr.write(
         `classified ${args.positionals.length - failures - skipped} of ${args.positionals.length} file(s), skipped ${skipped} without an image, ` +
           `failed ${failures}, with ${bundle.manifest.name} ` +
-          `(${policy.name}, batch ${batchSize}, ${engine.executionProvider})\n`,
+          `(${policy.name}, batch ${batchSize}, ${engine.executionProvider})` +
+          // The same words serve, the worklist and the SR use: no one mistakes these findings for a clinical model's.
+          `${bundle.manifest.demonstration ? ': a demonstration model, its findings mean nothing for patients' : ''}\n`,
       );
       return failures === 0 ? ExitCode.ok : ExitCode.partialFailure;
     } finally {

@@ -11,6 +11,8 @@ import { loadSidecarConfig, parseJsonWithComments } from '../config';
 import { closeSharedFramePool } from '../dicom';
 import { OrthancClient } from '../orthanc';
 import type { StudyResult } from '../pipeline';
+import { DEMONSTRATION_NOTICE } from '../pipeline/demonstration-model';
+import { summarizeTriage } from '../pipeline/triage-summary';
 
 const ORTHANC_BINARY = '/usr/sbin/Orthanc';
 const PYTHON_PLUGIN = '/usr/share/orthanc/plugins/libOrthancPython.so';
@@ -150,7 +152,8 @@ export function formatTable(header: string[], rows: string[][]): string {
 }
 
 function resultRow(r: StudyResult, description: string): string[] {
-  const top = r.images[0]?.predictions[0];
+  // The study's most probable finding over all its images (what the worklist and the badge show).
+  const top = r.triage ? summarizeTriage(r.images, r.triage).topFinding : null;
   return [
     description.slice(0, 28) || '(no description)',
     r.modalities.join(',') || '-',
@@ -158,7 +161,7 @@ function resultRow(r: StudyResult, description: string): string[] {
     String(r.failedImages.length),
     r.status === 'done' && r.sr ? (r.triage?.priority ?? '-') : r.status === 'done' && r.images.length === 0 ? 'skipped (no images)' : `${r.status}: ${(r.error ?? '').slice(0, 40)}`,
     r.triage?.needsHumanReview ? 'yes' : 'no',
-    top ? `${top.label} ${(top.probability * 100).toFixed(1)}%` : '-',
+    top ?? '-',
     r.batchLambdas.length ? r.batchLambdas.map((l) => l.toFixed(3)).join(',') : '-',
     r.sr?.orthancInstanceId ?? '-',
   ];
@@ -217,14 +220,18 @@ export const demoCommand: CliCommand = {
 
       const client = new OrthancClient(config.orthanc);
       const studies = new Set<string>();
+      let refused = 0;
       for (const file of files) {
         try {
           studies.add((await client.storeInstance(new Uint8Array(fs.readFileSync(file)))).ParentStudy);
         } catch (err) {
+          refused++;
           io.stderr.write(`could not upload ${path.basename(file)}: ${(err as Error).message}\n`);
         }
       }
-      io.stdout.write(`uploaded ${files.length} file(s) from ${samples} into ${studies.size} studies; waiting for the triage…\n`);
+      // Counts what Orthanc took, not what was tried.
+      io.stdout.write(`uploaded ${files.length - refused} of ${files.length} file(s) from ${samples} into ${studies.size} studies` +
+        `${refused ? ` (${refused} refused, see above)` : ''}; waiting for the triage…\n`);
       const deadline = Date.now() + timeoutS * 1000;
       const finished = (id: string) => {
         const r = results.get(id);
@@ -240,19 +247,25 @@ export const demoCommand: CliCommand = {
         if (!r || !finished(id)) incomplete++;
         rows.push(r ? resultRow(r, study.MainDicomTags.StudyDescription ?? '') : [study.MainDicomTags.StudyDescription ?? id, '-', '-', '-', 'no result yet', '-', '-', '-', '-']);
       }
-      io.stdout.write('\n' + formatTable(['study', 'modality', 'images', 'unusable', 'priority', 'review', 'top finding (image 1)', 'λ_B', 'SR instance (Orthanc id)'], rows));
-      io.stdout.write(
-        `\nOrthanc Explorer: ${orthanc.url}/app/explorer.html  (each study page shows its AI triage and a re-run button)\n` +
-          (withPlugin ? `sidecar status through Orthanc: curl ${orthanc.url}/t3/status\n` : '') +
-          `send more studies: storescu -aec ORTHANC 127.0.0.1 ${ports.dicom} FILE.dcm\n` +
-          `gRPC: 127.0.0.1:${grpcPort} (token in ${path.join(orthanc.configDir, 't3.json')})\n` +
-          `metrics: http://127.0.0.1:${metricsPort}/metrics\n`,
-      );
+      if (config.bundles.some((b) => b.dir === 'demo')) {
+        io.stdout.write(`\nThese results come from the ${DEMONSTRATION_NOTICE}. The sample images are not chest radiographs.\n`);
+      }
+      io.stdout.write('\n' + formatTable(['study', 'modality', 'images', 'unusable', 'priority', 'review', 'top finding', 'λ_B', 'SR instance (Orthanc id)'], rows));
       if (args.options.has('exit-when-done')) {
+        // The URLs are not printed: everything is stopped in the next line.
         await cleanup();
         return incomplete === 0 ? ExitCode.ok : ExitCode.partialFailure;
       }
-      io.stdout.write('serving; Ctrl-C to stop\n');
+      io.stdout.write(
+        (withPlugin ? `\ntriage worklist (urgent first): ${orthanc.url}/t3/app/\n` : '\n') +
+          `Orthanc Explorer: ${orthanc.url}/app/explorer.html  (study pages and lists show the AI triage)\n` +
+          (withPlugin ? `sidecar status through Orthanc: curl ${orthanc.url}/t3/status\n` : '') +
+          // -R proposes each file's own transfer syntax, so compressed files are sent as they are.
+          `send more studies: storescu -R -aec ORTHANC 127.0.0.1 ${ports.dicom} FILE.dcm   (or: curl --data-binary @FILE.dcm ${orthanc.url}/instances)\n` +
+          `gRPC: 127.0.0.1:${grpcPort} (token in ${path.join(orthanc.configDir, 't3.json')})\n` +
+          `metrics: http://127.0.0.1:${metricsPort}/metrics\n` +
+          'serving; Ctrl-C to stop\n',
+      );
       await new Promise<void>((resolve) => {
         const onSignal = () => {
           process.off('SIGINT', onSignal);

@@ -18,11 +18,15 @@ const COMMANDS: Record<string, { summary: string; load: () => CliCommand }> = {
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return ['usage: orthanc-t3 <command> [options]', '', 'commands:', ...lines, '', 'orthanc-t3 <command> --help for its options'].join('\n');
+  return ['usage: orthanc-t3 <command> [options]', '', 'commands:', ...lines, '', 'orthanc-t3 <command> --help for its options; orthanc-t3 --version'].join('\n');
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.stdout.write(`orthanc-t3 ${(require('../../package.json') as { version: string }).version}\n`);
+    return ExitCode.ok;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(usage() + '\n');
     return name === undefined ? ExitCode.usage : ExitCode.ok;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { optionString, parseArgs, type ParsedArgs } from './parse-args';
-import { ConfigError, loadSidecarConfig, mergeConfig, validateSidecarConfig, type SidecarConfig } from '../config';
+import { ConfigError, ENV_BINDINGS, loadSidecarConfig, mergeConfig, validateSidecarConfig, type SidecarConfig } from '../config';
 import { closeSharedFramePool } from '../dicom';
 import { redactSecrets, startSidecarGrpcServer, type ExtraTokenSources, type RunningGrpcServer } from '../grpc';
 import { startOrthancSidecar, type OrthancSidecar } from '../orthanc/sidecar-service';
@@ -126,7 +126,9 @@ async function startMetricsServer(listen: string, service: OrthancSidecar<Sideca
     } else if (req.url === '/readyz') {
       const orthancDown = following && service.follower.state === 'orthanc-down';
       const ready = status.accepting && status.models.length > 0 && !orthancDown;
-      res.writeHead(ready ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ready ? 'ready\n' : orthancDown ? 'orthanc unreachable\n' : 'not accepting work\n');
+      // The same words GetStatus (and the plugin's /t3/status) give in follower.last_error.
+      const why = orthancDown ? `not ready: ${service.follower.lastError ?? 'Orthanc is not usable'}` : 'not ready: not accepting work';
+      res.writeHead(ready ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ready ? 'ready\n' : `${why}\n`);
     } else {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: /metrics /livez /readyz\n');
     }
@@ -138,15 +140,21 @@ async function startMetricsServer(listen: string, service: OrthancSidecar<Sideca
   return { host, port: (server.address() as AddressInfo).port, server };
 }
 
+/** Every environment variable serve reads, from the one list config/ applies (so the help cannot fall behind). */
+function environmentHelp(): string {
+  const lines = ENV_BINDINGS.map((b) => `  ${b.name.padEnd(30)} T3.${b.path.join('.')}`);
+  lines.push(`  ${'T3_GRPC_TOKENS'.padEnd(30)} gRPC bearer tokens, token=role[+role],… (adds to T3.grpc.tokens)`);
+  lines.push(`  ${'T3_GRPC_TOKEN_FILE'.padEnd(30)} JSON token file of the gRPC server (or --grpc-token-file)`);
+  return lines.join('\n');
+}
+
 const HELP = `usage: orthanc-t3 serve [options]
 
 Follows Orthanc's change feed and triages every study that becomes stable: SR and metadata written back into the
 study. Also serves the gRPC TriageService/AdminService when grpc.listen and grpc.tokens are configured.
 Configuration: defaults ← the "T3" section of --config (an Orthanc configuration file or folder) ← environment
-(T3_ORTHANC_URL, T3_ORTHANC_USERNAME, T3_ORTHANC_PASSWORD, T3_CHECKPOINT_PATH, T3_BATCH_SIZE, T3_MAX_DELAY_MS,
-T3_BATCH_SCOPE, T3_QUEUE_BOUND, T3_POLICY, T3_PIXEL_SOURCE, T3_GRPC_LISTEN, …) ← these options.
-gRPC bearer tokens: T3.grpc.tokens, plus T3_GRPC_TOKENS (token=role[+role],…) and a token file
-(--grpc-token-file or T3_GRPC_TOKEN_FILE).
+← these options. When Orthanc cannot be used (wrong URL or password, not running, not Orthanc), serve says which and
+names the setting to change, at once and then every T3.follower.problemRepeatMs (30 s) while it lasts.
 SIGTERM or Ctrl-C: stop reading changes, finish the studies in flight, save the checkpoint, exit.
 
 options:
@@ -158,6 +166,9 @@ options:
   --metrics-listen A   host:port of /metrics, /livez, /readyz, "" to disable (overrides T3.metrics.listen)
   --no-follow          do not follow the change feed (gRPC requests only)
   --print-config       print the effective configuration (secrets shown as ***) and exit
+
+environment (each overrides the configuration file):
+${environmentHelp()}
 `;
 
 /** The config overlay from command-line options. */
@@ -198,17 +209,22 @@ export const serveCommand: CliCommand = {
     }
     if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}" (orthanc-t3 serve --help)`);
     let config: SidecarConfig;
+    let warnings: string[];
     try {
-      config = loadSidecarConfig({ configPath: optionString(args, 'config'), env: process.env, overrides: cliOverrides(args) }).config;
+      ({ config, warnings } = loadSidecarConfig({ configPath: optionString(args, 'config'), env: process.env, overrides: cliOverrides(args) }));
     } catch (err) {
-      if (err instanceof ConfigError) throw new UsageError(`configuration: ${err.message}`);
+      // Every bad value at once, one per line, so an administrator fixes them in one go.
+      if (err instanceof ConfigError) throw new UsageError(`configuration:\n  ${err.message.split('\n').join('\n  ')}`);
       throw err;
     }
     if (args.options.has('print-config')) {
+      for (const message of warnings) io.stderr.write(`warning: ${message}\n`);
       io.stdout.write(JSON.stringify(redactSecrets(config), null, 2) + '\n');
       return ExitCode.ok;
     }
     const log = jsonLog(io.stderr);
+    log('starting', { version: PACKAGE_VERSION, orthanc: config.orthanc.url, production: config.deployment.production });
+    for (const message of warnings) log('configuration-warning', { message });
     const extraTokens = {
       tokenFile: optionString(args, 'grpc-token-file') ?? process.env.T3_GRPC_TOKEN_FILE ?? null,
       tokenList: process.env.T3_GRPC_TOKENS ?? null,

@@ -7,3 +7,37 @@ export class ConfigError extends CategorizedError {
     this.key = key;
   }
 }
+
+/**
+ * Several configuration values that cannot be used, all reported at once (an administrator fixes them in one go).
+ * `key` is the first one's; the message has one line per problem.
+ */
+export class ConfigErrorList extends ConfigError {
+  readonly errors: readonly ConfigError[];
+  constructor(errors: readonly ConfigError[]) {
+    super(errors[0].key, errors[0].message.slice(errors[0].key.length + 2));
+    this.errors = errors;
+    this.message = errors.map((e) => e.message).join('\n');
+  }
+}
+
+/** Runs checks and keeps every ConfigError they throw; `throwIfAny` reports them together. */
+export class ConfigErrorCollector {
+  private readonly errors: ConfigError[] = [];
+
+  /** The check's value, or undefined when it failed (its error is kept). */
+  check<T>(run: () => T): T | undefined {
+    try {
+      return run();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.errors.push(...(err instanceof ConfigErrorList ? err.errors : [err]));
+      return undefined;
+    }
+  }
+
+  throwIfAny(): void {
+    if (this.errors.length === 1) throw this.errors[0];
+    if (this.errors.length > 1) throw new ConfigErrorList(this.errors);
+  }
+}

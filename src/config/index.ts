@@ -1,5 +1,5 @@
 export * from './sidecar-config';
-export { ConfigError } from './config-error';
+export { ConfigError, ConfigErrorList } from './config-error';
 export { validateSidecarConfig, CONFIG_ROOT } from './validate-config';
 export { loadSidecarConfig, readT3Section, mergeConfig, configFromEnv, ENV_BINDINGS } from './load-config';
 export type { LoadConfigOptions, LoadedConfig } from './load-config';

@@ -44,8 +44,51 @@ export function parseJsonWithComments(text: string, source: string): unknown {
   try {
     return JSON.parse(out);
   } catch (err) {
-    throw new SyntaxError(`${source}: ${(err as Error).message}`);
+    throw new SyntaxError(`${source}${linePosition(out, (err as Error).message)}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * `:line:column` of the syntax error, or "". Comments were replaced by spaces or cut at the line end, so lines and
+ * columns of the stripped text are those of the file.
+ */
+function linePosition(text: string, message: string): string {
+  const match = /at position (\d+)/.exec(message);
+  const position = match ? Number(match[1]) : errorOffset(text);
+  if (position === null) return '';
+  const before = text.slice(0, position);
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return `:${line}:${column}`;
+}
+
+/**
+ * Where JSON.parse fails when its message names no position (Node 20 says only "Unexpected token"): the shortest
+ * prefix that fails other than by ending early ends at the bad character. Every shorter prefix only ends early, so a
+ * binary search finds it.
+ */
+function errorOffset(text: string): number | null {
+  const failsBeforeEnd = (length: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, length));
+      return true;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/Unexpected end of JSON input/.test(message)) return false;
+      // "Expected … at position N" with N at the end of the prefix also means it ended early.
+      const at = /at position (\d+)/.exec(message);
+      return at === null || Number(at[1]) < length;
+    }
+  };
+  if (!failsBeforeEnd(text.length)) return text.length;
+  let low = 0;
+  let high = text.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (failsBeforeEnd(mid)) high = mid;
+    else low = mid + 1;
+  }
+  return low > 0 ? low - 1 : null;
 }
 
 function stripLeadingComments(text: string): string {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from './config-error';
+import { ConfigError, ConfigErrorList } from './config-error';
 import { parseJsonWithComments } from './json-with-comments';
 import { defaultSidecarConfig, type SidecarConfig } from './sidecar-config';
 import { CONFIG_ROOT, validateSidecarConfig } from './validate-config';
@@ -28,6 +28,8 @@ interface EnvBinding {
 
 /** Every environment variable the sidecar reads; each overrides the file and the defaults. */
 export const ENV_BINDINGS: readonly EnvBinding[] = [
+  { name: 'T3_PRODUCTION', path: ['deployment', 'production'], kind: 'boolean' },
+  { name: 'T3_ALLOW_DEMONSTRATION_MODELS', path: ['deployment', 'allowDemonstrationModels'], kind: 'boolean' },
   { name: 'T3_ORTHANC_URL', path: ['orthanc', 'url'], kind: 'string' },
   { name: 'T3_ORTHANC_USERNAME', path: ['orthanc', 'username'], kind: 'nullableString' },
   { name: 'T3_ORTHANC_PASSWORD', path: ['orthanc', 'password'], kind: 'nullableString' },
@@ -145,17 +147,23 @@ export interface LoadedConfig {
   config: SidecarConfig;
   /** Where the T3 section came from, if a file had one. */
   sectionFile: string | null;
+  /** Things that are valid but probably not what was meant (a --config without a T3 section); for the log. */
+  warnings: string[];
 }
 
 /** defaults ← T3 section ← environment ← overrides, validated once. Throws ConfigError naming the key. */
 export function loadSidecarConfig(options: LoadConfigOptions = {}): LoadedConfig {
   let merged: unknown = defaultSidecarConfig();
   let sectionFile: string | null = null;
+  const warnings: string[] = [];
   if (options.configPath) {
     const found = readT3Section(options.configPath);
     if (found) {
       merged = mergeConfig(merged, found.section);
       sectionFile = found.file;
+    } else {
+      // Orthanc itself would ignore the missing section too; say so, or every setting silently stays at its default.
+      warnings.push(`${options.configPath} has no "${CONFIG_ROOT}" section: the built-in defaults are used (see orthanc-config/t3.json for one)`);
     }
   }
   const fromEnv = configFromEnv(options.env ?? {});
@@ -164,12 +172,13 @@ export function loadSidecarConfig(options: LoadConfigOptions = {}): LoadedConfig
   try {
     validateSidecarConfig(withEnv);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      const binding = ENV_BINDINGS.find((b) => err.key === `${CONFIG_ROOT}.${b.path.join('.')}` && options.env?.[b.name] !== undefined);
-      if (binding) throw new ConfigError(binding.name, err.message.slice(err.key.length + 2));
-    }
-    throw err;
+    if (!(err instanceof ConfigError)) throw err;
+    const named = (err instanceof ConfigErrorList ? err.errors : [err]).map((one) => {
+      const binding = ENV_BINDINGS.find((b) => one.key === `${CONFIG_ROOT}.${b.path.join('.')}` && options.env?.[b.name] !== undefined);
+      return binding ? new ConfigError(binding.name, one.message.slice(one.key.length + 2)) : one;
+    });
+    throw named.length === 1 ? named[0] : new ConfigErrorList(named);
   }
   const config = validateSidecarConfig(mergeConfig(withEnv, options.overrides ?? {}));
-  return { config, sectionFile };
+  return { config, sectionFile, warnings };
 }

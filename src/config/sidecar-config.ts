@@ -30,6 +30,8 @@ export interface FollowerConfig {
   changesLimit: number;
   /** Backoff ceiling while Orthanc is unreachable. */
   maxBackoffMs: number;
+  /** While Orthanc stays unusable (down, wrong password, wrong URL), the warning is logged again this often (≤ 60 s). */
+  problemRepeatMs: number;
 }
 
 export interface BundleEntry {
@@ -113,6 +115,15 @@ export interface PluginConfig {
   deadlineSeconds: number;
 }
 
+/** Read by the Orthanc plugin's triage worklist (orthanc-config/plugin/t3_worklist.py). */
+export interface WorklistConfig {
+  /**
+   * Orthanc user names (RegisteredUsers) allowed to re-run a study from the worklist; null: every user Orthanc lets in
+   * (Orthanc 1.10.1's own authentication has no roles).
+   */
+  administrators: string[] | null;
+}
+
 export interface MetricsConfig {
   /** host:port of the HTTP server with /metrics (Prometheus), /livez and /readyz; "" disables it. */
   listen: string;
@@ -147,7 +158,17 @@ export interface CoordinationConfig {
   leaseMs: number;
 }
 
+/**
+ * What the configuration is for. A production configuration refuses a bundle that declares itself a demonstration
+ * model (bundle.json `demonstration: true`) unless `allowDemonstrationModels` says so explicitly.
+ */
+export interface DeploymentConfig {
+  production: boolean;
+  allowDemonstrationModels: boolean;
+}
+
 export interface SidecarConfig {
+  deployment: DeploymentConfig;
   orthanc: OrthancConnectionConfig;
   follower: FollowerConfig;
   bundles: BundleEntry[];
@@ -158,6 +179,7 @@ export interface SidecarConfig {
   retry: RetryConfig;
   grpc: GrpcConfig;
   plugin: PluginConfig;
+  worklist: WorklistConfig;
   metrics: MetricsConfig;
   speculation: SpeculationConfig;
   coordination: CoordinationConfig;
@@ -173,10 +195,13 @@ export const DEFAULT_CHECKPOINT_PATH = 'state/t3-checkpoint.json';
 /** Defaults: a local Orthanc on its standard port and the demo bundle for every image. */
 export function defaultSidecarConfig(): SidecarConfig {
   return {
+    // The built-in defaults run the demo (no configuration file); orthanc-config/t3.json, the template for a real
+    // installation, says production.
+    deployment: { production: false, allowDemonstrationModels: false },
     orthanc: { url: 'http://127.0.0.1:8042', username: null, password: null, timeoutMs: 30000 },
     // Relative to the working directory, inside state/ (git-ignored), so a run from a clone leaves nothing git sees.
     // Not beside the configuration: that folder is often read-only (/etc/orthanc, a Kubernetes ConfigMap).
-    follower: { checkpointPath: DEFAULT_CHECKPOINT_PATH, pollIntervalMs: 500, changesLimit: 100, maxBackoffMs: 10000 },
+    follower: { checkpointPath: DEFAULT_CHECKPOINT_PATH, pollIntervalMs: 500, changesLimit: 100, maxBackoffMs: 10000, problemRepeatMs: 30000 },
     bundles: [{ name: 'demo', dir: 'demo' }],
     routing: { rules: [], defaultBundle: 'demo' },
     batching: { batchSize: 32, maxDelayMs: 200, scope: 'study', queueBound: 512 },
@@ -201,6 +226,7 @@ export function defaultSidecarConfig(): SidecarConfig {
     retry: { maxAttempts: 3, initialDelayMs: 1000, maxDelayMs: 30000 },
     grpc: { listen: '127.0.0.1:50051', tls: null, tokens: [] },
     plugin: { sidecarAddress: '127.0.0.1:50051', token: null, deadlineSeconds: 5 },
+    worklist: { administrators: null },
     metrics: { listen: '' },
     speculation: { enabled: false, cacheMegabytes: 256, queueBound: 512 },
     coordination: { mode: 'single', workerId: '', quietMs: 3000, leaseMs: 30000 },

@@ -1,6 +1,6 @@
 import { POLICY_NAMES } from '../t3/policy';
 import { TRIAGE_PRIORITIES } from '../report/triage';
-import { ConfigError } from './config-error';
+import { ConfigError, ConfigErrorCollector, ConfigErrorList } from './config-error';
 import type {
   BatchingConfig,
   BundleEntry,
@@ -10,12 +10,14 @@ import type {
   OrthancConnectionConfig,
   MetricsConfig,
   PluginConfig,
+  WorklistConfig,
   RetryConfig,
   RoutingConfig,
   RoutingRule,
   SidecarConfig,
   SpeculationConfig,
   CoordinationConfig,
+  DeploymentConfig,
   TriageRuleSetting,
   TriageSetting,
 } from './sidecar-config';
@@ -30,8 +32,9 @@ function obj(value: unknown, key: string, known: string[]): Obj {
     throw new ConfigError(key, `must be an object, got ${describe(value)}`);
   }
   // Orthanc ignores unknown keys silently; we refuse them so a typo does not leave a setting at its default.
-  for (const k of Object.keys(value)) {
-    if (!known.includes(k)) throw new ConfigError(`${key}.${k}`, `unknown key (known: ${known.join(', ')})`);
+  const unknown = Object.keys(value).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    throw together(unknown.map((k) => new ConfigError(`${key}.${k}`, `unknown key (known: ${known.join(', ')})`)));
   }
   return value as Obj;
 }
@@ -65,6 +68,19 @@ function oneOf<T extends string>(value: unknown, key: string, allowed: readonly 
     throw new ConfigError(key, `must be one of ${allowed.join(' | ')}, got ${describe(value)}`);
   }
   return value as T;
+}
+
+/** One error as itself, several as one ConfigErrorList. */
+function together(errors: ConfigError[]): ConfigError {
+  return errors.length === 1 ? errors[0] : new ConfigErrorList(errors);
+}
+
+/** Maps every item, reporting the errors of all items (not only the first bad one). */
+function eachItem<T>(items: unknown[], map: (item: unknown, i: number) => T): T[] {
+  const c = new ConfigErrorCollector();
+  const out = items.map((item, i) => c.check(() => map(item, i)) as T);
+  c.throwIfAny();
+  return out;
 }
 
 function arr(value: unknown, key: string): unknown[] {
@@ -104,17 +120,18 @@ function orthanc(v: unknown, key: string): OrthancConnectionConfig {
 }
 
 function follower(v: unknown, key: string): FollowerConfig {
-  const o = obj(v, key, ['checkpointPath', 'pollIntervalMs', 'changesLimit', 'maxBackoffMs']);
+  const o = obj(v, key, ['checkpointPath', 'pollIntervalMs', 'changesLimit', 'maxBackoffMs', 'problemRepeatMs']);
   return {
     checkpointPath: str(o.checkpointPath, `${key}.checkpointPath`, { nonEmpty: true }),
     pollIntervalMs: num(o.pollIntervalMs, `${key}.pollIntervalMs`, 10, 600000, true),
     changesLimit: num(o.changesLimit, `${key}.changesLimit`, 1, 4000, true),
     maxBackoffMs: num(o.maxBackoffMs, `${key}.maxBackoffMs`, 10, 3600000, true),
+    problemRepeatMs: num(o.problemRepeatMs, `${key}.problemRepeatMs`, 1000, 60000, true),
   };
 }
 
 function bundles(v: unknown, key: string): BundleEntry[] {
-  const list = arr(v, key).map((item, i) => {
+  const list = eachItem(arr(v, key), (item, i) => {
     const o = obj(item, `${key}[${i}]`, ['name', 'dir']);
     return { name: str(o.name, `${key}[${i}].name`, { nonEmpty: true }), dir: str(o.dir, `${key}[${i}].dir`, { nonEmpty: true }) };
   });
@@ -131,7 +148,7 @@ function routing(v: unknown, key: string, bundleNames: string[]): RoutingConfig 
   const checkBundle = (name: string, k: string) => {
     if (!bundleNames.includes(name)) throw new ConfigError(k, `names no configured bundle ("${name}"; have: ${bundleNames.join(', ')})`);
   };
-  const rules = arr(o.rules, `${key}.rules`).map((item, i) => {
+  const rules = eachItem(arr(o.rules, `${key}.rules`), (item, i) => {
     const k = `${key}.rules[${i}]`;
     const r = obj(item, k, ['bundle', 'modality', 'sopClassUid', 'bodyPartExamined', 'studyDescription', 'seriesDescription', 'callingAet']);
     const rule: RoutingRule = { bundle: str(r.bundle, `${k}.bundle`, { nonEmpty: true }) };
@@ -184,7 +201,7 @@ function inference(v: unknown, key: string): InferenceConfig {
 
 function triage(v: unknown, key: string): TriageSetting {
   const o = obj(v, key, ['rules', 'disagreement']);
-  const rules: TriageRuleSetting[] = arr(o.rules, `${key}.rules`).map((item, i) => {
+  const rules: TriageRuleSetting[] = eachItem(arr(o.rules, `${key}.rules`), (item, i) => {
     const k = `${key}.rules[${i}]`;
     const r = obj(item, k, ['code', 'threshold', 'priority']);
     return {
@@ -235,7 +252,7 @@ function grpc(v: unknown, key: string): GrpcConfig {
       clientCaFile: t.clientCaFile === undefined ? null : strOrNull(t.clientCaFile, `${key}.tls.clientCaFile`),
     };
   }
-  const tokens = arr(o.tokens, `${key}.tokens`).map((item, i) => {
+  const tokens = eachItem(arr(o.tokens, `${key}.tokens`), (item, i) => {
     const k = `${key}.tokens[${i}]`;
     const t = obj(item, k, ['token', 'role', 'roles']);
     const entry: GrpcConfig['tokens'][number] = { token: str(t.token, `${k}.token`, { nonEmpty: true }) };
@@ -256,6 +273,11 @@ function plugin(v: unknown, key: string): PluginConfig {
   };
 }
 
+function worklist(v: unknown, key: string): WorklistConfig {
+  const o = obj(v, key, ['administrators']);
+  return { administrators: o.administrators === null ? null : strList(o.administrators, `${key}.administrators`) };
+}
+
 function bool(value: unknown, key: string): boolean {
   if (typeof value !== 'boolean') throw new ConfigError(key, `must be true or false, got ${describe(value)}`);
   return value;
@@ -270,6 +292,14 @@ function speculation(v: unknown, key: string): SpeculationConfig {
   };
 }
 
+function deployment(v: unknown, key: string): DeploymentConfig {
+  const o = obj(v, key, ['production', 'allowDemonstrationModels']);
+  return {
+    production: bool(o.production, `${key}.production`),
+    allowDemonstrationModels: bool(o.allowDemonstrationModels, `${key}.allowDemonstrationModels`),
+  };
+}
+
 function coordination(v: unknown, key: string): CoordinationConfig {
   const o = obj(v, key, ['mode', 'workerId', 'quietMs', 'leaseMs']);
   const workerId = str(o.workerId, `${key}.workerId`);
@@ -281,25 +311,42 @@ function coordination(v: unknown, key: string): CoordinationConfig {
 
 /**
  * Checks a complete configuration object (defaults already merged in) and returns a typed copy.
- * Throws ConfigError whose key is the dotted path of the first bad value, e.g. `T3.batching.batchSize`.
+ * Throws ConfigError whose key is the dotted path of the bad value, e.g. `T3.batching.batchSize`; when several values
+ * are bad, a ConfigErrorList naming every one (each section, each rule, each token is checked).
  */
 export function validateSidecarConfig(raw: unknown, root: string = CONFIG_ROOT): SidecarConfig {
-  const o = obj(raw, root, ['orthanc', 'follower', 'bundles', 'routing', 'batching', 'inference', 'triage', 'retry', 'grpc', 'plugin', 'metrics', 'speculation', 'coordination']);
-  const b = bundles(o.bundles, `${root}.bundles`);
-  if (b.length === 0) throw new ConfigError(`${root}.bundles`, 'must list at least one bundle');
-  return {
-    orthanc: orthanc(o.orthanc, `${root}.orthanc`),
-    follower: follower(o.follower, `${root}.follower`),
+  const c = new ConfigErrorCollector();
+  const o = c.check(() => obj(raw, root, ['deployment', 'orthanc', 'follower', 'bundles', 'routing', 'batching', 'inference', 'triage', 'retry', 'grpc', 'plugin', 'worklist', 'metrics', 'speculation', 'coordination']))
+    // Unknown top-level keys are reported with the rest; the known sections are still checked.
+    ?? (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Obj) : null);
+  if (o === null) {
+    c.throwIfAny();
+    throw new ConfigError(root, 'must be an object');
+  }
+  const b = c.check(() => {
+    const list = bundles(o.bundles, `${root}.bundles`);
+    if (list.length === 0) throw new ConfigError(`${root}.bundles`, 'must list at least one bundle');
+    return list;
+  });
+  const config = {
+    deployment: c.check(() => deployment(o.deployment, `${root}.deployment`)),
+    orthanc: c.check(() => orthanc(o.orthanc, `${root}.orthanc`)),
+    follower: c.check(() => follower(o.follower, `${root}.follower`)),
     bundles: b,
-    routing: routing(o.routing, `${root}.routing`, b.map((x) => x.name)),
-    batching: batching(o.batching, `${root}.batching`),
-    inference: inference(o.inference, `${root}.inference`),
-    triage: triage(o.triage, `${root}.triage`),
-    retry: retry(o.retry, `${root}.retry`),
-    grpc: grpc(o.grpc, `${root}.grpc`),
-    plugin: plugin(o.plugin, `${root}.plugin`),
-    metrics: metrics(o.metrics, `${root}.metrics`),
-    speculation: speculation(o.speculation, `${root}.speculation`),
-    coordination: coordination(o.coordination, `${root}.coordination`),
+    // Without valid bundles the routing rules cannot be checked against their names.
+    routing: b ? c.check(() => routing(o.routing, `${root}.routing`, b.map((x) => x.name))) : undefined,
+    batching: c.check(() => batching(o.batching, `${root}.batching`)),
+    inference: c.check(() => inference(o.inference, `${root}.inference`)),
+    triage: c.check(() => triage(o.triage, `${root}.triage`)),
+    retry: c.check(() => retry(o.retry, `${root}.retry`)),
+    grpc: c.check(() => grpc(o.grpc, `${root}.grpc`)),
+    plugin: c.check(() => plugin(o.plugin, `${root}.plugin`)),
+    worklist: c.check(() => worklist(o.worklist, `${root}.worklist`)),
+    metrics: c.check(() => metrics(o.metrics, `${root}.metrics`)),
+    speculation: c.check(() => speculation(o.speculation, `${root}.speculation`)),
+    coordination: c.check(() => coordination(o.coordination, `${root}.coordination`)),
   };
+  c.throwIfAny();
+  // Every check passed, so no section is undefined.
+  return config as SidecarConfig;
 }

@@ -32,6 +32,11 @@ export interface BundleManifest {
   /** Bundle-level T3 hyperparameters; missing fields take the defaults of src/t3. */
   t3: T3Hyperparameters;
   models: { generalist: BundleModelEntry; expert: BundleModelEntry };
+  /**
+   * True for a demonstration model (trained on synthetic images, not a medical device): serve logs it, results and
+   * SRs say so, and a production configuration refuses it unless allowed. Absent in bundle.json means false.
+   */
+  demonstration?: boolean;
 }
 
 const RESIZE_METHODS: readonly ResizeMethod[] = ['bilinear', 'nearest', 'area'];
@@ -175,5 +180,12 @@ export function parseBundleManifest(raw: unknown, file: string): BundleManifest 
     },
     t3,
     models: { generalist: modelEntry('generalist'), expert: modelEntry('expert') },
+    demonstration: demonstrationFlag(r, root.demonstration),
   };
+}
+
+function demonstrationFlag(r: ManifestReader, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') r.fail('demonstration', `must be true or false, got ${JSON.stringify(value)}`);
+  return value;
 }

@@ -17,3 +17,4 @@ export { evaluationMarkdown } from './report-markdown';
 export { evaluationSvg } from './report-svg';
 export { resizeImage, type ResizeMethod } from './resize';
 export { CalibrationError, fitTemperature, temperatureNll, type TemperatureFit, type TemperatureSearch } from './temperature-scaling';
+export { calibrationWarnings, MIN_CALIBRATION_IMAGES, TEMPERATURE_SEARCH_RANGE } from './calibration-warnings';

@@ -1,10 +1,14 @@
 import { CheckpointStore } from './checkpoint-store';
-import { OrthancClient, OrthancError } from './orthanc-client';
+import { diagnoseOrthancFailure, type OrthancDiagnosis } from './connection-diagnosis';
+import { OrthancClient } from './orthanc-client';
+import { ProblemReporter } from './problem-reporter';
 
 export interface FollowerOptions {
   pollIntervalMs: number;
   changesLimit: number;
   maxBackoffMs: number;
+  /** While Orthanc stays unusable, the problem is logged again this often (≤ 60 s); default 30 s. */
+  problemRepeatMs?: number;
 }
 
 export interface FollowerHooks {
@@ -41,8 +45,10 @@ export class ChangeFollower {
   private lastSaved = -1;
   private backoffMs = 0;
   state: FollowerState = 'stopped';
-  /** The last error talking to Orthanc (null once a poll succeeds again). */
+  /** The last error talking to Orthanc, as the diagnosis says it (null once a poll succeeds again). */
   lastError: string | null = null;
+  /** Reports a lasting Orthanc problem at a bounded rate; shared with the start-up probe. */
+  readonly problems: ProblemReporter;
   /** Counters for status and metrics. */
   readonly stats = { polls: 0, stableStudies: 0, resets: 0, orthancErrors: 0 };
 
@@ -51,7 +57,35 @@ export class ChangeFollower {
     private readonly checkpoint: CheckpointStore,
     private readonly options: FollowerOptions,
     private readonly hooks: FollowerHooks,
-  ) {}
+  ) {
+    this.problems = new ProblemReporter((event, fields) => this.hooks.log?.(event, fields), options.problemRepeatMs ?? 30000);
+  }
+
+  /** What is wrong with Orthanc now, or null. */
+  get problem(): OrthancDiagnosis | null {
+    return this.problems.problem;
+  }
+
+  /**
+   * One /system request, reported like a failed poll: run at start while the models load, so a wrong URL or password
+   * is said within a second or two, not after the engines are open.
+   */
+  async probe(): Promise<boolean> {
+    try {
+      await this.client.system();
+      return true;
+    } catch (err) {
+      this.noteFailure(err, null);
+      return false;
+    }
+  }
+
+  private noteFailure(err: unknown, retryInMs: number | null): void {
+    const diagnosis = diagnoseOrthancFailure(err, this.client.baseUrl, this.client.hasCredentials);
+    this.lastError = diagnosis.message;
+    this.state = 'orthanc-down';
+    this.problems.report(diagnosis, retryInMs === null ? {} : { retryInMs });
+  }
 
   get position(): { cursor: number; lowWatermark: number; inFlight: number } {
     return { cursor: this.cursor, lowWatermark: this.lowWatermark(), inFlight: this.inFlight.size };
@@ -132,18 +166,14 @@ export class ChangeFollower {
       try {
         page = await this.client.changes(this.cursor, this.options.changesLimit);
         this.stats.polls++;
-        if (this.state === 'orthanc-down') this.hooks.log?.('orthanc-reachable', { cursor: this.cursor });
+        this.problems.clear({ cursor: this.cursor });
         this.backoffMs = 0;
         this.lastError = null;
         this.state = 'following';
       } catch (err) {
         this.stats.orthancErrors++;
-        this.lastError = err instanceof Error ? err.message : String(err);
         this.backoffMs = Math.min(this.options.maxBackoffMs, this.backoffMs === 0 ? this.options.pollIntervalMs : this.backoffMs * 2);
-        if (this.state !== 'orthanc-down') {
-          this.hooks.log?.('orthanc-unreachable', { error: err instanceof OrthancError ? err.message : String(err), retryInMs: this.backoffMs });
-        }
-        this.state = 'orthanc-down';
+        this.noteFailure(err, this.backoffMs);
         await this.sleep(this.backoffMs);
         continue;
       }

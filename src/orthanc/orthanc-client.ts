@@ -11,7 +11,8 @@ export interface OrthancConnection {
   timeoutMs: number;
 }
 
-export type OrthancErrorKind = 'unreachable' | 'timeout' | 'http';
+/** `not-orthanc`: something answered, but not with Orthanc's REST API (a web server, a proxy's login page). */
+export type OrthancErrorKind = 'unreachable' | 'timeout' | 'http' | 'not-orthanc';
 
 /** A failed Orthanc request: `status` is the HTTP status (null when Orthanc could not be reached). */
 export class OrthancError extends CategorizedError {
@@ -19,19 +20,22 @@ export class OrthancError extends CategorizedError {
   readonly status: number | null;
   readonly method: string;
   readonly path: string;
-  constructor(kind: OrthancErrorKind, method: string, path: string, status: number | null, detail: string) {
+  /** The network error code when Orthanc could not be reached (ECONNREFUSED, ENOTFOUND, EAI_AGAIN, …). */
+  readonly networkCode: string | null;
+  constructor(kind: OrthancErrorKind, method: string, path: string, status: number | null, detail: string, networkCode: string | null = null) {
     super(orthancErrorCategory(kind, status), `Orthanc ${method} ${path}: ${status !== null ? `HTTP ${status} ` : ''}${detail}`);
     this.kind = kind;
     this.status = status;
     this.method = method;
     this.path = path;
+    this.networkCode = networkCode;
   }
   get notFound(): boolean {
     return this.status === 404;
   }
   /** Worth retrying later: Orthanc down, slow, or failing on its side. */
   get transient(): boolean {
-    return this.kind !== 'http' || (this.status !== null && this.status >= 500);
+    return this.kind === 'unreachable' || this.kind === 'timeout' || (this.status !== null && this.status >= 500);
   }
 }
 
@@ -41,6 +45,7 @@ export class OrthancError extends CategorizedError {
  * program's fault.
  */
 function orthancErrorCategory(kind: OrthancErrorKind, status: number | null): ErrorCategory {
+  if (kind === 'not-orthanc') return 'failed-precondition';
   if (kind !== 'http' || (status !== null && status >= 500)) return 'unavailable';
   if (status === 404) return 'not-found';
   if (status === 401 || status === 403) return 'failed-precondition';
@@ -76,9 +81,12 @@ export interface StoreResult {
 export class OrthancClient {
   private readonly http: AxiosInstance;
   readonly baseUrl: string;
+  /** Whether requests carry a Basic login (a 401 then means wrong credentials, not missing ones). */
+  readonly hasCredentials: boolean;
 
   constructor(connection: OrthancConnection) {
     this.baseUrl = connection.url.replace(/\/+$/, '');
+    this.hasCredentials = connection.username !== null && connection.password !== null;
     const headers: Record<string, string> = {};
     if (connection.username !== null && connection.password !== null) {
       headers.Authorization = 'Basic ' + Buffer.from(`${connection.username}:${connection.password}`).toString('base64');
@@ -224,12 +232,23 @@ export class OrthancClient {
     throw new OrthancError('http', 'DELETE', path, 409, 'kept conflicting with other writers after 5 attempts');
   }
 
-  system(): Promise<{ Version: string; ApiVersion: number; Name: string }> {
-    return this.getJson('/system');
+  /** Orthanc's /system; throws OrthancError kind `not-orthanc` when the server answers something else. */
+  async system(): Promise<{ Version: string; ApiVersion: number; Name: string }> {
+    const body = await this.getJson<unknown>('/system');
+    const system = body as { Version?: unknown; ApiVersion?: unknown };
+    if (typeof body !== 'object' || body === null || typeof system.Version !== 'string' || typeof system.ApiVersion !== 'number') {
+      throw notOrthanc('GET', '/system', body);
+    }
+    return body as { Version: string; ApiVersion: number; Name: string };
   }
 
-  changes(since: number, limit: number): Promise<ChangesPage> {
-    return this.getJson(`/changes?since=${since}&limit=${limit}`);
+  async changes(since: number, limit: number): Promise<ChangesPage> {
+    const path = `/changes?since=${since}&limit=${limit}`;
+    const page = await this.getJson<unknown>(path);
+    if (typeof page !== 'object' || page === null || !Array.isArray((page as ChangesPage).Changes) || typeof (page as ChangesPage).Last !== 'number') {
+      throw notOrthanc('GET', path, page);
+    }
+    return page as ChangesPage;
   }
 
   /** Stores a Part 10 object (the SR); Status is "Success" or "AlreadyStored". */
@@ -258,6 +277,11 @@ function etagOf(headers: unknown): string | null {
   return typeof value === 'string' && value.length > 0 ? value : null;
 }
 
+function notOrthanc(method: string, path: string, body: unknown): OrthancError {
+  const text = typeof body === 'string' ? body : JSON.stringify(body) ?? String(body);
+  return new OrthancError('not-orthanc', method, path, null, `the answer is not Orthanc's REST API: ${text.replace(/\s+/g, ' ').slice(0, 80)}`);
+}
+
 function toOrthancError(err: unknown, method: string, path: string): OrthancError {
   if (err instanceof AxiosError) {
     if (err.response) {
@@ -272,8 +296,8 @@ function toOrthancError(err: unknown, method: string, path: string): OrthancErro
       }
       return new OrthancError('http', method, path, err.response.status, detail || 'request failed');
     }
-    if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT') return new OrthancError('timeout', method, path, null, 'timed out');
-    return new OrthancError('unreachable', method, path, null, err.code ?? err.message);
+    if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT') return new OrthancError('timeout', method, path, null, 'timed out', err.code);
+    return new OrthancError('unreachable', method, path, null, err.code ?? err.message, err.code ?? null);
   }
   return new OrthancError('unreachable', method, path, null, err instanceof Error ? err.message : String(err));
 }

@@ -49,10 +49,31 @@ export async function startOrthancSidecar<C extends OrthancSidecarConfig>(option
   const client = new OrthancClient(options.config.orthanc);
   const store = new OrthancStudyStore(client);
   const sidecar = new Sidecar<C>({ config: options.config, validateConfig: options.validateConfig, mergeConfig: options.mergeConfig, store, version: options.version, log });
-  await sidecar.start();
+  const speculating = options.config.speculation.enabled;
+  let watcher: QuietStudyWatcher | null = null;
+  const follower = new ChangeFollower(client, new CheckpointStore(options.config.follower.checkpointPath), options.config.follower, {
+    // Shared mode: "stable" is per Orthanc process, so it is only a hint to look at the study.
+    onStableStudy: (id) => (watcher ? watcher.note(id) : sidecar.handleStableStudy(id)),
+    ...(options.config.coordination.mode === 'shared' || speculating
+      ? {
+          onNewInstance: async (id: string) => {
+            if (speculating) sidecar.speculate(id);
+            if (watcher) await watcher.noteInstance(id);
+          },
+        }
+      : {}),
+    isBusy: () => sidecar.isBusy(),
+    log,
+  });
+  // Said while the models load: a wrong URL or password shows within a second or two of the start.
+  const probed = options.follow !== false ? follower.probe() : Promise.resolve(true);
+  try {
+    await sidecar.start();
+  } finally {
+    await probed;
+  }
   const coordination = options.config.coordination;
   const workerId = effectiveWorkerId(coordination.workerId);
-  let watcher: QuietStudyWatcher | null = null;
   if (coordination.mode === 'shared') {
     const claims = new StudyClaims(client, { workerId, leaseMs: coordination.leaseMs, log });
     try {
@@ -75,21 +96,6 @@ export async function startOrthancSidecar<C extends OrthancSidecarConfig>(option
       ...(['checks', 'claimed', 'takeovers', 'claimedElsewhere'] as const).map((k) => `t3_shared_claims_total{event="${k}"} ${w.stats[k]}`),
     ]);
   }
-  const speculating = options.config.speculation.enabled;
-  const follower = new ChangeFollower(client, new CheckpointStore(options.config.follower.checkpointPath), options.config.follower, {
-    // Shared mode: "stable" is per Orthanc process, so it is only a hint to look at the study.
-    onStableStudy: (id) => (watcher ? watcher.note(id) : sidecar.handleStableStudy(id)),
-    ...(watcher || speculating
-      ? {
-          onNewInstance: async (id: string) => {
-            if (speculating) sidecar.speculate(id);
-            if (watcher) await watcher.noteInstance(id);
-          },
-        }
-      : {}),
-    isBusy: () => sidecar.isBusy(),
-    log,
-  });
   if (options.follow !== false) {
     watcher?.start();
     await follower.start();

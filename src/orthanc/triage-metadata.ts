@@ -6,6 +6,15 @@
 export const TRIAGE_METADATA = {
   status: { name: 'T3Status', index: 4701 },
   priority: { name: 'T3Priority', index: 4702 },
+  // What a radiologist reads first, next to the priority: "no" or "yes: <reason>", and "<label> <probability>%".
+  review: { name: 'T3Review', index: 4710 },
+  topFinding: { name: 'T3TopFinding', index: 4711 },
+  /** The three most probable findings over the study's images, "; "-separated (the worklist shows them). */
+  findings: { name: 'T3Findings', index: 4712 },
+  /** "true" when the result comes from a demonstration model (bundle.json `demonstration`); absent otherwise. */
+  demonstration: { name: 'T3Demo', index: 4713 },
+  /** When the study's result was recorded (ISO 8601, UTC). */
+  finishedAt: { name: 'T3Finished', index: 4714 },
   lambda: { name: 'T3Lambda', index: 4703 },
   srInstanceId: { name: 'T3Sr', index: 4704 },
   error: { name: 'T3Error', index: 4705 },

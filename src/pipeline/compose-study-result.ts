@@ -142,6 +142,7 @@ export function algorithmRecordFor(manifest: BundleManifest, policy: PolicyConfi
     // The engine computes coefficients with the bundle's fitted temperatures: record those.
     hyperparameters: { ...policy.hyperparameters, tPt: manifest.temperatures.generalist, tFt: manifest.temperatures.expert },
     models: { generalist: identity.generalist, expert: identity.expert },
+    ...(manifest.demonstration ? { demonstration: true } : {}),
   };
 }
 

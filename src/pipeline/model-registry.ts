@@ -3,6 +3,7 @@ import type { PolicyConfig } from '../t3';
 import { T3bBatcher, type ClassifyFn } from './batcher';
 import type { SidecarLog } from './job-runner';
 import type { PipelineConfig } from './pipeline-config';
+import { checkDemonstrationAllowed, DEMONSTRATION_NOTICE } from './demonstration-model';
 
 /** One configured bundle, open: its engine and its T3B batcher. */
 export interface LoadedModel {
@@ -94,6 +95,11 @@ export class ModelRegistry {
       for (const entry of config.bundles) {
         const dir = entry.dir === 'demo' ? demoBundleDir() : entry.dir;
         const bundle = await loadBundle(dir);
+        checkDemonstrationAllowed(entry, bundle.manifest, config.deployment);
+        if (bundle.manifest.demonstration) {
+          // Said at every start, so no one mistakes the results for a clinical model's.
+          this.deps.log('demonstration-model', { bundle: entry.name, name: bundle.manifest.name, version: bundle.manifest.version, dir, notice: DEMONSTRATION_NOTICE });
+        }
         const engine = await T3Engine.open(bundle, {
           executionProviders: config.inference.executionProviders,
           log: (message) => this.deps.log('engine', { bundle: entry.name, message }),

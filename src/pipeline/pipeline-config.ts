@@ -11,6 +11,8 @@ import type { FramePolicy } from '../dicom';
  * may not import config/), so a SidecarConfig is passed in as is.
  */
 export interface PipelineConfig {
+  /** Absent: not a production configuration (demonstration bundles load, and are announced). */
+  deployment?: { production: boolean; allowDemonstrationModels: boolean };
   bundles: { name: string; dir: string }[];
   routing: RouteTable;
   batching: BatcherSettings;

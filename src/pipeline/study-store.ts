@@ -24,6 +24,11 @@ export interface StoredTriageState {
   inputSetHash: string | null;
   srInstanceId: string | null;
   priority: string | null;
+  review: string | null;
+  topFinding: string | null;
+  findings: string | null;
+  demonstration: string | null;
+  finishedAt: string | null;
   lambda: string | null;
   error: string | null;
   attempts: number;

@@ -2,6 +2,7 @@ import { deriveSrUids, type SrInput, type SrReference } from '../report';
 import type { Job } from './job-state';
 import type { SidecarLog } from './job-runner';
 import { sharedSrBuilder } from './sr-builder';
+import { summarizeTriage } from './triage-summary';
 import { ClaimLostError } from './study-claim';
 import type { SrRecord, StudyImageFailure, StudyResult } from './study-result';
 import type { StudySnapshot, StudyStore } from './study-store';
@@ -75,9 +76,14 @@ export class WriteBack {
     const meanLambda = lambdas.length ? lambdas.reduce((a, b) => a + b, 0) / lambdas.length : null;
     // Entries that do not say "done" are written while the SR is built and stored (a crash in between leaves the
     // status "running", so the study is run again); the input set and SR id once the SR is in; "done" last.
+    const summary = summarizeTriage(input.images, input.triage);
     const early = this.store
       .writeState(job.orthancStudyId, {
         priority: input.triage.priority,
+        review: summary.review,
+        topFinding: summary.topFinding,
+        findings: summary.findings,
+        demonstration: input.algorithm.demonstration ? 'true' : null,
         lambda: meanLambda === null ? null : meanLambda.toFixed(4),
         error: failedImages.length ? `${failedImages.length} image(s) not used: ${failedImages.map((f) => f.code).join(', ')}` : null,
         attempts: job.attempts,
@@ -103,7 +109,7 @@ export class WriteBack {
       const earlyFailure = await early;
       if (earlyFailure) throw earlyFailure.err;
     }
-    await this.store.writeState(job.orthancStudyId, { status: 'done' });
+    await this.store.writeState(job.orthancStudyId, { status: 'done', finishedAt: new Date().toISOString() });
     return {
       sr: {
         orthancInstanceId: stored.orthancInstanceId,
@@ -120,7 +126,7 @@ export class WriteBack {
   async recordFailure(job: Job): Promise<void> {
     try {
       await this.confirmClaim(job);
-      await this.store.writeState(job.orthancStudyId, { status: job.status, error: job.error, attempts: job.attempts });
+      await this.store.writeState(job.orthancStudyId, { status: job.status, error: job.error, attempts: job.attempts, finishedAt: new Date().toISOString() });
     } catch (err) {
       this.log('state-write-failed', { orthancStudyId: job.orthancStudyId, error: err instanceof Error ? err.message : String(err) });
     }

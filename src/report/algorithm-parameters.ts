@@ -9,11 +9,17 @@ export function imageKey(image: { sopInstanceUid: string; frameNumber?: number }
   return image.frameNumber === undefined ? image.sopInstanceUid : `${image.sopInstanceUid}#${image.frameNumber}`;
 }
 
+/** What an SR of a demonstration model says in its algorithm description (and its contributing equipment). */
+export const DEMONSTRATION_SR_NOTICE =
+  'DEMONSTRATION MODEL trained on synthetic images, not a medical device: its findings mean nothing for this patient';
+
 export function algorithmParameterTexts(algorithm: AlgorithmRecord, images: ImageResult[]): string[] {
   const hp = algorithm.hyperparameters;
   const model = (m: AlgorithmRecord['models']['generalist']): string => `${m.name} ${m.version} sha256:${m.sha256}`;
   const texts = [
     `method=${algorithm.method}`,
+    // First, so a reader of the algorithm description meets it before any number.
+    ...(algorithm.demonstration ? ['demonstration=true', `notice=${DEMONSTRATION_SR_NOTICE}`] : []),
     ...algorithm.batchLambdas.map((lambda, i) => `lambda[${i}]=${String(lambda)}`),
     `batchSize=${algorithm.batchSize}`,
     `generalist=${model(algorithm.models.generalist)}`,

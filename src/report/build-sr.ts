@@ -1,7 +1,7 @@
 import dcmjs from 'dcmjs';
 import { EXPLICIT_VR_LITTLE_ENDIAN } from '../dicom/transfer-syntax';
 import { writePart10 } from '../dicom/part10-writer';
-import { algorithmParameterTexts, imageKey } from './algorithm-parameters';
+import { algorithmParameterTexts, DEMONSTRATION_SR_NOTICE, imageKey } from './algorithm-parameters';
 import { CODES, MODALITY_MEANINGS, PRIVATE_SCHEME, PRIVATE_SCHEME_NAME } from './codes';
 import {
   type ContentItem, type ImageReference, codeItem, codeSequenceItem, containerItem, imageItem, numItem, textItem, uidRefItem,
@@ -298,7 +298,8 @@ export function buildAiResultSr(input: SrInput): BuiltSr {
       ManufacturerModelName: algorithm.name,
       SoftwareVersions: algorithm.version,
       DeviceUID: uids.deviceUid,
-      ContributionDescription: `${algorithm.method} merging of ${algorithm.models.generalist.name} `
+      ContributionDescription: (algorithm.demonstration ? `${DEMONSTRATION_SR_NOTICE}. ` : '')
+        + `${algorithm.method} merging of ${algorithm.models.generalist.name} `
         + `${algorithm.models.generalist.version} and ${algorithm.models.expert.name} ${algorithm.models.expert.version}`,
     }],
     CompletionFlag: 'COMPLETE',

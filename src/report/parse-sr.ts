@@ -176,6 +176,7 @@ export function parseAiResultSr(bytes: Uint8Array): ParsedAiResult {
     algorithmVersion: reader.text(one(measurementItems, CODES.algorithmVersion, 'Imaging Measurements')),
     parameters,
     method: parameters.method ?? '',
+    demonstration: parameters.demonstration === 'true',
     batchLambdas,
     imageCoefficients,
     imageLibrary,

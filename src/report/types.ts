@@ -37,6 +37,8 @@ export interface AlgorithmRecord {
   batchSize: number;
   hyperparameters: T3Hyperparameters;
   models: { generalist: ModelIdentity; expert: ModelIdentity };
+  /** The bundle declares itself a demonstration model: the SR's algorithm description says so. */
+  demonstration?: boolean;
 }
 
 export interface SrReference { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string; sopClassUid: string; }
@@ -89,6 +91,8 @@ export interface ParsedAiResult {
   /** Algorithm Parameters texts as key → value ("method=t3b" → { method: "t3b" }). */
   parameters: Record<string, string>;
   method: string;
+  /** The algorithm description says it is a demonstration model (parameter `demonstration=true`). */
+  demonstration: boolean;
   batchLambdas: number[];
   /**
    * Per image, keyed by `<sopInstanceUid>` or `<sopInstanceUid>#<frame>`: λ, and the JS divergence (null when the SR

@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   ConfigError,
+  ConfigErrorList,
+  mergeConfig,
   defaultSidecarConfig,
   loadSidecarConfig,
   parseJsonWithComments,
@@ -92,5 +94,45 @@ describe('loadSidecarConfig', () => {
 
   test('a missing path is an error naming it', () => {
     expectConfigError(() => loadSidecarConfig({ configPath: '/nonexistent/t3.json' }), 'T3', /does not exist/);
+  });
+});
+
+describe('what an administrator is told (issue 14)', () => {
+  test('every bad value is reported at once, one per line, each under its key', () => {
+    let error: unknown = null;
+    try {
+      validateSidecarConfig(mergeConfig(defaultSidecarConfig(), {
+        batching: { batchSize: 0 },
+        triage: { rules: [{ code: '1', threshold: 2, priority: 'urgent' }, { code: '2', threshold: 0.5, priority: 'soon' }] },
+        grpc: { listen: 'nowhere' },
+        typo: 1,
+      }));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigErrorList);
+    const keys = (error as ConfigErrorList).errors.map((e) => e.key).sort();
+    expect(keys).toEqual(['T3.batching.batchSize', 'T3.grpc.listen', 'T3.triage.rules[0].threshold', 'T3.triage.rules[1].priority', 'T3.typo'].sort());
+    expect((error as Error).message.split('\n')).toHaveLength(5);
+  });
+
+  test('a JSON syntax error names the line and column', () => {
+    expect(() => parseJsonWithComments('{\n  // comment\n  "a": 1,\n  "b": }', 'broken.json')).toThrow(/^broken\.json:4:8: /);
+  });
+
+  test('a --config without a T3 section is warned about', () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'orthanc.json'), '{ "HttpPort": 8042 }');
+    const { warnings, sectionFile } = loadSidecarConfig({ configPath: dir });
+    expect(sectionFile).toBeNull();
+    expect(warnings).toEqual([expect.stringMatching(/has no "T3" section: the built-in defaults are used/)]);
+  });
+
+  test('the shipped orthanc-config/ is for production and refuses demonstration models unless allowed', () => {
+    const { config } = loadSidecarConfig({ configPath: path.join(repoRoot, 'orthanc-config') });
+    expect(config.deployment).toEqual({ production: true, allowDemonstrationModels: false });
+    const allowed = loadSidecarConfig({ configPath: path.join(repoRoot, 'orthanc-config'), env: { T3_ALLOW_DEMONSTRATION_MODELS: 'true' } });
+    expect(allowed.config.deployment.allowDemonstrationModels).toBe(true);
+    expect(defaultSidecarConfig().deployment.production).toBe(false);
   });
 });
