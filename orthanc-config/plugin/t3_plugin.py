@@ -1,16 +1,21 @@
 # orthanc-t3 plugin for Orthanc 1.10.1 (orthanc-python 4.0, Debian's Python 3.11).
 #
 # Adds to Orthanc's own REST API (behind Orthanc's authentication):
-#   GET  /t3/config                  effective sidecar configuration + the runtime overrides kept in Orthanc
-#   PUT  /t3/config                  partial configuration, validated by the sidecar (AdminService.UpdateConfig);
-#                                    when accepted it is applied at once and kept in a global property, so it is
-#                                    re-applied after a sidecar or Orthanc restart
+#   GET  /t3/config                  effective sidecar configuration + the runtime overrides kept in Orthanc, secrets
+#                                    shown as "***"
+#   PUT  /t3/config                  partial configuration, validated by the sidecar (AdminService.UpdateConfig) and
+#                                    applied at once, or not at all: 200 when all of it took effect, 202 with
+#                                    `restartRequired` (the keys that only a sidecar restart applies). The applied
+#                                    part, less any secret, is kept in a global property and re-applied after a
+#                                    sidecar or Orthanc restart; secrets are never kept (`notKept`; SECURITY.md)
 #   GET  /t3/status                  the sidecar's status (AdminService.GetStatus)
 #   POST /t3/studies/{id}/analyze    re-run the study now in the stat lane (TriageService.AnalyzeStudy)
 # and an Orthanc Explorer box on the study page with the triage state and a re-run button.
 #
 # The sidecar does not need this plugin; the plugin answers 503 while the sidecar is down, 504 when it is too slow.
-# Nothing here may raise at import time: any exception while Orthanc loads the script makes Orthanc exit.
+# It reaches the sidecar over TLS or mutual TLS when configured (t3_sidecar_channel.py). Request bodies are measured
+# before parsing (t3_json_limits.py). Helpers live in sibling t3_*.py modules: orthanc-python puts this folder first on
+# sys.path. Nothing here may raise at import time: any exception while Orthanc loads the script makes Orthanc exit.
 
 import json
 import os
@@ -18,6 +23,10 @@ import threading
 import time
 
 import orthanc
+
+from t3_config_secrets import keepable, mask_secrets, secret_paths
+from t3_json_limits import BodyError, parse_json_body
+from t3_sidecar_channel import SettingsError, SidecarSettings
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 # Global property holding runtime configuration overrides (indexes >= 1024 are free for plugins).
@@ -42,15 +51,9 @@ def _section():
     return section if isinstance(section, dict) else {}
 
 
-_PLUGIN_SETTINGS = _section().get('plugin') or {}
-if not isinstance(_PLUGIN_SETTINGS, dict):
-    _PLUGIN_SETTINGS = {}
-SIDECAR_ADDRESS = os.environ.get('T3_PLUGIN_SIDECAR_ADDRESS') or _PLUGIN_SETTINGS.get('sidecarAddress') or '127.0.0.1:50051'
-TOKEN = os.environ.get('T3_PLUGIN_TOKEN') or _PLUGIN_SETTINGS.get('token')
-try:
-    DEADLINE_S = float(_PLUGIN_SETTINGS.get('deadlineSeconds', 5))
-except (TypeError, ValueError):
-    DEADLINE_S = 5.0
+SETTINGS = SidecarSettings(_section().get('plugin'), os.environ, PLUGIN_DIR)
+SIDECAR_ADDRESS = SETTINGS.address
+DEADLINE_S = SETTINGS.deadline_s
 
 
 class SidecarClient(object):
@@ -63,7 +66,7 @@ class SidecarClient(object):
     def _stubs(self):
         with self._lock:
             if self._channel is None:
-                self._channel = grpc.insecure_channel(SIDECAR_ADDRESS)
+                self._channel = SETTINGS.open_channel(grpc)
             return admin_pb2_grpc.AdminServiceStub(self._channel), triage_pb2_grpc.TriageServiceStub(self._channel)
 
     def reset(self):
@@ -74,7 +77,8 @@ class SidecarClient(object):
     def call(self, service, method, request, deadline=None):
         admin, triage = self._stubs()
         stub = admin if service == 'admin' else triage
-        metadata = [('authorization', 'Bearer %s' % TOKEN)] if TOKEN else []
+        token = SETTINGS.bearer_token()
+        metadata = [('authorization', 'Bearer %s' % token)] if token else []
         try:
             return getattr(stub, method)(request, timeout=deadline or DEADLINE_S, metadata=metadata)
         except grpc.RpcError as error:
@@ -121,6 +125,8 @@ def _guarded(handler):
             return
         try:
             handler(output, uri, **request)
+        except SettingsError as error:
+            _fail(output, 503, str(error))
         except grpc.RpcError as error:
             name = error.code().name if error.code() is not None else 'UNKNOWN'
             status = HTTP_FOR_GRPC.get(name, 502)
@@ -137,10 +143,24 @@ def _guarded(handler):
 def _read_overrides():
     try:
         text = orthanc.GetGlobalProperty(OVERRIDES_PROPERTY, '')
-        value = json.loads(text) if text else {}
+        value = parse_json_body(text) if text else {}
         return value if isinstance(value, dict) else {}
     except Exception:
         return {}
+
+
+def _write_overrides(overrides):
+    orthanc.SetGlobalProperty(OVERRIDES_PROPERTY, json.dumps(overrides))
+
+
+def _forget_stored_secrets():
+    """Earlier versions kept secrets in the global property: drop them once, at start (they stay in effect only where
+    the sidecar's own configuration has them)."""
+    overrides = _read_overrides()
+    found = secret_paths(overrides)
+    if found:
+        _write_overrides(keepable(overrides, []))
+        orthanc.LogWarning('orthanc-t3 plugin: removed secrets from the stored configuration overrides: %s' % ', '.join(found))
 
 
 def _merge(base, overlay):
@@ -161,26 +181,35 @@ def config_route(output, uri, **request):
     method = request['method']
     if method == 'GET':
         response = CLIENT.call('admin', 'GetConfig', admin_pb2.GetConfigRequest())
-        _send_json(output, 200, {'effective': json.loads(response.json), 'overrides': _read_overrides()})
+        _send_json(output, 200, {'effective': json.loads(response.json), 'overrides': mask_secrets(_read_overrides())})
     elif method == 'PUT':
-        body = request.get('body') or b''
         try:
-            partial = json.loads(body.decode('utf-8') if isinstance(body, bytes) else body)
-        except ValueError as error:
-            _fail(output, 400, 'the body is not JSON: %s' % error)
+            partial = parse_json_body(request.get('body') or b'')
+        except BodyError as error:
+            _fail(output, 400, str(error))
             return
         if not isinstance(partial, dict):
             _fail(output, 400, 'the body must be a JSON object (a partial T3 configuration)')
             return
+        # The sidecar validates, tries and commits the whole change, or refuses it and changes nothing.
         response = CLIENT.call('admin', 'UpdateConfig', admin_pb2.UpdateConfigRequest(json=json.dumps(partial), dry_run=False))
-        overrides = _merge(_read_overrides(), partial)
-        orthanc.SetGlobalProperty(OVERRIDES_PROPERTY, json.dumps(overrides))
-        _send_json(output, 200, {
-            'applied': response.applied,
+        restart_required = list(response.restart_required)
+        overrides = _merge(_read_overrides(), keepable(partial, restart_required))
+        _write_overrides(overrides)
+        body = {
+            # True only when everything asked for is in effect now.
+            'applied': response.applied and not restart_required,
             'changedKeys': list(response.changed_keys),
+            'restartRequired': restart_required,
+            # Secrets were passed to the running sidecar but are not kept here: see SECURITY.md.
+            'notKept': secret_paths(partial),
             'effective': json.loads(response.json),
-            'overrides': overrides,
-        })
+            'overrides': mask_secrets(overrides),
+        }
+        if restart_required:
+            body['message'] = ('not applied: %s take effect only when the sidecar restarts with them in its own configuration'
+                               % ', '.join(restart_required))
+        _send_json(output, 202 if restart_required else 200, body)
     else:
         output.SendMethodNotAllowed('GET,PUT')
 
@@ -213,20 +242,30 @@ def analyze_route(output, uri, **request):
 
 
 def _reapply_overrides_forever():
-    """Keeps the sidecar on the runtime configuration kept in Orthanc (the sidecar may restart without it)."""
+    """Keeps the sidecar on the runtime configuration kept in Orthanc (the sidecar may restart without it). Each
+    attempt is all or nothing on the sidecar's side; a refusal is logged once per reason and retried later."""
+    last_refusal = None
     while True:
         overrides = _read_overrides()
         if overrides and CLIENT is not None:
             try:
                 CLIENT.call('admin', 'UpdateConfig', admin_pb2.UpdateConfigRequest(json=json.dumps(overrides), dry_run=False))
-            except Exception:
-                pass  # sidecar down or refusing: the routes report it; try again later
+                last_refusal = None
+            except grpc.RpcError as error:
+                refusal = '%s: %s' % (error.code().name if error.code() is not None else 'UNKNOWN', error.details())
+                if error.code() != grpc.StatusCode.UNAVAILABLE and refusal != last_refusal:
+                    orthanc.LogWarning('orthanc-t3 plugin: the sidecar refused the stored configuration overrides '
+                                       '(nothing changed): %s' % refusal)
+                last_refusal = refusal
+            except Exception as error:  # settings unusable: the routes report it
+                last_refusal = str(error)
         time.sleep(REAPPLY_EVERY_S)
 
 
 def on_change(change_type, level, resource_id):
     # The database may only be touched once Orthanc has started.
     if change_type == orthanc.ChangeType.ORTHANC_STARTED:
+        _forget_stored_secrets()
         thread = threading.Thread(target=_reapply_overrides_forever, name='t3-config-sync')
         thread.daemon = True
         thread.start()
@@ -254,4 +293,4 @@ try:
 except Exception as _worklist_error:
     orthanc.LogError('orthanc-t3 plugin: worklist and report view unavailable: %s: %s' % (type(_worklist_error).__name__, _worklist_error))
 # ---- end of issue 14 hook
-orthanc.LogWarning('orthanc-t3 plugin: sidecar at %s%s' % (SIDECAR_ADDRESS, '' if IMPORT_ERROR is None else ' (' + IMPORT_ERROR + ')'))
+orthanc.LogWarning('orthanc-t3 plugin: sidecar at %s%s' % (SETTINGS.describe(), '' if IMPORT_ERROR is None else ' (' + IMPORT_ERROR + ')'))

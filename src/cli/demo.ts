@@ -97,13 +97,36 @@ interface DemoOrthanc {
   stop(): Promise<void>;
 }
 
-async function startDemoOrthanc(repoRoot: string, workDir: string, ports: { http: number; dicom: number }, t3: Record<string, unknown>, withPlugin: boolean): Promise<DemoOrthanc> {
+/** Credentials made for one demo run: orthanc-config/orthanc.json asks for HTTP Basic and ships no user. */
+export interface DemoCredentials {
+  username: string;
+  password: string;
+}
+
+export function throwAwayCredentials(): DemoCredentials {
+  return { username: 't3-demo', password: randomBytes(18).toString('base64url') };
+}
+
+function basicAuthorization(credentials: DemoCredentials): string {
+  return 'Basic ' + Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
+}
+
+async function startDemoOrthanc(
+  repoRoot: string,
+  workDir: string,
+  ports: { http: number; dicom: number },
+  t3: Record<string, unknown>,
+  withPlugin: boolean,
+  credentials: DemoCredentials,
+): Promise<DemoOrthanc> {
   const source = path.join(repoRoot, 'orthanc-config');
   const configDir = path.join(workDir, 'config');
   fs.mkdirSync(configDir, { recursive: true });
   const storage = path.join(workDir, 'storage');
   const core = parseJsonWithComments(fs.readFileSync(path.join(source, 'orthanc.json'), 'utf8'), 'orthanc.json') as Record<string, unknown>;
   Object.assign(core, { StorageDirectory: storage, IndexDirectory: storage, HttpPort: ports.http, DicomPort: ports.dicom, StableAge: 1 });
+  // Authentication stays on, as shipped; the user exists for this run only (the folder is deleted at the end).
+  Object.assign(core, { AuthenticationEnabled: true, RegisteredUsers: { [credentials.username]: credentials.password } });
   core.Plugins = (core.Plugins as string[]).filter((p) => fs.existsSync(p) && (withPlugin || p !== PYTHON_PLUGIN));
   if (withPlugin) core.PythonScript = path.join(source, 'plugin', 't3_plugin.py');
   else delete core.PythonScript;
@@ -116,7 +139,7 @@ async function startDemoOrthanc(repoRoot: string, workDir: string, ports: { http
   for (;;) {
     if (child.exitCode !== null) throw new Error(`Orthanc exited with ${child.exitCode}; see ${logFile}`);
     try {
-      if ((await fetch(`${url}/system`)).ok) break;
+      if ((await fetch(`${url}/system`, { headers: { Authorization: basicAuthorization(credentials) } })).ok) break;
     } catch {
       // not up yet
     }
@@ -191,8 +214,9 @@ export const demoCommand: CliCommand = {
     const grpcPort = await freePort();
     const metricsPort = await freePort();
     const token = randomBytes(24).toString('hex');
+    const credentials = throwAwayCredentials();
     const t3 = {
-      orthanc: { url: `http://127.0.0.1:${ports.http}` },
+      orthanc: { url: `http://127.0.0.1:${ports.http}`, username: credentials.username, password: credentials.password },
       follower: { checkpointPath: path.join(workDir, 'checkpoint.json'), pollIntervalMs: 200 },
       grpc: { listen: `127.0.0.1:${grpcPort}`, tls: null, tokens: [{ token, roles: ['admin', 'triage'] }] },
       plugin: { sidecarAddress: `127.0.0.1:${grpcPort}`, token, deadlineSeconds: 5 },
@@ -211,7 +235,7 @@ export const demoCommand: CliCommand = {
     };
     try {
       io.stdout.write(`starting Orthanc on http://127.0.0.1:${ports.http} (DICOM port ${ports.dicom}), storage in ${workDir}\n`);
-      orthanc = await startDemoOrthanc(repoRoot, workDir, ports, t3, withPlugin);
+      orthanc = await startDemoOrthanc(repoRoot, workDir, ports, t3, withPlugin, credentials);
       // The sidecar reads the same T3 section Orthanc was given, plus the environment.
       const { config } = loadSidecarConfig({ configPath: path.join(orthanc.configDir, 't3.json'), env: process.env });
       runtime = await startServeRuntime(config, { log });
@@ -259,7 +283,8 @@ export const demoCommand: CliCommand = {
       io.stdout.write(
         (withPlugin ? `\ntriage worklist (urgent first): ${orthanc.url}/t3/app/\n` : '\n') +
           `Orthanc Explorer: ${orthanc.url}/app/explorer.html  (study pages and lists show the AI triage)\n` +
-          (withPlugin ? `sidecar status through Orthanc: curl ${orthanc.url}/t3/status\n` : '') +
+          `Orthanc login for this run only: ${credentials.username} / ${credentials.password}\n` +
+          (withPlugin ? `sidecar status through Orthanc: curl -u '${credentials.username}:${credentials.password}' ${orthanc.url}/t3/status\n` : '') +
           // -R proposes each file's own transfer syntax, so compressed files are sent as they are.
           `send more studies: storescu -R -aec ORTHANC 127.0.0.1 ${ports.dicom} FILE.dcm   (or: curl --data-binary @FILE.dcm ${orthanc.url}/instances)\n` +
           `gRPC: 127.0.0.1:${grpcPort} (token in ${path.join(orthanc.configDir, 't3.json')})\n` +

@@ -67,6 +67,8 @@ export async function startServeRuntime(
           lastError: service.follower.lastError,
           paused: service.follower.state === 'paused',
         }),
+        // Token changes by id (never the token): who can call the sidecar is an audited fact.
+        audit: (event, fields) => options.log(event, fields),
         onInternalError: (method, err) => options.log('grpc-internal-error', { method, error: err instanceof Error ? err.message : String(err) }),
       });
       options.log('grpc-listening', { host: grpcServer.host, port: grpcServer.port, tls: config.grpc.tls !== null });

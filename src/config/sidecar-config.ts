@@ -106,13 +106,31 @@ export interface GrpcConfig {
   tokens: GrpcTokenConfig[];
 }
 
-/** Read by the Orthanc plugin (it runs inside Orthanc and calls the sidecar's AdminService). */
+/** How the plugin reaches a sidecar that serves TLS: the CA to trust and, for mutual TLS, its own certificate. */
+export interface PluginTlsConfig {
+  /** CA bundle (PEM) the sidecar's certificate must chain to. */
+  caFile: string | null;
+  /** Client certificate chain and key (PEM) for mutual TLS; both or neither. */
+  certFile: string | null;
+  keyFile: string | null;
+  /** The name to check the sidecar's certificate against when it differs from the address's host. */
+  serverName: string | null;
+}
+
+/**
+ * Read by the Orthanc plugin (it runs inside Orthanc and calls the sidecar's AdminService); orthanc-config/plugin/
+ * t3_sidecar_channel.py uses these. Relative paths are taken against the plugin's folder.
+ */
 export interface PluginConfig {
   /** host:port of the sidecar's gRPC server as the plugin reaches it. */
   sidecarAddress: string;
-  /** Bearer token the plugin sends, or null. */
+  /** Bearer token the plugin sends, or null (prefer tokenFile: it keeps the token out of Orthanc's configuration). */
   token: string | null;
+  /** File holding the bearer token, read on every call (a rotated file applies at once). */
+  tokenFile: string | null;
   deadlineSeconds: number;
+  /** null: plaintext, which the plugin uses only towards a loopback address. */
+  tls: PluginTlsConfig | null;
 }
 
 /** Read by the Orthanc plugin's triage worklist (orthanc-config/plugin/t3_worklist.py). */
@@ -225,7 +243,7 @@ export function defaultSidecarConfig(): SidecarConfig {
     },
     retry: { maxAttempts: 3, initialDelayMs: 1000, maxDelayMs: 30000 },
     grpc: { listen: '127.0.0.1:50051', tls: null, tokens: [] },
-    plugin: { sidecarAddress: '127.0.0.1:50051', token: null, deadlineSeconds: 5 },
+    plugin: { sidecarAddress: '127.0.0.1:50051', token: null, tokenFile: null, deadlineSeconds: 5, tls: null },
     worklist: { administrators: null },
     metrics: { listen: '' },
     speculation: { enabled: false, cacheMegabytes: 256, queueBound: 512 },

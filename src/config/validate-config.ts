@@ -265,11 +265,20 @@ function grpc(v: unknown, key: string): GrpcConfig {
 }
 
 function plugin(v: unknown, key: string): PluginConfig {
-  const o = obj(v, key, ['sidecarAddress', 'token', 'deadlineSeconds']);
+  const o = obj(v, key, ['sidecarAddress', 'token', 'tokenFile', 'deadlineSeconds', 'tls']);
+  let tls: PluginConfig['tls'] = null;
+  if (o.tls !== null && o.tls !== undefined) {
+    const t = obj(o.tls, `${key}.tls`, ['caFile', 'certFile', 'keyFile', 'serverName']);
+    const optional = (k: string) => (t[k] === undefined ? null : strOrNull(t[k], `${key}.tls.${k}`));
+    tls = { caFile: optional('caFile'), certFile: optional('certFile'), keyFile: optional('keyFile'), serverName: optional('serverName') };
+    if ((tls.certFile === null) !== (tls.keyFile === null)) throw new ConfigError(`${key}.tls.keyFile`, 'certFile and keyFile go together');
+  }
   return {
     sidecarAddress: str(o.sidecarAddress, `${key}.sidecarAddress`, { nonEmpty: true }),
     token: strOrNull(o.token, `${key}.token`),
+    tokenFile: o.tokenFile === undefined ? null : strOrNull(o.tokenFile, `${key}.tokenFile`),
     deadlineSeconds: num(o.deadlineSeconds, `${key}.deadlineSeconds`, 0.1, 600),
+    tls,
   };
 }
 

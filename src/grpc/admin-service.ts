@@ -3,6 +3,7 @@ import type { AdmissionQueue } from './admission';
 import type { TriageBackend } from './backend';
 import { unaryHandler, type HandlerContext } from './call-handlers';
 import { failedJobMessage, JOB_STATE_ENUM, modelStatusMessage, statusMessage } from './proto-messages';
+import { jsonNestingDepth, MAX_CONFIG_JSON_DEPTH } from './json-nesting';
 import { CallError } from './status-mapping';
 
 export interface AdminServiceOptions {
@@ -24,6 +25,10 @@ function invalid(message: string): CallError {
 export function parseConfigPatch(json: string): Record<string, unknown> {
   if (json.length > MAX_CONFIG_JSON_LENGTH) throw invalid(`json: longer than ${MAX_CONFIG_JSON_LENGTH} characters`);
   if (json.trim() === '') throw invalid('json: empty; send a JSON object with the keys to change');
+  // Before parsing: a deeply nested value would exhaust the stack in the code that walks the parsed patch.
+  if (jsonNestingDepth(json, MAX_CONFIG_JSON_DEPTH) > MAX_CONFIG_JSON_DEPTH) {
+    throw invalid(`json: nested more than ${MAX_CONFIG_JSON_DEPTH} levels deep; a configuration patch needs far fewer`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);

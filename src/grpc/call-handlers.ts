@@ -38,7 +38,8 @@ function checkDecoded(request: unknown): void {
 
 /** What every handler needs: who may call, and where unexpected errors are reported. */
 export interface HandlerContext {
-  tokens: TokenTable;
+  /** The token table now (it changes when the configuration's tokens are updated). */
+  tokens: () => TokenTable;
   /** Called with errors that reach the client as INTERNAL (the client sees a fixed text only). */
   onInternalError: (method: string, err: unknown) => void;
 }
@@ -57,7 +58,7 @@ export function unaryHandler<Req, Res>(
     const controller = new AbortController();
     call.on('cancelled', () => controller.abort());
     const run = async (): Promise<Res> => {
-      authorize(call.metadata, context.tokens, role);
+      authorize(call.metadata, context.tokens(), role);
       checkDecoded(call.request);
       return body(call.request, controller.signal);
     };
@@ -82,7 +83,7 @@ export function serverStreamHandler<Req, Res>(
     const controller = new AbortController();
     call.on('cancelled', () => controller.abort());
     const run = async (): Promise<void> => {
-      authorize(call.metadata, context.tokens, role);
+      authorize(call.metadata, context.tokens(), role);
       checkDecoded(call.request);
       await body(call.request, call, controller.signal);
     };

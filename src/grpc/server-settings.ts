@@ -34,7 +34,7 @@ async function readPem(file: string, key: string): Promise<Buffer> {
 export async function resolveGrpcSettings(
   settings: GrpcSettings,
   extra: ExtraTokenSources = {},
-): Promise<{ listen: string; security: TransportSecurity; tokens: TokenTable }> {
+): Promise<{ listen: string; security: TransportSecurity; tokens: TokenTable; hostTokens: TokenTable[] }> {
   let security: TransportSecurity = { kind: 'plaintext' };
   if (settings.tls) {
     // One after another, so that with several bad paths the error always names the first key (certFile, keyFile,
@@ -44,7 +44,8 @@ export async function resolveGrpcSettings(
     const clientCa = settings.tls.clientCaFile ? await readPem(settings.tls.clientCaFile, 'clientCaFile') : null;
     security = { kind: 'tls', tls: { cert, key, clientCa } };
   }
-  const tables = [new TokenTable(settings.tokens, 'grpc.tokens')];
+  // Tokens of the sidecar's host (a token file, T3_GRPC_TOKENS): they stay when the configuration's tokens change.
+  const hostTokens: TokenTable[] = [];
   if (extra.tokenFile) {
     let text: string;
     try {
@@ -52,8 +53,9 @@ export async function resolveGrpcSettings(
     } catch (err) {
       throw new ListenConfigError(`token file "${extra.tokenFile}": cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
-    tables.push(parseTokenFile(text, extra.tokenFile));
+    hostTokens.push(parseTokenFile(text, extra.tokenFile));
   }
-  if (extra.tokenList) tables.push(parseTokenList(extra.tokenList, 'T3_GRPC_TOKENS'));
-  return { listen: settings.listen, security, tokens: TokenTable.merge(tables) };
+  if (extra.tokenList) hostTokens.push(parseTokenList(extra.tokenList, 'T3_GRPC_TOKENS'));
+  const tokens = TokenTable.merge([new TokenTable(settings.tokens, 'grpc.tokens'), ...hostTokens]);
+  return { listen: settings.listen, security, tokens, hostTokens };
 }

@@ -7,7 +7,9 @@ import type { TriageBackend } from './backend';
 import { tolerantDeserializers, type HandlerContext } from './call-handlers';
 import { ADMIN_SERVICE_NAME, loadT3Protos, TRIAGE_SERVICE_NAME } from './proto-definition';
 import { ListenConfigError, parseListenAddress, serverCredentials, type TransportSecurity } from './server-security';
+import { RequestByteBudget } from './request-byte-budget';
 import type { TokenTable } from './token-table';
+import { installTransportGuard } from './transport-guard';
 import { triageServiceHandlers } from './triage-service';
 
 export interface GrpcServerOptions {
@@ -15,11 +17,21 @@ export interface GrpcServerOptions {
   listen: string;
   /** TLS (optionally mutual), or plaintext, which is refused unless `listen` is a loopback address. */
   security: TransportSecurity;
-  /** Bearer tokens and their roles; an empty table is refused (every call would fail). */
-  tokens: TokenTable;
+  /**
+   * Bearer tokens and their roles, read on every call (a function when the table can change while the server runs);
+   * an empty table at start is refused (every call would fail).
+   */
+  tokens: TokenTable | (() => TokenTable);
   backend: TriageBackend;
   /** Largest request or response message in bytes (default 64 MiB); larger requests get RESOURCE_EXHAUSTED. */
   maxMessageBytes?: number;
+  /**
+   * Total bytes of request messages held at once, from their first bytes until their call ends (default 256 MiB,
+   * at least maxMessageBytes); a request beyond it is refused with RESOURCE_EXHAUSTED before its body is read.
+   */
+  maxRequestBytesInFlight?: number;
+  /** Largest header list a call may send (default 16 KiB): a larger one fails at once. */
+  maxHeaderListBytes?: number;
   /** Most images in one Classify call (default 256). */
   maxImagesPerCall?: number;
   /** Classify calls running at once (default 2: decoding of one overlaps inference of another). */
@@ -38,6 +50,8 @@ export interface RunningGrpcServer {
   host: string;
   health: HealthImplementation;
   admission: AdmissionQueue;
+  /** Bytes of request messages held now, and the budget. */
+  requestBytes: RequestByteBudget;
   /**
    * Stops accepting calls, marks health NOT_SERVING, lets running calls finish for `graceMs` (default 5 s), then
    * cancels what is left (open WatchTriage streams end with CANCELLED).
@@ -46,18 +60,28 @@ export interface RunningGrpcServer {
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** Four messages of the largest size: enough for the two running Classify calls and two waiting. */
+export const DEFAULT_MAX_REQUEST_BYTES_IN_FLIGHT = 4 * DEFAULT_MAX_MESSAGE_BYTES;
+/** A bearer token and the standard gRPC headers need well under 1 KiB; 16 KiB leaves room for tracing headers. */
+export const DEFAULT_MAX_HEADER_LIST_BYTES = 16 * 1024;
 
 /** Starts the TriageService, AdminService, grpc.health.v1.Health and server reflection on one port. */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
   const { host, port } = parseListenAddress(options.listen);
   const credentials = serverCredentials(options.security, host);
-  if (options.tokens.size === 0) {
+  const fixed = options.tokens;
+  const tokens: () => TokenTable = typeof fixed === 'function' ? fixed : () => fixed;
+  if (tokens().size === 0) {
     throw new ListenConfigError('no gRPC bearer tokens are configured: every call would be refused; configure at least one token with a role');
   }
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const requestBytes = new RequestByteBudget(options.maxRequestBytesInFlight ?? Math.max(DEFAULT_MAX_REQUEST_BYTES_IN_FLIGHT, maxMessageBytes));
+  if (requestBytes.limitBytes < maxMessageBytes) {
+    throw new ListenConfigError(`the request byte budget (${requestBytes.limitBytes}) must be at least the largest message (${maxMessageBytes})`);
+  }
   const admission = new AdmissionQueue(options.classifyConcurrency ?? 2, options.classifyQueueLimit ?? 64);
   const context: HandlerContext = {
-    tokens: options.tokens,
+    tokens,
     onInternalError: options.onInternalError ?? (() => undefined),
   };
 
@@ -81,6 +105,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const boundPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${bindHost}:${port}`, credentials, (err, actual) => (err ? reject(err) : resolve(actual)));
   });
+  installTransportGuard(server, { maxHeaderListBytes: options.maxHeaderListBytes ?? DEFAULT_MAX_HEADER_LIST_BYTES, budget: requestBytes });
 
   let closing: Promise<void> | null = null;
   return {
@@ -88,6 +113,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     host,
     health,
     admission,
+    requestBytes,
     close(graceMs = 5000): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
         for (const service of ['', TRIAGE_SERVICE_NAME, ADMIN_SERVICE_NAME]) health.setStatus(service, 'NOT_SERVING');

@@ -1,10 +1,15 @@
 import { ClassifyCall, type PipelineConfig, type Sidecar } from '../pipeline';
 import { PipelineBackend } from './pipeline-backend';
 import { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './server';
+import { LiveTokenTable, type TokenAudit } from './live-token-table';
 import { resolveGrpcSettings, type ExtraTokenSources, type GrpcSettings } from './server-settings';
 import { sidecarOperations, type FollowerStatusSource } from './sidecar-operations';
+import type { TokenEntry } from './token-table';
 
-export interface SidecarGrpcOptions<C extends PipelineConfig> {
+/** A configuration the gRPC server can take its live token list from (`grpc.tokens`). */
+export type ConfigWithTokens = PipelineConfig & { grpc?: { tokens: TokenEntry[] } };
+
+export interface SidecarGrpcOptions<C extends ConfigWithTokens> {
   sidecar: Sidecar<C>;
   /** The configuration's `grpc` section (listen, tls, tokens). */
   grpc: GrpcSettings;
@@ -14,6 +19,8 @@ export interface SidecarGrpcOptions<C extends PipelineConfig> {
   follower?: FollowerStatusSource;
   limits?: Pick<GrpcServerOptions, 'maxMessageBytes' | 'maxImagesPerCall' | 'classifyConcurrency' | 'classifyQueueLimit' | 'watchBufferLimit'>;
   onInternalError?: GrpcServerOptions['onInternalError'];
+  /** Where token changes are audited (token ids only). */
+  audit?: TokenAudit;
 }
 
 /**
@@ -22,13 +29,22 @@ export interface SidecarGrpcOptions<C extends PipelineConfig> {
  * rules) read from the Sidecar's live configuration on every call. TLS files and token sources are read here, and
  * their errors name the setting.
  */
-export async function startSidecarGrpcServer<C extends PipelineConfig>(options: SidecarGrpcOptions<C>): Promise<RunningGrpcServer> {
-  const { listen, security, tokens } = await resolveGrpcSettings(options.grpc, options.extraTokens);
+export async function startSidecarGrpcServer<C extends ConfigWithTokens>(options: SidecarGrpcOptions<C>): Promise<RunningGrpcServer> {
+  const { listen, security, hostTokens } = await resolveGrpcSettings(options.grpc, options.extraTokens);
   const sidecar = options.sidecar;
+  // `grpc.tokens` is a live setting: an UpdateConfig that changes it swaps the table before its answer is sent.
+  const tokens = new LiveTokenTable(hostTokens, options.grpc.tokens, options.audit ?? (() => undefined));
+  sidecar.addConfigParticipant({
+    prepare: (next, current) => (next.grpc && JSON.stringify(next.grpc.tokens) !== JSON.stringify(current.grpc?.tokens)
+      ? tokens.prepare(next.grpc.tokens)
+      : () => undefined),
+  });
   const classifier = new ClassifyCall({
     engines: () => sidecar.engines(),
     // Classify without a bundle name uses the bundle the routing falls back to (else the first configured).
     defaultBundle: sidecar.getConfig().routing.defaultBundle ?? sidecar.getConfig().bundles[0]?.name,
+    // Classify's images count with the Sidecar's own (GetStatus images_total, /metrics), under the configured name.
+    onClassified: (bundle, outcomes) => sidecar.recordClassifyCall(bundle, outcomes),
     settings: () => {
       const config = sidecar.getConfig();
       return {
@@ -48,7 +64,7 @@ export async function startSidecarGrpcServer<C extends PipelineConfig>(options: 
   return startGrpcServer({
     listen,
     security,
-    tokens,
+    tokens: () => tokens.table,
     backend: new PipelineBackend({ classifier, studies, version: sidecar.version }),
     onInternalError: options.onInternalError,
     ...options.limits,

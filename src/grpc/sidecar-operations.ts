@@ -2,6 +2,7 @@ import { CategorizedError } from '../errors';
 import { queuedStudyResult, type JobStatus, type PipelineConfig, type Sidecar } from '../pipeline';
 import type { FailedJobView, StatusView, StudyRefView } from './backend';
 import type { StudyOperations } from './pipeline-backend';
+import { tokenIdOf } from './token-table';
 
 /** What AdminService.GetConfig shows instead of a secret. */
 export const REDACTED = '***';
@@ -9,17 +10,26 @@ export const REDACTED = '***';
 /** Keys whose values are secrets wherever they appear in the configuration. */
 const SECRET_KEYS = new Set(['password', 'token', 'tokens', 'secret', 'key', 'keyFile']);
 
-/** A copy of the configuration with every secret value replaced by REDACTED. */
+/**
+ * A copy of the configuration with every secret value replaced by REDACTED. Token entries keep their public id
+ * (token-table.ts tokenIdOf), so an administrator can tell which tokens are configured.
+ */
 export function redactSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactSecrets);
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     if (SECRET_KEYS.has(k) && v !== null && typeof v !== 'object') out[k] = REDACTED;
-    else if (k === 'tokens' && Array.isArray(v)) out[k] = v.map((t) => ({ ...(t as object), token: REDACTED }));
+    else if (k === 'tokens' && Array.isArray(v)) out[k] = v.map(redactTokenEntry);
     else out[k] = redactSecrets(v);
   }
   return out;
+}
+
+function redactTokenEntry(entry: unknown): unknown {
+  if (typeof entry !== 'object' || entry === null) return REDACTED;
+  const token = (entry as { token?: unknown }).token;
+  return { ...entry, token: REDACTED, ...(typeof token === 'string' ? { tokenId: tokenIdOf(token) } : {}) };
 }
 
 /**

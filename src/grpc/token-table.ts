@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { CategorizedError } from '../errors';
 import { ROLE_NAMES, type RoleName } from './backend';
 
 /** Bearer tokens shorter than this are refused when the table is built: they can be guessed. */
@@ -14,16 +15,29 @@ export interface TokenEntry {
   roles?: string[];
 }
 
-/** A bad token configuration; the message names the source and the entry. */
-export class TokenConfigError extends Error {
+/** A bad token configuration (the caller's input: a short token, an unknown role); the message names the source and entry. */
+export class TokenConfigError extends CategorizedError {
   constructor(message: string) {
-    super(message);
-    this.name = 'TokenConfigError';
+    super('invalid-argument', message);
   }
 }
 
 function digest(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/**
+ * A token's public name: `sha256:` and the first 12 hex digits of its SHA-256. An administrator computes it from the
+ * token (`printf %s TOKEN | sha256sum | cut -c1-12`); it says nothing usable about a token of 16+ random characters.
+ */
+export function tokenIdOfDigest(hexDigest: string): string {
+  return `sha256:${hexDigest.slice(0, 12)}`;
+}
+
+/** The public name of a token, or of a configured `sha256:<64 hex>` entry. */
+export function tokenIdOf(token: string): string {
+  const hashed = /^sha256:([0-9a-fA-F]{64})$/.exec(token);
+  return tokenIdOfDigest(hashed ? hashed[1].toLowerCase() : digest(token));
 }
 
 /**
@@ -70,6 +84,11 @@ export class TokenTable {
 
   get size(): number {
     return this.rolesByDigest.size;
+  }
+
+  /** The ids of the configured tokens (see tokenIdOfDigest), sorted: what logs and audits name instead of tokens. */
+  ids(): string[] {
+    return [...this.rolesByDigest.keys()].map(tokenIdOfDigest).sort();
   }
 
   /** The roles of a presented token, or null when it is not configured. */

@@ -3,7 +3,7 @@ import { policyForBundle, type T3Engine } from '../engine';
 import type { FramePolicy } from '../dicom';
 import type { PolicyName } from '../t3';
 import type { TriageConfig, TriageDecision } from '../report';
-import { classifyImages, type ClassifyInput } from './classify-images';
+import { classifyImages, type ClassifyInput, type ClassifyOutcome } from './classify-images';
 import { bundleIdentityOf, composeClassification, srInputFor } from './compose-study-result';
 import { sharedSrBuilder } from './sr-builder';
 import type { BatchSummary, BundleIdentityRecord, StudyImageFailure, StudyImagePrediction } from './study-result';
@@ -67,6 +67,8 @@ export interface ClassifyCallOptions {
   /** Bundle used when a call names none; defaults to the first engine. */
   defaultBundle?: string;
   settings: () => ClassifierSettings;
+  /** Told of every call's outcomes with the bundle's configured name (the Sidecar counts them with its own work). */
+  onClassified?: (bundle: string, outcomes: readonly ClassifyOutcome[]) => void;
 }
 
 /**
@@ -99,6 +101,12 @@ export class ClassifyCall {
     return engine;
   }
 
+  /** The name the configuration gives this engine (the key metrics and GetStatus use), else its bundle's own name. */
+  private configuredName(engine: ClassifyEngine): string {
+    for (const [name, open] of this.options.engines()) if (open === engine) return name;
+    return engine.bundle.manifest.name;
+  }
+
   models(): LoadedModelView[] {
     return this.bundleNames().map((name) => {
       const engine = this.engine(name);
@@ -124,6 +132,7 @@ export class ClassifyCall {
       decodeConcurrency: settings.decodeConcurrency,
       signal: request.signal,
     });
+    this.options.onClassified?.(this.configuredName(engine), outcomes);
     if (request.signal.aborted) throw new CategorizedError('cancelled', 'the call was cancelled');
 
     const composed = composeClassification(outcomes, { triage: settings.triage, listNonImages: true });

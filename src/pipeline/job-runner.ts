@@ -86,6 +86,11 @@ export class JobRunner {
   private accepting = false;
   readonly counters = { studiesDone: 0, studiesFailed: 0, imagesClassified: 0 };
 
+  /** Images classified outside the job queue (gRPC Classify on the same engines): part of imagesClassified. */
+  countClassifiedImages(images: number): void {
+    this.counters.imagesClassified += images;
+  }
+
   constructor(private readonly deps: JobRunnerDeps) {
     this.clock = deps.clock ?? systemClock;
     this.active = new Semaphore(deps.settings().activeLimit);
@@ -277,7 +282,6 @@ export class JobRunner {
     else {
       metrics.countOutcome('done', result.failedImages.length ? 'partial' : '');
       metrics.observeLatency((Date.parse(result.timings.finishedAt ?? '') - job.queuedAt.getTime()) / 1000);
-      for (const l of result.batchLambdas) metrics.observeLambda(result.bundle?.name ?? '', l);
     }
     if (!unchanged) {
       // A study seen again with the inputs it was analysed with (our own SR makes it stable again) is not news.

@@ -1,3 +1,5 @@
+import type { ClassifyOutcome } from './classify-images';
+
 /**
  * Prometheus metrics of the pipeline, rendered in the text exposition format (no client library needed for a
  * handful of counters and histograms). Labels carry bundle names, lanes and reason codes only: no patient data.
@@ -43,6 +45,7 @@ export class PipelineMetrics {
   private readonly lambda = new Map<string, Histogram>();
   private readonly latency = new Histogram([0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120]);
   private readonly outcomes = new Map<string, number>();
+  private readonly imagesClassified = new Map<string, number>();
   private readonly extras: (() => string[])[] = [];
 
   /** More exposition lines from another part (speculation cache, shared-mode claims), rendered after these. */
@@ -55,6 +58,24 @@ export class PipelineMetrics {
     let h = this.batchSize.get(bundle);
     if (!h) this.batchSize.set(bundle, (h = new Histogram([1, 2, 4, 8, 16, 32, 64, 128, 256])));
     h.observe(images);
+  }
+
+  /**
+   * What one classification produced, for a bundle by its configured name (the label every metric uses): the images
+   * (frames) classified, by source (`study` from Orthanc, `classify` from gRPC Classify), and each merged batch's λ_B
+   * once.
+   */
+  observeClassified(bundle: string, source: 'study' | 'classify', outcomes: readonly ClassifyOutcome[]): void {
+    const lambdas = new Map<string, number>();
+    let images = 0;
+    for (const outcome of outcomes) {
+      if (!outcome.ok) continue;
+      images += outcome.frames.length;
+      for (const frame of outcome.frames) if (frame.batchLambda !== null) lambdas.set(frame.batchId, frame.batchLambda);
+    }
+    const key = `${bundle}\u0000${source}`;
+    this.imagesClassified.set(key, (this.imagesClassified.get(key) ?? 0) + images);
+    for (const lambda of lambdas.values()) this.observeLambda(bundle, lambda);
   }
 
   observeLambda(bundle: string, lambda: number): void {
@@ -99,6 +120,11 @@ export class PipelineMetrics {
     for (const [key, n] of this.outcomes) {
       const [outcome, reason] = key.split('\u0000');
       out.push(`t3_study_outcomes_total{outcome="${outcome}",reason="${escapeLabel(reason)}"} ${n}`);
+    }
+    out.push('# HELP t3_images_classified_total Images (frames) classified, by bundle and source (study from Orthanc, classify from gRPC).', '# TYPE t3_images_classified_total counter');
+    for (const [key, n] of this.imagesClassified) {
+      const [bundle, source] = key.split('\u0000');
+      out.push(`t3_images_classified_total{bundle="${escapeLabel(bundle)}",source="${source}"} ${n}`);
     }
     for (const extra of this.extras) out.push(...extra());
     return out.join('\n') + '\n';

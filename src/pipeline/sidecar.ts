@@ -1,7 +1,7 @@
 import type { ExecutionProviderName, T3Engine } from '../engine';
 import type { ClassifyFn } from './batcher';
-import { proposeConfigUpdate, type ConfigUpdate } from './config-update';
-import { classifyImages } from './classify-images';
+import { proposeConfigUpdate, type ConfigParticipant, type ConfigUpdate } from './config-update';
+import { classifyImages, type ClassifyOutcome } from './classify-images';
 import { classifyWithFixedPasses, type FixedPassInput } from './classify-fixed-passes';
 import { bundleIdentityOf, srInputFor } from './compose-study-result';
 import type { FixedPassCache } from './fixed-pass-cache';
@@ -25,7 +25,7 @@ import { reusedResult, WriteBack } from './write-back';
 export type { SidecarLog } from './job-runner';
 export type { LoadedModel } from './model-registry';
 export type AnalyzeOptions = EnqueueOptions;
-export type { ConfigUpdate } from './config-update';
+export type { ConfigParticipant, ConfigUpdate } from './config-update';
 
 export interface SidecarStatus {
   version: string;
@@ -72,6 +72,9 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
   readonly metrics = new PipelineMetrics();
   readonly version: string;
   private readonly speculationWiring: SpeculationWiring | null;
+  private readonly configParticipants: ConfigParticipant<C>[] = [];
+  /** Configuration updates run one at a time: each validates and tries against the configuration it will replace. */
+  private configUpdates: Promise<unknown> = Promise.resolve();
 
   constructor(options: SidecarOptions<C>) {
     this.options = options;
@@ -165,6 +168,12 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
     return this.models.engines();
   }
 
+  /** Counts the images of a gRPC Classify call with the pipeline's own (GetStatus images_total, /metrics). */
+  recordClassifyCall(bundle: string, outcomes: readonly ClassifyOutcome[]): void {
+    this.runner.countClassifiedImages(outcomes.reduce((n, o) => n + (o.ok ? o.frames.length : 0), 0));
+    this.metrics.observeClassified(bundle, 'classify', outcomes);
+  }
+
   /** The last result of a study in this process, or null. */
   getStudyResult(orthancStudyId: string): StudyResult | null {
     return this.runner.result(orthancStudyId);
@@ -195,24 +204,43 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
     return structuredClone(this.config);
   }
 
+  /** Adds a part that applies some settings itself (the gRPC token table); see ConfigParticipant. */
+  addConfigParticipant(participant: ConfigParticipant<C>): void {
+    this.configParticipants.push(participant);
+  }
+
   /**
-   * Validates `partial` merged onto the current configuration. Unless dryRun, the live sections (routing, batching,
-   * inference, triage, retry, bundles) take effect at once; changes to the others (Orthanc connection, follower,
-   * gRPC, …) are validated but not applied, and listed in `restartRequired`. Throws the validator's error (naming
-   * the key) when the result is invalid; nothing changes then.
+   * Validates `partial` merged onto the current configuration, tries it, then commits it. Unless dryRun, the live
+   * settings (routing, batching, inference, triage, retry, bundles, gRPC tokens) take effect at once; changes to the
+   * others (Orthanc connection, follower, gRPC listen address, …) are validated but not applied, and listed in
+   * `restartRequired`. Atomic: an invalid value (the validator's error names the key), a participant that refuses, or
+   * a bundle that does not load throws, and nothing changes.
    */
-  async updateConfig(partial: unknown, opts: { dryRun: boolean }): Promise<ConfigUpdate<C>> {
+  updateConfig(partial: unknown, opts: { dryRun: boolean }): Promise<ConfigUpdate<C>> {
+    const run = this.configUpdates.then(() => this.applyConfigUpdate(partial, opts));
+    this.configUpdates = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyConfigUpdate(partial: unknown, opts: { dryRun: boolean }): Promise<ConfigUpdate<C>> {
     const { effective, restartRequired, changed } = proposeConfigUpdate(this.config, partial, {
       validate: this.options.validateConfig,
       merge: this.options.mergeConfig,
     });
+    // Try: every participant first (cheap), then the bundles (loading may fail on a missing or broken bundle).
+    const commits = this.configParticipants.map((p) => p.prepare(effective, this.config));
     if (opts.dryRun) return { config: structuredClone(effective), applied: false, restartRequired };
-    const bundlesChanged = changed('bundles');
+    if (changed('bundles')) {
+      await this.models.reload(effective);
+      // New model files: no logits of the old ones may be used (the keys differ anyway; this frees the memory).
+      this.speculationWiring?.cache.clear();
+    }
+    // Commit: nothing below may fail.
     this.config = effective;
     this.loading.setLimit(effective.inference.decodeConcurrency);
     this.runner.settingsChanged();
     this.models.updateBatching(effective.batching);
-    if (bundlesChanged) await this.reloadModels();
+    for (const commit of commits) commit();
     return { config: structuredClone(effective), applied: true, restartRequired };
   }
 
@@ -318,10 +346,15 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
         decodeConcurrency: this.config.inference.decodeConcurrency,
       };
       const speculation = this.speculationWiring;
-      if (!speculation) return classifyImages(model.engine, inputs, options);
-      return classifyWithFixedPasses(model.engine, inputs as FixedPassInput[], {
-        ...options,
-        remember: (input, info, frames) => speculation.remember(model, input.name, info, frames),
+      const classified = speculation
+        ? classifyWithFixedPasses(model.engine, inputs as FixedPassInput[], {
+          ...options,
+          remember: (input, info, frames) => speculation.remember(model, input.name, info, frames),
+        })
+        : classifyImages(model.engine, inputs, options);
+      return classified.then((outcomes) => {
+        this.metrics.observeClassified(model.name, 'study', outcomes);
+        return outcomes;
       });
     };
   }

@@ -83,9 +83,31 @@ function defaultBundleDir(config: SidecarConfig): string {
   return entry.dir === 'demo' ? demoBundleDir() : entry.dir;
 }
 
+/** Read by `serve` itself rather than the config loader. */
+const SERVE_ENV = new Set(['T3_GRPC_TOKEN_FILE', 'T3_GRPC_TOKENS']);
+
 function sidecarConfigFromEnv(env: Record<string, string>) {
-  for (const name of Object.keys(env)) expect(envNames.has(name) ? name : `unknown env ${name}`).toBe(name);
+  const serveSource = fs.readFileSync(path.join(repoRoot, 'src', 'cli', 'serve.ts'), 'utf8');
+  for (const name of SERVE_ENV) expect(serveSource).toContain(`process.env.${name}`);
+  for (const name of Object.keys(env)) expect(envNames.has(name) || SERVE_ENV.has(name) ? name : `unknown env ${name}`).toBe(name);
   return loadSidecarConfig({ configPath: path.join(repoRoot, 'orthanc-config'), env }).config;
+}
+
+/**
+ * The sidecar listens off loopback, so it serves TLS, mutual (client CA) and takes its tokens from a file; the plugin
+ * trusts that CA, presents a certificate and reads its token from a file; every variable is one the plugin reads.
+ */
+function expectPluginOverMutualTls(pluginEnv: Record<string, string>, sidecarEnv: Record<string, string>): void {
+  expect(sidecarEnv.T3_GRPC_LISTEN.startsWith('0.0.0.0:')).toBe(true);
+  for (const name of ['T3_GRPC_TLS_CERT_FILE', 'T3_GRPC_TLS_KEY_FILE', 'T3_GRPC_TLS_CLIENT_CA_FILE', 'T3_GRPC_TOKEN_FILE']) expect(sidecarEnv[name]).toMatch(/^\//);
+  const pluginNames = ['T3_PLUGIN_SIDECAR_ADDRESS', 'T3_PLUGIN_TLS_CA_FILE', 'T3_PLUGIN_TLS_CERT_FILE', 'T3_PLUGIN_TLS_KEY_FILE', 'T3_PLUGIN_TOKEN_FILE'];
+  const channel = fs.readFileSync(path.join(repoRoot, 'orthanc-config', 'plugin', 't3_sidecar_channel.py'), 'utf8');
+  for (const name of pluginNames) {
+    expect(pluginEnv[name]).toBeTruthy();
+    expect(channel).toContain(`environ.get('${name}')`);
+  }
+  // Same folder layout on both sides (deploy/make-pki.sh): the plugin's CA is the one the sidecar's client CA is.
+  expect(path.posix.basename(pluginEnv.T3_PLUGIN_TLS_CA_FILE)).toBe(path.posix.basename(sidecarEnv.T3_GRPC_TLS_CLIENT_CA_FILE));
 }
 
 describe('Kubernetes manifests', () => {
@@ -144,7 +166,15 @@ describe('Kubernetes manifests', () => {
     for (const p of find('Service', 'orthanc').spec.ports) expect(orthancPorts[p.targetPort]).toBe(p.port);
     const pluginAddress = orthanc.env.find((e: Obj) => e.name === 'T3_PLUGIN_SIDECAR_ADDRESS').value;
     expect(pluginAddress).toBe(`orthanc-t3-sidecar:${containerPort('grpc')}`);
-    expect(fs.readFileSync(path.join(repoRoot, 'orthanc-config', 'plugin', 't3_plugin.py'), 'utf8')).toContain("os.environ.get('T3_PLUGIN_SIDECAR_ADDRESS')");
+    expectPluginOverMutualTls(Object.fromEntries(orthanc.env.map((e: Obj) => [e.name, e.value])), env);
+    // The files come from the Secrets deploy/make-pki.sh's output goes into, mounted where the env points.
+    const sidecarSpec = deployment.spec.template.spec;
+    expect(sidecarSpec.volumes.find((v: Obj) => v.name === 'grpc-tls').secret.secretName).toBe('orthanc-t3-sidecar-grpc');
+    expect(container.volumeMounts.find((m: Obj) => m.name === 'grpc-tls').mountPath).toBe('/etc/orthanc-t3-grpc');
+    const orthancSpec = find('Deployment', 'orthanc').spec.template.spec;
+    expect(orthancSpec.volumes.find((v: Obj) => v.name === 'grpc-tls').secret.secretName).toBe('orthanc-t3-plugin-grpc');
+    expect(orthanc.volumeMounts.find((m: Obj) => m.name === 'grpc-tls').mountPath).toBe('/etc/orthanc-t3-grpc');
+    for (const name of ['orthanc-t3-sidecar-grpc', 'orthanc-t3-plugin-grpc']) expect(find('Secret', name)).toBeDefined();
     // Orthanc's config folder is the ConfigMap, with secrets.json from the Secret beside it.
     const mounts = Object.fromEntries(orthanc.volumeMounts.map((m: Obj) => [m.name, m]));
     expect(mounts.config.mountPath).toBe(orthanc.args[1].replace(/\/$/, ''));
@@ -271,6 +301,9 @@ describe('sidecar image and docker compose', () => {
     expect(sidecar.expose.map(Number)).toEqual([portOf(config.grpc.listen), portOf(config.metrics.listen)]);
     expect(sidecar.healthcheck.test.join(' ')).toContain(`:${portOf(config.metrics.listen)}/readyz`);
     expect(orthanc.environment.T3_PLUGIN_SIDECAR_ADDRESS).toBe(`sidecar:${portOf(config.grpc.listen)}`);
+    expectPluginOverMutualTls(orthanc.environment, sidecar.environment);
+    expect(orthanc.volumes).toContain('./pki/plugin:/etc/orthanc-t3-grpc:ro');
+    expect(sidecar.volumes).toContain('./pki/sidecar:/etc/orthanc-t3-grpc:ro');
     // Credentials: the sidecar's Orthanc user is registered, PostgreSQL settings match the postgres service.
     const secrets = jsonc(path.join(deployDir, 'orthanc', 'secrets.example.json'));
     expect(secrets.RegisteredUsers[config.orthanc.username!]).toBe(config.orthanc.password);

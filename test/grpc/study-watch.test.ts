@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadSidecarConfig, mergeConfig, validateSidecarConfig, type SidecarConfig } from '../../src/config';
 import { closeSharedFramePool } from '../../src/dicom';
 import { startSidecarGrpcServer, type RunningGrpcServer } from '../../src/grpc';
+import { tokenIdOf } from '../../src/grpc/token-table';
 import { startOrthancSidecar, type OrthancSidecar } from '../../src/orthanc/sidecar-service';
 import { startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import {
@@ -208,7 +209,7 @@ describe('Classify on the Sidecar\'s engines', () => {
 describe('AdminService over the Sidecar', () => {
   test('GetConfig redacts secrets; UpdateConfig validates, dry-runs and applies', async () => {
     const config = JSON.parse((await unary(clients.admin, 'GetConfig', {}, bearer(ADMIN_TOKEN))).json);
-    expect(config.grpc.tokens).toEqual([{ token: '***', role: 'admin' }]);
+    expect(config.grpc.tokens).toEqual([{ token: '***', tokenId: tokenIdOf(SECRET_TOKEN), role: 'admin' }]);
     expect(JSON.stringify(config)).not.toContain(SECRET_TOKEN);
 
     const rules = [{ code: '36118008', threshold: 0.2, priority: 'emergency' }];
@@ -217,8 +218,8 @@ describe('AdminService over the Sidecar', () => {
     expect(dry.changedKeys).toEqual(['triage.rules']);
     expect(dry.restartRequired).toEqual([]);
     const later = await unary(clients.admin, 'UpdateConfig', { json: JSON.stringify({ follower: { pollIntervalMs: 300 } }), dryRun: true }, bearer(ADMIN_TOKEN));
-    // The follower is not reconfigured while running: nothing effective changes, and the section is named.
-    expect(later).toMatchObject({ applied: false, changedKeys: [], restartRequired: ['follower'] });
+    // The follower is not reconfigured while running: nothing effective changes, and the key is named.
+    expect(later).toMatchObject({ applied: false, changedKeys: [], restartRequired: ['follower.pollIntervalMs'] });
     expect(service.sidecar.getConfig().triage.rules).not.toEqual(rules);
 
     const bad = await codeOf(unary(clients.admin, 'UpdateConfig', {

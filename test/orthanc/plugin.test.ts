@@ -1,25 +1,40 @@
 /**
- * The Orthanc plugin (Python, inside a real Orthanc) talking gRPC to the real sidecar: /t3/status, /t3/config
- * (validated by the sidecar, applied at once, kept in a global property), /t3/studies/{id}/analyze, the Explorer
- * extension, and 503 when the sidecar is down.
+ * The Orthanc plugin (Python, inside a real Orthanc with authentication on, as shipped) talking to the real sidecar
+ * as in the two-container deployment, on loopback: the sidecar serves mutual TLS on its own port, the plugin presents
+ * a client certificate. Covered: /t3/status, /t3/config (validated by the sidecar, applied at once or not at all,
+ * kept without secrets, 202 for restart-required keys, live token rotation), /t3/studies/{id}/analyze, the Explorer
+ * extension, nested bodies refused before parsing, 503 when the sidecar is down, and the re-apply loop after a
+ * sidecar restart (all or nothing).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { loadSidecarConfig } from '../../src/config';
+import * as grpc from '@grpc/grpc-js';
+import { loadSidecarConfig, type SidecarConfig } from '../../src/config';
 import { closeSharedFramePool } from '../../src/dicom';
+import { tokenIdOf } from '../../src/grpc/token-table';
 import { startServeRuntime, type ServeRuntime } from '../../src/cli/serve';
+import { loadT3Protos } from '../../src/grpc';
+import { bearer, codeOf, makeTestPki, unary, type TestPki } from '../grpc/grpc-test-helpers';
 import { freePort, repoRoot, samplesDir, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { makeTempDir, removeTempDirs, studyMetadata, waitFor } from './harness';
 
-jest.setTimeout(120000);
+jest.setTimeout(180000);
 
-const TOKEN = 'plugin-test-token-0123456789';
+const PLUGIN_TOKEN = 'plugin-test-token-0123456789';
+const LEAKED = 'plugin-leaked-token-0123456789';
+const REPLACEMENT = 'plugin-new-token-0123456789abc';
+const ORTHANC_PASSWORD = 'orthanc-secret-password-42';
+const CREDENTIALS = { username: 't3-test-admin', password: 'test-password-0123' };
 let orthanc: OrthancServer;
 let runtime: ServeRuntime;
-let sidecarConfig: ReturnType<typeof loadSidecarConfig>['config'];
+let sidecarConfig: SidecarConfig;
+let pki: TestPki;
+let grpcPort: number;
+const logs: { event: string; fields: Record<string, unknown> }[] = [];
 
 async function call(method: string, p: string, body?: string): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(orthanc.url + p, { method, body });
+  const res = await fetch(orthanc.url + p, { method, body, headers: { Authorization: orthanc.authorization! } });
   const text = await res.text();
   let json: any = null;
   try {
@@ -30,28 +45,62 @@ async function call(method: string, p: string, body?: string): Promise<{ status:
   return { status: res.status, json, text };
 }
 
+const startSidecar = () => startServeRuntime(sidecarConfig, { log: (event, fields) => logs.push({ event, fields }) });
+
+/** Everything Orthanc keeps on disk (its SQLite index holds the global properties), as one string to search. */
+function orthancStorageText(): string {
+  const dir = path.join(orthanc.workDir, 'storage');
+  return fs.readdirSync(dir).filter((f) => fs.statSync(path.join(dir, f)).isFile()).map((f) => fs.readFileSync(path.join(dir, f)).toString('latin1')).join('\n');
+}
+
+/** A TLS client of the sidecar, as an outside tool would use it. */
+function tlsClient(token: string) {
+  const protos = loadT3Protos();
+  const credentials = grpc.credentials.createSsl(pki.caCert, pki.clientKey, pki.clientCert);
+  const triage = new protos.triageService(`127.0.0.1:${grpcPort}`, credentials) as grpc.Client & Record<string, Function>;
+  return {
+    classify: () => codeOf(unary(triage, 'Classify', { images: [{ name: 'mr', dicom: fs.readFileSync(path.join(samplesDir, 'pydicom_MR_small.dcm')) }] }, bearer(token))),
+    close: () => triage.close(),
+  };
+}
+
 beforeAll(async () => {
   const gen = spawnSync(path.join(repoRoot, 'orthanc-config', 'generate-stubs.sh'), [], { encoding: 'utf8' });
   if (gen.status !== 0) throw new Error(`generate-stubs.sh failed: ${gen.stderr}`);
+  pki = makeTestPki();
   const httpPort = await freePort();
-  const grpcPort = await freePort();
+  grpcPort = await freePort();
   const work = makeTempDir('t3-plugin-');
-  const { config } = loadSidecarConfig({
+  fs.writeFileSync(path.join(work, 'plugin-token'), PLUGIN_TOKEN + '\n');
+  sidecarConfig = loadSidecarConfig({
     overrides: {
-      orthanc: { url: `http://127.0.0.1:${httpPort}`, timeoutMs: 5000 },
+      orthanc: { url: `http://127.0.0.1:${httpPort}`, username: CREDENTIALS.username, password: CREDENTIALS.password, timeoutMs: 5000 },
       follower: { checkpointPath: path.join(work, 'checkpoint.json'), pollIntervalMs: 150, maxBackoffMs: 500 },
       inference: { executionProviders: ['cpu'] },
-      grpc: { listen: `127.0.0.1:${grpcPort}`, tokens: [{ token: TOKEN, roles: ['admin', 'triage'] }] },
+      grpc: {
+        listen: `127.0.0.1:${grpcPort}`,
+        tls: { certFile: path.join(pki.dir, 'server.crt'), keyFile: path.join(pki.dir, 'server.key'), clientCaFile: path.join(pki.dir, 'test-ca.crt') },
+        tokens: [{ token: PLUGIN_TOKEN, roles: ['admin', 'triage'] }, { token: LEAKED, roles: ['triage'] }],
+      },
       metrics: { listen: '127.0.0.1:0' },
     },
-  });
-  sidecarConfig = config;
-  runtime = await startServeRuntime(config, { log: () => undefined });
+  }).config;
+  runtime = await startSidecar();
   orthanc = await startOrthanc({
     configDir: path.join(repoRoot, 'orthanc-config'),
     httpPort,
     stableAge: 1,
-    overrides: { T3: { plugin: { sidecarAddress: `127.0.0.1:${grpcPort}`, token: TOKEN, deadlineSeconds: 5 } } },
+    credentials: CREDENTIALS,
+    overrides: {
+      T3: {
+        plugin: {
+          sidecarAddress: `127.0.0.1:${grpcPort}`,
+          tokenFile: path.join(work, 'plugin-token'),
+          deadlineSeconds: 5,
+          tls: { caFile: path.join(pki.dir, 'test-ca.crt'), certFile: path.join(pki.dir, 'client.crt'), keyFile: path.join(pki.dir, 'client.key') },
+        },
+      },
+    },
   });
 });
 
@@ -59,10 +108,18 @@ afterAll(async () => {
   await runtime?.stop();
   await orthanc?.stop({ removeWorkDir: true });
   await closeSharedFramePool();
+  pki?.remove();
   removeTempDirs();
 });
 
-test('GET /t3/status answers through Orthanc with the sidecar status', async () => {
+test('Orthanc as shipped asks for credentials, /t3/* routes included', async () => {
+  const shipped = fs.readFileSync(path.join(repoRoot, 'orthanc-config', 'orthanc.json'), 'utf8');
+  expect(shipped).toMatch(/"AuthenticationEnabled":\s*true/);
+  expect((await fetch(`${orthanc.url}/t3/config`)).status).toBe(401);
+  expect((await fetch(`${orthanc.url}/t3/config`, { method: 'PUT', body: '{}' })).status).toBe(401);
+});
+
+test('GET /t3/status answers through Orthanc over mutual TLS with the sidecar status', async () => {
   const r = await call('GET', '/t3/status');
   expect(r.status).toBe(200);
   expect(r.json.version).toBe(require('../../package.json').version);
@@ -97,6 +154,79 @@ test('PUT /t3/config changes a triage threshold and the next study uses it; an i
   expect(meta.T3Priority).toBe('emergency');
 });
 
+test('secrets sent with PUT /t3/config are never returned or stored in clear; a token revoked there is refused by the very next call', async () => {
+  const client = tlsClient(LEAKED);
+  const replacement = tlsClient(REPLACEMENT);
+  try {
+    expect((await client.classify()).code).toBe(grpc.status.OK);
+    const r = await call('PUT', '/t3/config', JSON.stringify({
+      grpc: { tokens: [{ token: PLUGIN_TOKEN, roles: ['admin', 'triage'] }, { token: REPLACEMENT, roles: ['triage'] }] },
+    }));
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ applied: true, changedKeys: ['grpc.tokens'], restartRequired: [], notKept: ['grpc.tokens'] });
+    // The very next call: the leaked token is refused, the new one accepted.
+    expect((await client.classify()).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await replacement.classify()).code).toBe(grpc.status.OK);
+  } finally {
+    client.close();
+    replacement.close();
+  }
+  const audit = logs.filter((l) => l.event === 'grpc-tokens-changed');
+  expect(audit.map((l) => l.fields)).toEqual([{ added: [tokenIdOf(REPLACEMENT)], revoked: [tokenIdOf(LEAKED)], tokens: 2 }]);
+
+  // An Orthanc password sent along is a restart-required secret: 202, listed, not kept.
+  const password = await call('PUT', '/t3/config', JSON.stringify({ orthanc: { password: ORTHANC_PASSWORD } }));
+  expect(password.status).toBe(202);
+  expect(password.json).toMatchObject({ applied: false, restartRequired: ['orthanc.password'], notKept: ['orthanc.password'] });
+
+  const got = await call('GET', '/t3/config');
+  for (const secret of [REPLACEMENT, PLUGIN_TOKEN, ORTHANC_PASSWORD, CREDENTIALS.password]) {
+    expect(got.text).not.toContain(secret);
+    expect(password.text).not.toContain(secret);
+  }
+  expect(got.json.effective.grpc.tokens.map((t: { tokenId: string }) => t.tokenId)).toEqual([tokenIdOf(PLUGIN_TOKEN), tokenIdOf(REPLACEMENT)]);
+  expect(got.json.overrides.grpc).toBeUndefined();
+  expect(got.json.overrides.orthanc).toBeUndefined();
+  // Nor on Orthanc's disk (its index holds the global property).
+  const stored = orthancStorageText();
+  expect(stored).toContain('60046008'); // the triage override is there, so this is the right place to look
+  for (const secret of [REPLACEMENT, ORTHANC_PASSWORD]) expect(stored).not.toContain(secret);
+});
+
+test('a setting that needs a sidecar restart answers 202 with the keys, never applied: true', async () => {
+  const r = await call('PUT', '/t3/config', JSON.stringify({ follower: { pollIntervalMs: 400 }, retry: { maxAttempts: 4 } }));
+  expect(r.status).toBe(202);
+  expect(r.json.applied).toBe(false);
+  expect(r.json.restartRequired).toEqual(['follower.pollIntervalMs']);
+  expect(r.json.changedKeys).toEqual(['retry.maxAttempts']);
+  expect(r.json.message).toMatch(/follower\.pollIntervalMs/);
+  expect(runtime.service.sidecar.getConfig().follower.pollIntervalMs).toBe(150);
+  const got = await call('GET', '/t3/config');
+  expect(got.json.overrides.retry).toEqual({ maxAttempts: 4 });
+  expect(got.json.overrides.follower).toBeUndefined();
+});
+
+test('a refused change (a bundle folder that does not exist) answers 409 and changes nothing, in the sidecar or in Orthanc', async () => {
+  const before = await call('GET', '/t3/config');
+  const r = await call('PUT', '/t3/config', JSON.stringify({ bundles: [{ name: 'demo', dir: '/nonexistent/t3-bundle' }], triage: { rules: [] } }));
+  expect(r.status).toBe(409);
+  const after = await call('GET', '/t3/config');
+  expect(after.json).toEqual(before.json);
+  expect(runtime.service.sidecar.getConfig().bundles).toEqual([{ name: 'demo', dir: 'demo' }]);
+  await expect(runtime.service.sidecar.reloadModels()).resolves.toHaveLength(1);
+});
+
+test('a body nested 600 (or 20,000) levels deep is refused with 400 before it is parsed; Orthanc stays up', async () => {
+  for (const depth of [600, 20000]) {
+    const nested = `{"triage":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    const r = await call('PUT', '/t3/config', nested);
+    expect(r.status).toBe(400);
+    expect(r.json.error).toMatch(/nested more than 32 levels/);
+  }
+  expect((await call('GET', '/system')).status).toBe(200);
+  expect(orthanc.process.exitCode).toBeNull();
+});
+
 test('POST /t3/studies/{id}/analyze re-runs a study; the Explorer extension is served', async () => {
   const studies = (await call('GET', '/studies')).json as string[];
   const r = await call('POST', `/t3/studies/${studies[0]}/analyze`, '{}');
@@ -118,7 +248,8 @@ test('/metrics, /livez and /readyz of the sidecar', async () => {
   expect(text).toMatch(/^t3_queue_depth\{bundle="demo",lane="stat"\} 0$/m);
   expect(text).toMatch(/^t3_model_info\{bundle="demo",version="1.0.0",execution_provider="cpu"\} 1$/m);
   expect(text).toMatch(/^t3_study_outcomes_total\{outcome="done",reason=""\} [1-9]/m);
-  expect(text).toMatch(/^t3_batch_lambda_count\{bundle="t3-demo-chest-trained"\} [1-9]/m);
+  expect(text).toMatch(/^t3_batch_lambda_count\{bundle="demo"\} [1-9]/m);
+  expect(text).toMatch(/^t3_images_classified_total\{bundle="demo",source="study"\} [1-9]/m);
   expect(text).toMatch(/^t3_study_latency_seconds_count [1-9]/m);
   expect(text).toMatch(/^t3_follower_orthanc_up 1$/m);
 });
@@ -135,10 +266,27 @@ test('with the sidecar down the plugin answers 503 and Orthanc stays up', async 
 
 test('a restarted sidecar gets the runtime configuration kept in Orthanc back without any admin action', async () => {
   await runtime.stop();
-  runtime = await startServeRuntime(sidecarConfig, { log: () => undefined });
+  runtime = await startSidecar();
   const overridden = [{ code: '60046008', threshold: 0.3, priority: 'emergency' }];
   expect(runtime.service.sidecar.getConfig().triage.rules).not.toEqual(overridden);
   await waitFor('the plugin to re-apply its overrides', () => runtime.service.sidecar.getConfig().triage.rules.length === 1, 30000, 250);
   expect(runtime.service.sidecar.getConfig().triage.rules).toEqual(overridden);
+  expect(runtime.service.sidecar.getConfig().retry.maxAttempts).toBe(4);
+  expect((await call('GET', '/t3/status')).status).toBe(200);
+});
+
+test('a re-apply the sidecar refuses (a kept bundle folder that is gone) changes nothing and is logged', async () => {
+  const copy = makeTempDir('t3-plugin-bundle-');
+  fs.cpSync(path.join(repoRoot, 'bundles', 'demo-trained'), copy, { recursive: true });
+  const put = await call('PUT', '/t3/config', JSON.stringify({ bundles: [{ name: 'demo', dir: copy }] }));
+  expect(put.status).toBe(200);
+  fs.rmSync(copy, { recursive: true, force: true });
+  await runtime.stop();
+  runtime = await startSidecar();
+  await waitFor('the refusal in Orthanc\'s log', () => fs.readFileSync(orthanc.logFile, 'utf8').includes('refused the stored configuration overrides (nothing changed)'), 30000, 250);
+  // All or nothing: the triage rules kept with the gone bundle were not applied either.
+  const config = runtime.service.sidecar.getConfig();
+  expect(config.bundles).toEqual([{ name: 'demo', dir: 'demo' }]);
+  expect(config.triage.rules.length).toBeGreaterThan(1);
   expect((await call('GET', '/t3/status')).status).toBe(200);
 });

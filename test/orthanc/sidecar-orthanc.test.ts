@@ -185,7 +185,7 @@ test('updateConfig refuses invalid values naming the key and changes nothing', a
   expect(sc.getConfig().batching.batchSize).toBe(before.batching.batchSize);
   // Connection settings are validated but only take effect after a restart: not shown as effective.
   const conn = await sc.updateConfig({ orthanc: { timeoutMs: 1234 }, retry: { maxAttempts: 4 } }, { dryRun: false });
-  expect(conn.restartRequired).toEqual(['orthanc']);
+  expect(conn.restartRequired).toEqual(['orthanc.timeoutMs']);
   expect(sc.getConfig().orthanc.timeoutMs).toBe(before.orthanc.timeoutMs);
   expect(sc.getConfig().retry.maxAttempts).toBe(4);
   await sc.updateConfig({ retry: { maxAttempts: before.retry.maxAttempts } }, { dryRun: false });
