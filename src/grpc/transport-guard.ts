@@ -41,7 +41,8 @@ function refuse(stream: http2.ServerHttp2Stream, code: grpc.status, message: str
       ':status': 200,
       'content-type': 'application/grpc+proto',
       'grpc-status': String(code),
-      'grpc-message': encodeURIComponent(message),
+      // As grpc-js encodes it (clients decode with decodeURI).
+      'grpc-message': encodeURI(message),
     }, { endStream: true });
   }
   stream.close(http2.constants.NGHTTP2_NO_ERROR);
