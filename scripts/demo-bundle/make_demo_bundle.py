@@ -120,8 +120,8 @@ def main() -> None:
                     for label, prompt, code, meaning in CLASSES],
         "logitScale": LOGIT_SCALE,
         "temperatures": {"generalist": 1.0, "expert": 1.0},
-        "t3": {"tPt": 1, "tFt": 1, "lambdaMin": 0, "lambdaMax": 1, "gamma": 0.5, "logBase": None, "eps": 0,
-               "extTau": 0.1, "extDelta": 0.1},
+        "t3": {"tPt": 1, "tFt": 1, "lambdaMin": 1, "lambdaMax": 0, "gamma": 0.5, "jsThreshold": 0, "logBase": None,
+               "eps": 0, "extTau": 0.1, "extDelta": 0, "guardTemperature": None, "batchAggregation": "mean-lambda"},
         "models": models,
     }
     with open(os.path.join(args.out, "bundle.json"), "w") as f:

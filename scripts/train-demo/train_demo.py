@@ -6,17 +6,20 @@
 2. Expert: a copy of the generalist fine-tuned on the narrow "in-domain" style (one portable low-dose scanner),
    so it wins there and forgets part of the broad distribution.
 3. Both are exported to ONNX (dynamic batch, no constant folding) into a model bundle with bundle.json.
-4. Labelled evaluation sets (8-bit grey PNG + labels.csv): in-domain, shifted (a style corner the expert never
-   saw: base-to-novel) and calibration (broad), read by `orthanc-t3 eval` and `orthanc-t3 calibrate`.
+4. Labelled splits (8-bit grey PNG + labels.csv), each drawn with its own seed, none shared with training:
+   - OUT/eval/: in-domain and shifted (a style corner the expert never saw: base-to-novel), the test splits of
+     `orthanc-t3 eval`, and calibration (broad), for `orthanc-t3 calibrate`;
+   - OUT/validation/: in-domain and broad, for `orthanc-t3 fit` (the coefficient map). The evaluation never reads
+     them, and they are not the calibration split.
 
 Deterministic: every random draw comes from seeded generators; torch runs with deterministic algorithms and a fixed
 thread count (2), so a rerun on the same torch build gives the same weights. Takes about 3-4 minutes on 2 CPU cores.
 
 Run: /usr/bin/python3 scripts/train-demo/train_demo.py [--out bundles/demo-trained] [--data-out DIR] [--quick --out DIR]
+     /usr/bin/python3 scripts/train-demo/train_demo.py --splits-only      # rewrite the splits, keep the models
 """
 import argparse
 import copy
-import csv
 import hashlib
 import json
 import math
@@ -28,8 +31,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from png_writer import write_grey_png  # noqa: E402
-from synthetic_chest import CLASSES, IMAGE_SIZE, generate  # noqa: E402
+from labelled_splits import make_set, write_split  # noqa: E402
+from synthetic_chest import CLASSES, IMAGE_SIZE  # noqa: E402
 from zero_shot_cnn import ChestCnn, export_onnx  # noqa: E402
 
 SEED = 20261123
@@ -45,17 +48,6 @@ def to_pixels(grey: torch.Tensor) -> torch.Tensor:
     grey = (grey * 255).round() / 255
     x = grey.unsqueeze(1).expand(-1, 3, -1, -1)
     return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
-
-
-def make_set(seed: int, count: int, style: str):
-    g = torch.Generator().manual_seed(seed)
-    images, labels = [], []
-    for start in range(0, count, 512):
-        n = min(512, count - start)
-        im, lab = generate(g, n, style)
-        images.append(im)
-        labels.append(lab)
-    return torch.cat(images), torch.cat(labels)
 
 
 def train(model, images, labels, epochs: int, lr: float, seed: int, batch: int = 64, weight_decay: float = 0.0):
@@ -103,20 +95,6 @@ def sha256_of(path: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def write_split(folder: str, images: torch.Tensor, labels: torch.Tensor) -> None:
-    os.makedirs(folder, exist_ok=True)
-    rows = []
-    for i in range(len(images)):
-        name = f"img{i:04d}.png"
-        write_grey_png(os.path.join(folder, name), (images[i] * 255).round().to(torch.uint8).tolist())
-        label, _, code, _ = CLASSES[int(labels[i])]
-        rows.append((name, label, code))
-    with open(os.path.join(folder, "labels.csv"), "w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["file", "label", "code"])
-        w.writerows(rows)
-
-
 def main() -> None:
     repo = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -127,28 +105,49 @@ def main() -> None:
     parser.add_argument("--generalist-epochs", type=int, default=6)
     parser.add_argument("--expert-epochs", type=int, default=6)
     parser.add_argument("--expert-lr", type=float, default=1e-3)
-    parser.add_argument("--eval-size", type=int, default=256, help="images per evaluation split")
+    parser.add_argument("--eval-size", type=int, default=1024, help="images per evaluation split (in-domain, shifted)")
+    parser.add_argument("--calibration-size", type=int, default=256, help="images of the calibration split")
+    parser.add_argument("--validation-size", type=int, default=4096, help="images per validation split (for fit)")
+    parser.add_argument("--validation-out", default=None, help="validation splits folder (default: OUT/validation)")
+    parser.add_argument("--splits-only", action="store_true",
+                        help="only (re)write the evaluation, calibration and validation splits; no training")
     parser.add_argument("--quick", action="store_true", help="tiny sizes to check the script runs (seconds)")
     args = parser.parse_args()
     if args.quick:
         if args.out is None:
             parser.error("--quick needs --out: it must not overwrite the committed bundle")
         args.train_size, args.expert_size, args.generalist_epochs, args.expert_epochs = 512, 256, 1, 1
+        args.eval_size, args.calibration_size, args.validation_size = 64, 64, 64
     args.out = args.out or os.path.join(repo, "bundles", "demo-trained")
     data_out = args.data_out or os.path.join(args.out, "eval")
+    validation_out = args.validation_out or os.path.join(args.out, "validation")
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(2)
     torch.manual_seed(SEED)
     started = time.time()
 
-    print("generating training data", flush=True)
-    broad_x, broad_y = make_set(SEED + 1, args.train_size, "broad")
-    dom_x, dom_y = make_set(SEED + 2, args.expert_size, "in-domain")
+    # Seeds: training SEED+1..+4, evaluation SEED+10..+12, validation SEED+20..+21. The CI's fresh-draw check of
+    # the shipped bundle (test/evaluation/fresh-draws.test.ts) uses seeds outside all of these.
     tests = {
         "in-domain": make_set(SEED + 10, args.eval_size, "in-domain"),
         "shifted": make_set(SEED + 11, args.eval_size, "shifted"),
-        "calibration": make_set(SEED + 12, args.eval_size, "broad"),
+        "calibration": make_set(SEED + 12, args.calibration_size, "broad"),
     }
+    validation = {
+        "in-domain": make_set(SEED + 20, args.validation_size, "in-domain"),
+        "broad": make_set(SEED + 21, args.validation_size, "broad"),
+    }
+    if args.splits_only:
+        for split, (x, y) in tests.items():
+            write_split(os.path.join(data_out, split), x, y)
+        for split, (x, y) in validation.items():
+            write_split(os.path.join(validation_out, split), x, y)
+        print(f"wrote {data_out} and {validation_out} in {time.time() - started:.0f} s", flush=True)
+        return
+
+    print("generating training data", flush=True)
+    broad_x, broad_y = make_set(SEED + 1, args.train_size, "broad")
+    dom_x, dom_y = make_set(SEED + 2, args.expert_size, "in-domain")
     print(f"  {time.time() - started:.0f} s", flush=True)
 
     print("training the generalist (broad)", flush=True)
@@ -189,8 +188,8 @@ def main() -> None:
                     for label, prompt, code, meaning in CLASSES],
         "logitScale": LOGIT_SCALE,
         "temperatures": {"generalist": 1.0, "expert": 1.0},
-        "t3": {"tPt": 1, "tFt": 1, "lambdaMin": 0, "lambdaMax": 1, "gamma": 0.5, "logBase": None, "eps": 0,
-               "extTau": 0.1, "extDelta": 0.1},
+        "t3": {"tPt": 1, "tFt": 1, "lambdaMin": 1, "lambdaMax": 0, "gamma": 0.5, "jsThreshold": 0, "logBase": None,
+               "eps": 0, "extTau": 0.1, "extDelta": 0, "guardTemperature": None, "batchAggregation": "mean-lambda"},
         "models": models,
     }
     with open(os.path.join(args.out, "bundle.json"), "w") as f:
@@ -198,7 +197,9 @@ def main() -> None:
         f.write("\n")
     for split, (x, y) in tests.items():
         write_split(os.path.join(data_out, split), x, y)
-    print(f"wrote {args.out} and {data_out} in {time.time() - started:.0f} s", flush=True)
+    for split, (x, y) in validation.items():
+        write_split(os.path.join(validation_out, split), x, y)
+    print(f"wrote {args.out}, {data_out} and {validation_out} in {time.time() - started:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

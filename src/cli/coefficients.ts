@@ -13,10 +13,12 @@ const HELP = `usage: orthanc-t3 coefficients [--input FILE]
 
 Reads one case of logits as JSON (from FILE, or from stdin when --input is not given):
   {"inputs": {"pt_logits": [[...], ...], "ft_logits": [[...], ...]},
-   "hyperparameters": {"t_pt", "t_ft", "lambda_min", "lambda_max", "gamma", "log_base", "eps", "ext_tau", "ext_delta"}}
-(rows are images, columns classes; missing hyperparameters take their defaults) and prints one JSON object with
-entropy_pt, entropy_ft, js, lambda, extrapolation_triggered, lambda_final, batch_lambda, dawin_coef and
-dawin_coef_offset (null where undefined). Exit status 1 on malformed input.
+   "hyperparameters": {"t_pt", "t_ft", "lambda_min", "lambda_max", "gamma", "log_base", "eps", "ext_tau", "ext_delta",
+                       "js_threshold", "guard_temperature", "batch_aggregation"}}
+(rows are images, columns classes; missing hyperparameters take their defaults: the paper's map λ = 1 − σ(0.5·JS),
+guard off, λ_B the mean of λ') and prints one JSON object with entropy_pt, entropy_ft, js, lambda,
+extrapolation_triggered, lambda_final, batch_lambda, dawin_coef and dawin_coef_offset (null where undefined).
+Exit status 1 on malformed input.
 `;
 
 /** snake_case keys of the golden file's hyperparameters → fields of T3Hyperparameters. */
@@ -30,7 +32,13 @@ const HYPERPARAMETER_KEYS: Record<string, keyof T3Hyperparameters> = {
   eps: 'eps',
   ext_tau: 'extTau',
   ext_delta: 'extDelta',
+  js_threshold: 'jsThreshold',
+  guard_temperature: 'guardTemperature',
+  batch_aggregation: 'batchAggregation',
 };
+
+/** Fields that also accept null (logBase: nats; guardTemperature: each model's own temperature). */
+const NULLABLE: readonly (keyof T3Hyperparameters)[] = ['logBase', 'guardTemperature'];
 
 /** Malformed case file: reported on stderr with exit status 1. */
 class CaseInputError extends Error {}
@@ -64,8 +72,12 @@ function parseHyperparameters(value: unknown): T3Hyperparameters {
     const field = HYPERPARAMETER_KEYS[key];
     // Unknown keys are rejected so that a typo does not silently fall back to a default.
     if (!field) throw new CaseInputError(`unknown hyperparameter "${key}"; known: ${Object.keys(HYPERPARAMETER_KEYS).join(', ')}`);
-    const nullable = field === 'logBase';
-    if (!(typeof v === 'number' || (nullable && v === null))) throw new CaseInputError(`hyperparameters.${key} must be a number${nullable ? ' or null' : ''}, got ${JSON.stringify(v)}`);
+    if (field === 'batchAggregation') {
+      if (typeof v !== 'string') throw new CaseInputError(`hyperparameters.${key} must be a string, got ${JSON.stringify(v)}`);
+    } else {
+      const nullable = NULLABLE.includes(field);
+      if (!(typeof v === 'number' || (nullable && v === null))) throw new CaseInputError(`hyperparameters.${key} must be a number${nullable ? ' or null' : ''}, got ${JSON.stringify(v)}`);
+    }
     partial[field] = v;
   }
   return resolveHyperparameters(partial as Partial<T3Hyperparameters>);

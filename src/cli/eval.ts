@@ -3,10 +3,11 @@ import path from 'node:path';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { providersOption } from './providers-option';
 import { optionNumber, optionString, parseArgs, type ParsedArgs } from './parse-args';
-import { demoBundleDir, loadBundle, T3Engine, type ModelBundle } from '../engine';
+import { demoBundleDir, loadBundle, policyForBundle, T3Engine, type ModelBundle } from '../engine';
 import { loadModelInputs } from '../dicom';
 import {
   CORRUPTION_NAMES,
+  DEFAULT_BOOTSTRAP,
   DEFAULT_T3B_BATCH_SIZES,
   DEFAULT_WISE_ALPHAS,
   discoverSplits,
@@ -47,12 +48,18 @@ options:
   --wise-alphas LIST      WiSE-FT α values (default ${DEFAULT_WISE_ALPHAS.join(',')})
   --exclude LIST          subfolders that are not test splits (default calibration)
   --no-mixed              do not add the "mixed" split (every clean split's images shuffled into one stream,
-                          so T3B batches mix domains)
+                          so T3B batches mix domains; its images are those of the other splits, so it is not
+                          independent evidence)
+  --oracle-lambdas LIST   fixed λ of the oracle-λ curve (default -0.2 to 1.2 by 0.1; "none" to skip)
+  --bootstrap N           replicates of the paired bootstrap intervals (default 2000; blocks of 32 images)
   --title TEXT            heading of the Markdown and the plot
   --providers LIST        execution providers to try in order (default cuda,webgpu,cpu)
   --quick                 a smoke run in seconds: 16 images per clean split, 8 per corrupted split,
                           severities 1,3,5, T3B batch sizes 1,8, WiSE α 0.5
 `;
+
+/** The oracle-λ curve's default: −0.2 to 1.2 by 0.1 (extrapolation on both sides). */
+const DEFAULT_ORACLE_LAMBDAS = Array.from({ length: 15 }, (_, i) => Number((-0.2 + 0.1 * i).toFixed(1)));
 
 function numberList(args: ParsedArgs, name: string, check: (n: number) => boolean, what: string): number[] | undefined {
   const raw = optionString(args, name);
@@ -108,7 +115,7 @@ export const evalCommand: CliCommand = {
   async run(argv: string[], io: CliIo): Promise<number> {
     const args = parseArgs(argv, {
       values: ['bundle', 'data', 'out', 'limit', 'corrupted-limit', 'corrupt', 'corruptions', 'severities', 'batch-sizes',
-        'wise-alphas', 'exclude', 'title', 'providers'],
+        'wise-alphas', 'exclude', 'title', 'providers', 'oracle-lambdas', 'bootstrap'],
       flags: ['help', 'quick', 'no-mixed'],
     });
     if (args.options.has('help')) {
@@ -135,6 +142,9 @@ export const evalCommand: CliCommand = {
       throw new UsageError(`--corruptions: ${(err as Error).message}`);
     }
     const exclude = (optionString(args, 'exclude') ?? 'calibration').split(',').map((s) => s.trim()).filter(Boolean);
+    const oracleLambdas = optionString(args, 'oracle-lambdas') === 'none' ? null
+      : numberList(args, 'oracle-lambdas', Number.isFinite, 'numbers') ?? (quick ? [0, 0.5, 1] : DEFAULT_ORACLE_LAMBDAS);
+    const replicates = optionNumber(args, 'bootstrap', positiveInteger, 'a positive integer') ?? DEFAULT_BOOTSTRAP.replicates;
     const executionProviders = providersOption(args);
 
     const bundle = await loadBundle(optionString(args, 'bundle') ?? demoBundleDir());
@@ -152,9 +162,9 @@ export const evalCommand: CliCommand = {
     if (!corruptSplit && corruptions.length) throw new UsageError(`--corrupt: no split named "${corruptName}" (found ${splits.map((s) => s.name).join(', ')})`);
 
     const engine = await T3Engine.open(bundle, { executionProviders, log: (line) => io.stderr.write(line + '\n') });
+    const hyperparameters = policyForBundle(bundle, 't3b').hyperparameters;
     let result: EvaluationResult;
     try {
-      const hyperparameters = { ...bundle.manifest.t3 };
       result = await runEvaluation({
         runner: engine,
         spec: bundle.manifest.input,
@@ -165,6 +175,8 @@ export const evalCommand: CliCommand = {
         severities,
         referencePolicyId: 'generalist',
         mixedSplit: !args.options.has('no-mixed'),
+        ...(oracleLambdas ? { oracleLambdas } : {}),
+        bootstrap: { ...DEFAULT_BOOTSTRAP, replicates },
         progress: (line) => io.stderr.write(`eval: ${line}\n`),
       });
     } finally {
@@ -176,6 +188,13 @@ export const evalCommand: CliCommand = {
       bundle: {
         name: bundle.manifest.name, version: bundle.manifest.version,
         models: bundle.manifest.models, temperatures: bundle.manifest.temperatures, t3: bundle.manifest.t3,
+        t3Fit: bundle.manifest.t3Fit,
+      },
+      // What the engine actually ran with: the bundle's map with its fitted temperatures on tPt and tFt, and every
+      // pass softmaxed at T(λ) = T_pt^(1−λ)·T_ft^λ (src/t3/merged-temperature.ts).
+      applied: {
+        t3: { ...hyperparameters, tPt: bundle.manifest.temperatures.generalist, tFt: bundle.manifest.temperatures.expert },
+        passTemperature: 'T(λ) = T_pt^(1−λ) · T_ft^λ: the generalist\'s at λ = 0, the expert\'s at λ = 1, log-interpolated between',
       },
       data: { splits: splits.map((s) => ({ name: s.name, images: s.images.length, failures: s.failures })) },
       executionProvider: engine.executionProvider,

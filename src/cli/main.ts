@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => CliCommand }> = {
   coefficients: { summary: 'explain T3 coefficients (JS, λ, DaWin) for one case of logits', load: () => require('./coefficients').coefficientsCommand },
   'build-merged': { summary: 'build the merged ONNX graph of a generalist and its expert', load: () => require('./build-merged').buildMergedCommand },
   eval: { summary: 'evaluate a bundle: top-1, mCE and λ of every policy on clean, shifted and corrupted splits', load: () => require('./eval').evalCommand },
+  fit: { summary: "fit the bundle's T3B coefficient map on labelled validation images (written only with --out)", load: () => require('./fit').fitCommand },
   calibrate: { summary: "fit the generalist's and the expert's temperatures on labelled images and write them into bundle.json", load: () => require('./calibrate').calibrateCommand },
   'load-test': { summary: 'bounded gRPC load test on loopback: req/s, latency percentiles, errors, peak RSS', load: () => require('./load-test').loadTestCommand },
   bench: { summary: 'engine benchmark (images/s, RSS, session start)', load: () => require('./bench').benchCommand },

@@ -1,4 +1,11 @@
-import { DEFAULT_T3_HYPERPARAMETERS, validateHyperparameters, type T3Hyperparameters } from '../t3';
+import {
+  BATCH_AGGREGATIONS,
+  DEFAULT_T3_HYPERPARAMETERS,
+  guardEnabled,
+  isBatchAggregation,
+  validateHyperparameters,
+  type T3Hyperparameters,
+} from '../t3';
 import { BundleError } from './bundle-error';
 
 export type ResizeMethod = 'bilinear' | 'nearest' | 'area';
@@ -29,14 +36,33 @@ export interface BundleManifest {
   classes: BundleClass[];
   logitScale: number;
   temperatures: { generalist: number; expert: number };
-  /** Bundle-level T3 hyperparameters; missing fields take the defaults of src/t3. */
+  /** Bundle-level T3 hyperparameters (the coefficient map); missing fields take the defaults of src/t3. */
   t3: T3Hyperparameters;
+  /** How `t3` was fitted (orthanc-t3 fit), or null for a map that was not fitted (the paper's defaults). */
+  t3Fit: T3FitRecord | null;
   models: { generalist: BundleModelEntry; expert: BundleModelEntry };
   /**
    * True for a demonstration model (trained on synthetic images, not a medical device): serve logs it, results and
    * SRs say so, and a production configuration refuses it unless allowed. Absent in bundle.json means false.
    */
   demonstration?: boolean;
+}
+
+/**
+ * Provenance of a fitted coefficient map, written by `orthanc-t3 fit` beside the `t3` section it fitted. The engine
+ * does not use it; it says which data, objective and command produced the map, so the map can be audited and redone.
+ */
+export interface T3FitRecord {
+  /** What the fit maximised, in words. */
+  objective: string;
+  /** The command line that produced the fit. */
+  command: string;
+  /** ISO 8601 time of the fit. */
+  date: string;
+  /** The labelled validation data: a hash over every split's labels and image bytes, and its size. */
+  data: { sha256: string; images: number; splits: { name: string; images: number; sha256: string }[] };
+  /** Every other field the fit recorded (search ranges, validation scores, warnings), kept as written. */
+  [key: string]: unknown;
 }
 
 const RESIZE_METHODS: readonly ResizeMethod[] = ['bilinear', 'nearest', 'area'];
@@ -128,9 +154,23 @@ export function parseBundleManifest(raw: unknown, file: string): BundleManifest 
   for (const key of Object.keys(t3Raw)) {
     if (!(key in DEFAULT_T3_HYPERPARAMETERS)) r.fail(`t3.${key}`, 'unknown hyperparameter');
   }
-  const numericKeys = ['tPt', 'tFt', 'lambdaMin', 'lambdaMax', 'gamma', 'eps', 'extTau', 'extDelta'] as const;
+  const numericKeys = ['tPt', 'tFt', 'lambdaMin', 'lambdaMax', 'gamma', 'jsThreshold', 'eps', 'extTau', 'extDelta'] as const;
   for (const key of numericKeys) {
     if (t3Raw[key] !== undefined) t3[key] = r.number(t3Raw[key], `t3.${key}`);
+  }
+  if (t3Raw.guardTemperature !== undefined && t3Raw.guardTemperature !== null) {
+    t3.guardTemperature = r.number(t3Raw.guardTemperature, 't3.guardTemperature', (n) => n > 0, 'null or a positive number');
+  }
+  const aggregation = t3Raw.batchAggregation;
+  if (aggregation !== undefined) {
+    if (isBatchAggregation(aggregation)) t3.batchAggregation = aggregation;
+    else r.fail('t3.batchAggregation', `must be one of ${BATCH_AGGREGATIONS.join(', ')}, got ${JSON.stringify(aggregation)}`);
+  }
+  // The engine puts the bundle's fitted temperatures on tPt and tFt, and they differ (2.6 against 0.8 in the demo):
+  // entropies at those temperatures are not comparable, and a guard comparing them fires by temperature, not by
+  // confidence (docs/T3.md §2). So a bundle that turns the guard on names the one temperature it compares at.
+  if (guardEnabled(t3) && t3.guardTemperature === null) {
+    r.fail('t3.guardTemperature', 'must be a positive number when the extrapolation guard is on (extDelta ≠ 0, extTau > 0): the guard compares both entropies at that one temperature');
   }
   if (t3Raw.logBase !== undefined && t3Raw.logBase !== null) {
     t3.logBase = r.number(t3Raw.logBase, 't3.logBase', (n) => n > 0 && n !== 1, 'null or a positive number other than 1');
@@ -179,6 +219,7 @@ export function parseBundleManifest(raw: unknown, file: string): BundleManifest 
       expert: r.number(temperatures.expert, 'temperatures.expert', positive, 'a positive number'),
     },
     t3,
+    t3Fit: parseFitRecord(r, root.t3Fit),
     models: { generalist: modelEntry('generalist'), expert: modelEntry('expert') },
     demonstration: demonstrationFlag(r, root.demonstration),
   };
@@ -188,4 +229,28 @@ function demonstrationFlag(r: ManifestReader, value: unknown): boolean {
   if (value === undefined) return false;
   if (typeof value !== 'boolean') r.fail('demonstration', `must be true or false, got ${JSON.stringify(value)}`);
   return value;
+}
+
+/** Checks the fields of a fit's provenance that readers rely on; other fields are kept as written. */
+function parseFitRecord(r: ManifestReader, raw: unknown): T3FitRecord | null {
+  if (raw === undefined || raw === null) return null;
+  const fit = r.object(raw, 't3Fit');
+  const data = r.object(fit.data, 't3Fit.data');
+  const sha = r.string(data.sha256, 't3Fit.data.sha256');
+  if (!/^[0-9a-f]{64}$/.test(sha)) r.fail('t3Fit.data.sha256', 'must be 64 hexadecimal digits');
+  const splits = r.array(data.splits, 't3Fit.data.splits').map((s, i) => {
+    const split = r.object(s, `t3Fit.data.splits[${i}]`);
+    return {
+      name: r.string(split.name, `t3Fit.data.splits[${i}].name`),
+      images: r.positiveInteger(split.images, `t3Fit.data.splits[${i}].images`),
+      sha256: r.string(split.sha256, `t3Fit.data.splits[${i}].sha256`),
+    };
+  });
+  return {
+    ...fit,
+    objective: r.string(fit.objective, 't3Fit.objective'),
+    command: r.string(fit.command, 't3Fit.command'),
+    date: r.string(fit.date, 't3Fit.date'),
+    data: { sha256: sha, images: r.positiveInteger(data.images, 't3Fit.data.images'), splits },
+  };
 }

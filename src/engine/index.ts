@@ -7,6 +7,7 @@ export {
   type BundleManifest,
   type BundleModelEntry,
   type ResizeMethod,
+  type T3FitRecord,
 } from './bundle-manifest';
 export { demoBundleDir, loadBundle, sha256Hex, type ModelBundle } from './bundle';
 export { policyForBundle, type PolicyChoiceOptions } from './bundle-policy';

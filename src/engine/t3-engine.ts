@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import {
   computeBatchCoefficients,
+  mergedTemperature,
   softmax,
   type BatchCoefficients,
   type PolicyConfig,
@@ -134,7 +135,11 @@ export class T3Engine {
     return Array.from({ length: count }, (_, i) => pass.logits.subarray(i * pass.classes, (i + 1) * pass.classes));
   }
 
-  /** Hyperparameters of the policy with the bundle's fitted temperatures (docs/T3.md §2, contracts.md). */
+  /**
+   * Hyperparameters of the policy with the bundle's fitted temperatures (docs/T3.md §2, contracts.md). Every pass is
+   * softmaxed at the temperature of its λ, T(λ) = T_pt^(1−λ)·T_ft^λ (t3/merged-temperature.ts): the generalist's
+   * at 0, the expert's at 1, interpolated for merged passes.
+   */
   private hyperparameters(policy: PolicyConfig): T3Hyperparameters {
     const t = this.bundle.manifest.temperatures;
     return { ...policy.hyperparameters, tPt: t.generalist, tFt: t.expert };
@@ -152,7 +157,7 @@ export class T3Engine {
 
     const single = async (lambda: number, what: string): Promise<BatchInference> => {
       const pass = await this.pass(pixels, count, lambda, what);
-      const temperature = name === 'generalist' ? hp.tPt : name === 'expert' ? hp.tFt : 1;
+      const temperature = mergedTemperature(lambda, hp.tPt, hp.tFt);
       const images = this.rows(pass, count).map((row) => ({
         probabilities: softmax(row, temperature),
         js: Number.NaN, lambda, lambdaFinal: lambda, entropyPt: Number.NaN, entropyFt: Number.NaN,
@@ -251,7 +256,8 @@ export class T3Engine {
     if (name === 't3b') {
       const lambdaB = coefficients.batchLambda;
       const merged = this.rows(await this.pass(pixels, count, lambdaB, `merged (λ_B=${lambdaB})`), count);
-      return this.result(name, lambdaB, merged.map((row, i) => base(i, softmax(row), lambdaB)), passesSoFar + 1, started);
+      const temperature = mergedTemperature(lambdaB, hp.tPt, hp.tFt);
+      return this.result(name, lambdaB, merged.map((row, i) => base(i, softmax(row, temperature), lambdaB)), passesSoFar + 1, started);
     }
 
     // t3 and dawin: each image gets its own merged model, so one batch-1 merged pass per image.
@@ -259,7 +265,7 @@ export class T3Engine {
     for (let i = 0; i < count; i++) {
       const lambda = name === 't3' ? coefficients.images[i].lambdaFinal : dawinLambda(coefficients, i, policy.dawinOffsetAdjusted);
       const merged = await this.pass(image(i), 1, lambda, `merged (image ${i}, λ=${lambda})`);
-      images.push(base(i, softmax(merged.logits), lambda));
+      images.push(base(i, softmax(merged.logits, mergedTemperature(lambda, hp.tPt, hp.tFt)), lambda));
     }
     return this.result(name, null, images, passesSoFar + count, started);
   }

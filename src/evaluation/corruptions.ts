@@ -1,5 +1,6 @@
 import jpeg from 'jpeg-js';
 import { clamp01, cloneImage, createImage, type PlanarImage } from './image';
+import { encodeJpeg } from './jpeg-encoder';
 import { normalGenerator } from './random';
 import { resizeImage } from './resize';
 
@@ -134,8 +135,8 @@ function jpegRoundTrip(image: PlanarImage, quality: number): PlanarImage {
     }
     rgba[i * 4 + 3] = 255;
   }
-  const encoded = jpeg.encode({ width, height, data: rgba }, quality);
-  const decoded = jpeg.decode(encoded.data, { useTArray: true, formatAsRGBA: true });
+  const encoded = encodeJpeg({ width, height, data: rgba }, quality);
+  const decoded = jpeg.decode(encoded, { useTArray: true, formatAsRGBA: true });
   if (decoded.width !== width || decoded.height !== height) {
     throw new CorruptionError(`JPEG round trip changed the size from ${width}×${height} to ${decoded.width}×${decoded.height}`);
   }

@@ -12,7 +12,8 @@ export interface InferenceRunner {
 export interface PreparedSplit {
   /** e.g. "in-domain", "shifted", "in-domain/jpeg/3" */
   name: string;
-  kind: 'clean' | 'corrupted';
+  /** 'corruption-base': the clean copies of the corrupted images (see evaluation.ts). */
+  kind: 'clean' | 'corrupted' | 'corruption-base';
   corruption?: string;
   severity?: number;
   /** float32 [count, C, H, W] */

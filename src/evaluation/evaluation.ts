@@ -3,12 +3,30 @@ import type { EvaluatedPolicy } from './evaluation-policies';
 import { scorePolicyOnSplit, type InferenceRunner, type SplitScore } from './evaluation-runner';
 import type { LabelledSplit } from './labelled-dataset';
 import { corruptionErrors } from './metrics';
+import { pairedBootstrap, type BootstrapInterval } from './paired-bootstrap';
 import type { ModelInputShape } from './model-input';
 import { prepareSplit } from './prepare-split';
 import { hashSeed, uniformGenerator } from './random';
+import { defaultPolicyConfig } from '../t3';
 
 /** Name of the split that shuffles every clean split into one stream. */
 export const MIXED_SPLIT = 'mixed';
+
+/** Column of the corruption average in summaries and curves. */
+export const CORRUPTED_MEAN = 'corrupted (mean)';
+
+/** Blocks of 32 consecutive images: one T3B batch at the default batch size. */
+export const DEFAULT_BOOTSTRAP = Object.freeze({ blockSize: 32, replicates: 2000, seed: 12 });
+
+/** The oracle curve's passes are single fixed-λ passes, whose results do not depend on the batch size. */
+const ORACLE_BATCH = 256;
+
+function oracleWithMean(oracle: Record<string, number[]>, splits: SplitInfo[]): Record<string, number[]> {
+  const corrupted = splits.filter((s) => s.kind === 'corrupted' && oracle[s.name]);
+  if (corrupted.length === 0) return oracle;
+  const mean = oracle[corrupted[0].name].map((_, i) => corrupted.reduce((sum, s) => sum + oracle[s.name][i], 0) / corrupted.length);
+  return { ...oracle, [CORRUPTED_MEAN]: mean };
+}
 
 export interface EvaluationOptions {
   runner: InferenceRunner;
@@ -25,12 +43,18 @@ export interface EvaluationOptions {
   mixedSplit?: boolean;
   /** Policy id whose errors normalise the corruption errors (ImageNet-C's AlexNet; here the generalist). */
   referencePolicyId: string;
+  /** Oracle-λ curve: accuracy of the merged model at each of these fixed λ on every split (none when absent). */
+  oracleLambdas?: readonly number[];
+  /** Paired bootstrap of each policy against the better single model (default: blocks of 32, 2000 replicates). */
+  bootstrap?: { blockSize: number; replicates: number; seed: number };
   progress?: (line: string) => void;
 }
 
 export interface SplitInfo {
   name: string;
-  kind: 'clean' | 'corrupted';
+  /** 'corruption-base': the clean images that were corrupted, when they are a subset of the base split (mCE's
+   *  clean error must come from the same images as the corrupted errors). */
+  kind: 'clean' | 'corrupted' | 'corruption-base';
   corruption?: string;
   severity?: number;
   images: number;
@@ -48,6 +72,18 @@ export interface PolicySummary {
   /** Fraction of all evaluated (split, image) pairs, clean and corrupted, where this policy predicts the same
    *  class as T3 (images of the mixed split count again there). */
   agreementWithT3: number | null;
+  /**
+   * Against the better of generalist and expert on each clean split and on the corruption average ("corrupted"):
+   * which one it is, its accuracy, and the paired bootstrap interval of (this policy − it).
+   */
+  againstBetter: Record<string, { reference: string; referenceAccuracy: number } & BootstrapInterval>;
+}
+
+/** Accuracy of the merged model at fixed λ (WiSE-FT at α = λ) on every split: the best any one λ could do. */
+export interface OracleCurve {
+  lambdas: number[];
+  /** accuracy[split][i] at lambdas[i]; "corrupted (mean)" is the mean over the corrupted splits. */
+  accuracy: Record<string, number[]>;
 }
 
 export interface LambdaPoint {
@@ -75,6 +111,10 @@ export interface EvaluationResult {
   summary: Record<string, PolicySummary>;
   /** λ against corruption severity (and the clean splits with severity 0 under corruption "none"). */
   lambdaBySeverity: LambdaPoint[];
+  /** The split whose clean error enters relative mCE: the very images that were corrupted. */
+  corruptionCleanSplit: string | null;
+  oracle: OracleCurve | null;
+  bootstrap: { blockSize: number; replicates: number; seed: number; level: number };
   seconds: number;
 }
 
@@ -90,8 +130,12 @@ function meanOf(values: number[]): number | null {
 export async function runEvaluation(options: EvaluationOptions): Promise<EvaluationResult> {
   const started = performance.now();
   const progress = options.progress ?? (() => undefined);
+  const bootstrapOptions = options.bootstrap ?? DEFAULT_BOOTSTRAP;
   const scores: Record<string, Record<string, SplitScore>> = {};
   const predictions: Record<string, Record<string, number[]>> = {};
+  const labels: Record<string, number[]> = {};
+  const oracleLambdas = options.oracleLambdas ? [...options.oracleLambdas] : null;
+  const oracle: Record<string, number[]> = {};
   for (const p of options.policies) {
     scores[p.id] = {};
     predictions[p.id] = {};
@@ -103,6 +147,14 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
       const run = await scorePolicyOnSplit(options.runner, policy, prepared);
       scores[policy.id][prepared.name] = run.score;
       predictions[policy.id][prepared.name] = run.predictions;
+    }
+    labels[prepared.name] = prepared.labels;
+    if (oracleLambdas && prepared.kind !== 'corruption-base') {
+      oracle[prepared.name] = [];
+      for (const lambda of oracleLambdas) {
+        const config = { ...defaultPolicyConfig('wise'), wiseAlpha: lambda };
+        oracle[prepared.name].push((await scorePolicyOnSplit(options.runner, { id: `oracle-${lambda}`, label: '', config, batchSize: ORACLE_BATCH }, prepared)).score.accuracy);
+      }
     }
     const g = scores[options.referencePolicyId]?.[prepared.name];
     progress(`${prepared.name}: ${prepared.labels.length} images${g ? `, ${options.referencePolicyId} top-1 ${(100 * g.accuracy).toFixed(1)}%` : ''}`);
@@ -132,8 +184,16 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   }
 
   const base = options.corruptionBase;
+  let corruptionCleanSplit: string | null = null;
   if (base && base.split.images.length > 0) {
     const images = base.limit !== undefined ? base.split.images.slice(0, base.limit) : base.split.images;
+    corruptionCleanSplit = base.split.name;
+    if (images.length < base.split.images.length) {
+      // Relative mCE subtracts the clean error from the corrupted errors: both must be measured on the same images.
+      corruptionCleanSplit = `${base.split.name}/clean`;
+      splits.push({ name: corruptionCleanSplit, kind: 'corruption-base', images: images.length });
+      await evaluate({ ...prepareSplit(corruptionCleanSplit, images, options.spec), kind: 'corruption-base' });
+    }
     for (const corruption of options.corruptions) {
       for (const severity of options.severities) {
         const name = `${base.split.name}/${corruption}/${severity}`;
@@ -165,8 +225,11 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     corruptions: base ? options.corruptions.map((name) => ({ name, parameters: CORRUPTION_PARAMETERS[name] })) : [],
     severities: base ? [...options.severities] : [],
     scores,
-    summary: summarise(options, splits, scores, predictions),
-    lambdaBySeverity: lambdaPoints(options, splits, scores),
+    summary: summarise(options, splits, scores, predictions, labels, corruptionCleanSplit, bootstrapOptions),
+    lambdaBySeverity: lambdaPoints(options, splits.filter((sp) => sp.kind !== 'corruption-base'), scores),
+    corruptionCleanSplit,
+    oracle: oracleLambdas ? { lambdas: oracleLambdas, accuracy: oracleWithMean(oracle, splits) } : null,
+    bootstrap: { ...bootstrapOptions, level: 0.95 },
     seconds: (performance.now() - started) / 1000,
   };
   return result;
@@ -177,6 +240,9 @@ function summarise(
   splits: SplitInfo[],
   scores: Record<string, Record<string, SplitScore>>,
   predictions: Record<string, Record<string, number[]>>,
+  labels: Record<string, number[]>,
+  cleanBase: string | null,
+  bootstrap: { blockSize: number; replicates: number; seed: number },
 ): Record<string, PolicySummary> {
   const clean = splits.filter((s) => s.kind === 'clean');
   const corrupted = splits.filter((s) => s.kind === 'corrupted');
@@ -197,7 +263,8 @@ function summarise(
     let mce: number | null = null;
     let relativeMce: number | null = null;
     if (corrupted.length > 0 && baseName && scores[ref]) {
-      const e = corruptionErrors(errorTable(policy.id), 1 - s[baseName].accuracy, errorTable(ref), 1 - scores[ref][baseName].accuracy);
+      const clean = cleanBase ?? baseName;
+      const e = corruptionErrors(errorTable(policy.id), 1 - s[clean].accuracy, errorTable(ref), 1 - scores[ref][clean].accuracy);
       ce = e.ce;
       mce = e.mce;
       relativeMce = e.relativeMce;
@@ -220,9 +287,41 @@ function summarise(
       clean: Object.fromEntries(clean.map((c) => [c.name, s[c.name].accuracy])),
       corruptedAccuracy: meanOf(corrupted.map((c) => s[c.name].accuracy)),
       ce, mce, relativeMce, agreementWithT3,
+      againstBetter: againstBetter(policy.id, clean, corrupted, scores, predictions, labels, bootstrap),
     };
   }
   return summary;
+}
+
+/** Per image of a split, 1 where the policy's prediction is the label. */
+function correctness(predictions: number[], labels: number[]): Uint8Array {
+  return Uint8Array.from(predictions, (p, i) => (p === labels[i] ? 1 : 0));
+}
+
+/**
+ * The policy against the better of generalist and expert, per clean split and on the corruption average, with a
+ * paired bootstrap interval (paired-bootstrap.ts). Empty when the evaluation lacks either model.
+ */
+function againstBetter(
+  policyId: string,
+  clean: SplitInfo[],
+  corrupted: SplitInfo[],
+  scores: Record<string, Record<string, SplitScore>>,
+  predictions: Record<string, Record<string, number[]>>,
+  labels: Record<string, number[]>,
+  bootstrap: { blockSize: number; replicates: number; seed: number },
+): PolicySummary['againstBetter'] {
+  if (!predictions.generalist || !predictions.expert) return {};
+  const out: PolicySummary['againstBetter'] = {};
+  const compare = (column: string, names: string[]) => {
+    const mean = (id: string) => names.reduce((sum, n) => sum + scores[id][n].accuracy, 0) / names.length;
+    const reference = mean('generalist') >= mean('expert') ? 'generalist' : 'expert';
+    const pairs = names.map((n) => ({ a: correctness(predictions[policyId][n], labels[n]), b: correctness(predictions[reference][n], labels[n]) }));
+    out[column] = { reference, referenceAccuracy: mean(reference), ...pairedBootstrap(pairs, bootstrap) };
+  };
+  for (const c of clean) compare(c.name, [c.name]);
+  if (corrupted.length) compare(CORRUPTED_MEAN, corrupted.map((c) => c.name));
+  return out;
 }
 
 function lambdaPoints(options: EvaluationOptions, splits: SplitInfo[], scores: Record<string, Record<string, SplitScore>>): LambdaPoint[] {

@@ -1,5 +1,6 @@
 export { applyCorruption, CORRUPTION_NAMES, CORRUPTION_PARAMETERS, CorruptionError, gaussianBlur, parseCorruptionName, SEVERITIES, type CorruptionName } from './corruptions';
-export { MIXED_SPLIT, runEvaluation, type EvaluationOptions, type EvaluationResult, type LambdaPoint, type PolicySummary, type SplitInfo } from './evaluation';
+export { CORRUPTED_MEAN, DEFAULT_BOOTSTRAP, MIXED_SPLIT, runEvaluation, type EvaluationOptions, type EvaluationResult, type LambdaPoint, type OracleCurve, type PolicySummary, type SplitInfo } from './evaluation';
+export { pairedBootstrap, type BootstrapInterval, type BootstrapOptions } from './paired-bootstrap';
 export { DEFAULT_T3B_BATCH_SIZES, DEFAULT_WISE_ALPHAS, evaluationPolicies, type EvaluatedPolicy, type PolicySetOptions } from './evaluation-policies';
 export { scorePolicyOnSplit, type InferenceRunner, type PolicySplitRun, type PreparedSplit, type SplitScore } from './evaluation-runner';
 export { clamp01, cloneImage, createImage, meanAbsoluteDifference, type PlanarImage } from './image';
@@ -18,3 +19,8 @@ export { evaluationSvg } from './report-svg';
 export { resizeImage, type ResizeMethod } from './resize';
 export { CalibrationError, fitTemperature, temperatureNll, type TemperatureFit, type TemperatureSearch } from './temperature-scaling';
 export { calibrationWarnings, MIN_CALIBRATION_IMAGES, TEMPERATURE_SEARCH_RANGE } from './calibration-warnings';
+export { fitCoefficientMap, PAPER_MAP, describeGrid, type CoefficientMap, type CoefficientMapFit, type FitBatch, type FitImage, type FitSplit, type MapSearchSpace } from './coefficient-fit';
+export { FitError } from './fit-error';
+export { buildFitSplit, sweepLogits, type LogitPassRunner } from './fit-data';
+export { combineHashes, hashLabelledFolder } from './data-hash';
+export { correctnessOnGrid, gridValue, gridValues, lambdaGrid, nearestIndex, onGrid, type LambdaGrid } from './lambda-grid';

@@ -1,4 +1,4 @@
-import type { EvaluationResult } from './evaluation';
+import { CORRUPTED_MEAN as CORRUPTED, MIXED_SPLIT as MIXED, type EvaluationResult } from './evaluation';
 
 const pct = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : (100 * v).toFixed(digits));
 const num = (v: number | null | undefined, digits = 3) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
@@ -19,8 +19,10 @@ export function evaluationMarkdown(result: EvaluationResult, title = 'Evaluation
   const corrupted = result.splits.filter((s) => s.kind === 'corrupted');
   const out: string[] = [`## ${title}`, ''];
   const images = clean.map((s) => `${s.name} ${s.images}`).join(', ');
+  const cleanBase = result.corruptionCleanSplit;
   out.push(`Images: ${images}${corrupted.length ? `; ${corrupted.length} corrupted splits (${result.corruptions.length} corruptions × ${result.severities.length} severities) of ${corrupted[0].images} ${result.corruptionBase} images each. ` +
-    `mCE and relative mCE are ImageNet-C's, with the ${result.referencePolicy} as reference (100 = as robust as it; lower is better)` : ''}.`);
+    `mCE and relative mCE are ImageNet-C's, with the ${result.referencePolicy} as reference (100 = as robust as it; lower is better); `
+    + `relative mCE's clean error is measured on the same ${corrupted[0].images} images (${cleanBase})` : ''}.`);
   out.push('');
 
   out.push('### Top-1 accuracy (%)', '');
@@ -38,28 +40,55 @@ export function evaluationMarkdown(result: EvaluationResult, title = 'Evaluation
 
   const t3b = result.policies.filter((p) => p.policy === 't3b');
   const hasPair = result.summary.generalist && result.summary.expert;
-  if (hasPair && t3b.length) {
-    out.push('### T3B against the better of generalist and expert (top-1 points)', '');
-    const splitCols: { name: string; get: (id: string) => number | null }[] = [
-      ...clean.map((c) => ({ name: c.name, get: (id: string) => result.summary[id].clean[c.name] ?? null })),
-      ...(corrupted.length ? [{ name: 'corrupted (mean)', get: (id: string) => result.summary[id].corruptedAccuracy }] : []),
-    ];
-    const rows = splitCols.map((col) => {
-      const g = col.get('generalist') ?? 0;
-      const e = col.get('expert') ?? 0;
-      const best = Math.max(g, e);
-      return [col.name, `${pct(best)} (${g >= e ? 'generalist' : 'expert'})`, ...(result.summary.t3 ? [signed((col.get('t3') ?? 0) - best)] : []),
-        ...t3b.map((p) => signed((col.get(p.id) ?? 0) - best))];
-    });
-    // Split by split (clean and every corruption × severity): how often the merged policy is at least as accurate
-    // as the better of the two models on that very split.
-    const atLeastBest = (id: string) => result.splits.filter((split) => {
+  if (hasPair) {
+    const level = Math.round(100 * result.bootstrap.level);
+    out.push(`### Every policy against the better of generalist and expert (top-1 points, paired bootstrap ${level} % interval)`, '');
+    out.push(`The better single model is chosen per column. Intervals resample blocks of ${result.bootstrap.blockSize} consecutive images `
+      + `(one T3B batch) ${result.bootstrap.replicates} times; the corruption average resamples the same base images in every corrupted split. `
+      + `The mixed stream holds the in-domain and shifted images again, so it is not independent of those two columns.`, '');
+    const columns = Object.keys(result.summary.generalist.againstBetter);
+    const reference = result.summary.generalist.againstBetter;
+    const header = ['policy', ...columns.map((c) => `${c}${c === MIXED ? ' (not independent)' : ''}`)];
+    const cell = (id: string, column: string) => {
+      const c = result.summary[id].againstBetter[column];
+      return c ? `${signed(c.difference)} [${signed(c.low)}, ${signed(c.high)}]` : '–';
+    };
+    out.push(table(header, [
+      ['better single model', ...columns.map((c) => `${pct(reference[c].referenceAccuracy)} (${reference[c].reference})`)],
+      ...result.policies.filter((p) => p.id !== 'generalist' && p.id !== 'expert').map((p) => [p.label, ...columns.map((c) => cell(p.id, c))]),
+    ]));
+    out.push('');
+    // Split by split (independent clean splits and every corruption × severity): how often the policy is at least
+    // as accurate as the better of the two models on that very split. The mixed stream repeats other splits' images.
+    const counted = result.splits.filter((split) => split.kind !== 'corruption-base' && split.name !== MIXED);
+    const atLeastBest = (id: string) => counted.filter((split) => {
       const acc = (pid: string) => result.scores[pid][split.name].accuracy;
       return acc(id) >= Math.max(acc('generalist'), acc('expert'));
     }).length;
-    rows.push([`splits where ≥ the better model (of ${result.splits.length})`, '',
-      ...(result.summary.t3 ? [String(atLeastBest('t3'))] : []), ...t3b.map((p) => String(atLeastBest(p.id)))]);
-    out.push(table(['split', 'better single model', ...(result.summary.t3 ? ['T3 (per image)'] : []), ...t3b.map((p) => p.label)], rows));
+    const merging = result.policies.filter((p) => p.id !== 'generalist' && p.id !== 'expert');
+    out.push(`Splits (of ${counted.length}: the independent clean splits and every corruption × severity) where the policy is at least as accurate as the better model on that split: `
+      + merging.map((p) => `${p.label} ${atLeastBest(p.id)}`).join(', ') + '.', '');
+  }
+
+  if (result.oracle) {
+    const oracle = result.oracle;
+    out.push('### Oracle-λ curve: top-1 (%) of the merged model at fixed λ, and where T3B put λ_B', '');
+    const main = t3b.find((p) => p.batchSize === 32) ?? t3b[t3b.length - 1];
+    const columns = Object.keys(oracle.accuracy).filter((name) => !name.includes('/'));
+    const marks = (name: string) => {
+      if (!main) return '–';
+      const lambdas = name === CORRUPTED ? result.splits.filter((s) => s.kind === 'corrupted').flatMap((s) => result.scores[main.id][s.name].batchLambdas ?? [])
+        : result.scores[main.id][name]?.batchLambdas ?? [];
+      if (!lambdas.length) return '–';
+      const mean = lambdas.reduce((a, v) => a + v, 0) / lambdas.length;
+      return `${num(mean, 2)} (${num(Math.min(...lambdas), 2)}–${num(Math.max(...lambdas), 2)})`;
+    };
+    const best = (values: number[]) => values.indexOf(Math.max(...values));
+    out.push(table(['λ', ...columns], [
+      ...oracle.lambdas.map((lambda, i) => [num(lambda, 1), ...columns.map((c) => (i === best(oracle.accuracy[c]) ? `**${pct(oracle.accuracy[c][i])}**` : pct(oracle.accuracy[c][i])))]),
+      [`λ_B of ${main ? main.label : 'T3B'}: mean (range)`, ...columns.map(marks)],
+      [`${main ? main.label : 'T3B'} top-1`, ...columns.map((c) => pct(c === CORRUPTED ? result.summary[main!.id].corruptedAccuracy : result.summary[main!.id].clean[c]))],
+    ]));
     out.push('');
   }
 

@@ -1,9 +1,9 @@
 import { dawinCoefficient, dawinOffsetCoefficients } from './dawin';
 import { entropyFromLogProbabilities } from './entropy';
 import { T3InputError } from './errors';
-import { validateHyperparameters, type T3Hyperparameters } from './hyperparameters';
+import { guardEnabled, validateHyperparameters, type T3Hyperparameters } from './hyperparameters';
 import { jsDivergence } from './js-divergence';
-import { applyExtrapolationGuard, batchLambda, t3Lambda } from './lambda';
+import { aggregateBatchLambda, applyExtrapolationGuard, t3Lambda } from './lambda';
 import { logSoftmax } from './softmax';
 
 /** Everything T3, T3B and DaWin derive from one image's pair of logit vectors. */
@@ -24,7 +24,7 @@ export interface ImageCoefficients {
 
 export interface BatchCoefficients {
   images: ImageCoefficients[];
-  /** T3B coefficient λ_B = mean of lambdaFinal over the batch. */
+  /** T3B coefficient λ_B under hp.batchAggregation (the paper's: the mean of lambdaFinal over the batch). */
   batchLambda: number;
   /** DaWin offset-adjusted coefficients, one per image; null where the batch statistics are undefined. */
   dawinCoefOffset: (number | null)[];
@@ -63,6 +63,23 @@ function checkShapes(ptLogits: ArrayLike<number>[], ftLogits: ArrayLike<number>[
 }
 
 /**
+ * The entropies the guard compares: at one shared temperature when hp.guardTemperature is set (so the sharper model
+ * really is the more confident one, not the one with the smaller fitted temperature), else the models' own.
+ * Computed only when the guard can fire.
+ */
+function guardEntropies(
+  ptRow: ArrayLike<number>,
+  ftRow: ArrayLike<number>,
+  entropyPt: number,
+  entropyFt: number,
+  hp: T3Hyperparameters,
+): [number, number] {
+  const t = hp.guardTemperature;
+  if (t === null || !guardEnabled(hp)) return [entropyPt, entropyFt];
+  return [entropyFromLogProbabilities(logSoftmax(ptRow, t)), entropyFromLogProbabilities(logSoftmax(ftRow, t))];
+}
+
+/**
  * Per-image entropies, JS, λ, λ', DaWin coefficients and the batch's λ_B and offset-adjusted DaWin coefficients
  * (docs/T3.md §2). Rows are images, columns classes; both models' logits must have the same shape.
  * Throws T3InputError for an empty batch, mismatched shapes, non-finite logits or invalid hyperparameters.
@@ -83,7 +100,7 @@ export function computeBatchCoefficients(
     const entropyFt = entropyFromLogProbabilities(logQ);
     const js = jsDivergence(logP, logQ, jsOptions);
     const lambda = t3Lambda(js, hp);
-    const guarded = applyExtrapolationGuard(lambda, entropyPt, entropyFt, hp);
+    const guarded = applyExtrapolationGuard(lambda, ...guardEntropies(ptLogits[i], ftLogits[i], entropyPt, entropyFt, hp), hp);
     images.push({
       entropyPt,
       entropyFt,
@@ -96,7 +113,7 @@ export function computeBatchCoefficients(
   }
   return {
     images,
-    batchLambda: batchLambda(images.map((im) => im.lambdaFinal)),
+    batchLambda: aggregateBatchLambda(images, hp),
     dawinCoefOffset: dawinOffsetCoefficients(
       images.map((im) => im.entropyPt),
       images.map((im) => im.entropyFt),

@@ -1,34 +1,68 @@
 import { T3InputError } from './errors';
 
+/**
+ * How T3B turns a batch's per-image values into its one coefficient λ_B (docs/T3.md §2):
+ * - `mean-lambda`: λ_B = mean_i λ'(x_i), the paper's;
+ * - `lambda-of-mean-js`: λ_B = λ(mean_i JS(x_i)) plus the mean guard shift, the map applied to the batch's mean JS
+ *   (the golden file's `batch_lambda_alt_of_mean_js` when the guard is off).
+ */
+export type BatchAggregation = 'mean-lambda' | 'lambda-of-mean-js';
+export const BATCH_AGGREGATIONS: readonly BatchAggregation[] = Object.freeze(['mean-lambda', 'lambda-of-mean-js'] as BatchAggregation[]);
+
 /** Hyperparameters of the T3 coefficient (docs/T3.md §2). */
 export interface T3Hyperparameters {
   /** Temperatures: probabilities are softmax(z_pt / tPt) and softmax(z_ft / tFt). */
   tPt: number;
   tFt: number;
-  /** λ = lambdaMin + (lambdaMax − lambdaMin)·σ(γ·JS); lambdaMin > lambdaMax reverses the direction. */
+  /**
+   * λ = lambdaMin + (lambdaMax − lambdaMin)·σ(γ·(JS − jsThreshold)), λ the expert's weight. The paper's direction
+   * (disagreement defers to the generalist) is lambdaMin > lambdaMax; lambdaMin < lambdaMax reverses it. Any reals:
+   * values outside [0, 1] extrapolate beyond the two models.
+   */
   lambdaMin: number;
   lambdaMax: number;
   gamma: number;
+  /** τ_JS of σ(γ·(JS − τ_JS)): the JS at which λ is half-way between the endpoints. 0 is the paper's map. */
+  jsThreshold: number;
   /** Base of the logarithm of the JS divergence; null = natural log (nats). Entropies are always in nats. */
   logBase: number | null;
   /** 0 = exact log-space JS; > 0 = smoothed JS Σ a·(ln(a+eps) − ln(M+eps)) (a reproduction aid, not the default). */
   eps: number;
-  /** Extrapolation guard: when min(H_pt, H_ft) < extTau, λ' = λ + extDelta·sign(H_pt − H_ft). */
+  /** Extrapolation guard: when min(H_pt, H_ft) < extTau, λ' = λ + extDelta·sign(H_pt − H_ft). Off when extDelta = 0. */
   extTau: number;
   extDelta: number;
+  /**
+   * Temperature at which the guard compares the two entropies: a number T compares H(softmax(z_pt/T)) with
+   * H(softmax(z_ft/T)); null uses each model's own temperature (tPt, tFt), the golden file's convention, which is
+   * a like-for-like comparison only when tPt = tFt. Bundles that turn the guard on must give a number.
+   */
+  guardTemperature: number | null;
+  batchAggregation: BatchAggregation;
 }
 
+/**
+ * The paper's map in this project's convention (λ = the expert's weight): λ = 1 − σ(0.5·JS), so rising disagreement
+ * moves the merge toward the generalist. The guard is off: it is a project addition that only a fit turns on.
+ */
 export const DEFAULT_T3_HYPERPARAMETERS: T3Hyperparameters = Object.freeze({
   tPt: 1,
   tFt: 1,
-  lambdaMin: 0,
-  lambdaMax: 1,
+  lambdaMin: 1,
+  lambdaMax: 0,
   gamma: 0.5,
+  jsThreshold: 0,
   logBase: null,
   eps: 0,
   extTau: 0.1,
-  extDelta: 0.1,
+  extDelta: 0,
+  guardTemperature: null,
+  batchAggregation: 'mean-lambda',
 });
+
+/** True when the extrapolation guard can move λ (docs/T3.md §2: δ = 0 or τ <= 0 disables it). */
+export function guardEnabled(hp: Pick<T3Hyperparameters, 'extTau' | 'extDelta'>): boolean {
+  return hp.extDelta !== 0 && hp.extTau > 0;
+}
 
 /** Throws T3InputError when a temperature is not positive, a value is not finite, or logBase cannot be a log base. */
 export function validateTemperature(temperature: number, what: string): void {
@@ -37,11 +71,15 @@ export function validateTemperature(temperature: number, what: string): void {
   }
 }
 
+export function isBatchAggregation(value: unknown): value is BatchAggregation {
+  return typeof value === 'string' && (BATCH_AGGREGATIONS as readonly string[]).includes(value);
+}
+
 /** Checks every field, so a bad configuration fails once at load time rather than as NaN coefficients later. */
 export function validateHyperparameters(hp: T3Hyperparameters): void {
   validateTemperature(hp.tPt, 'temperature tPt');
   validateTemperature(hp.tFt, 'temperature tFt');
-  for (const key of ['lambdaMin', 'lambdaMax', 'gamma', 'extTau', 'extDelta'] as const) {
+  for (const key of ['lambdaMin', 'lambdaMax', 'gamma', 'jsThreshold', 'extTau', 'extDelta'] as const) {
     const v = hp[key];
     if (typeof v !== 'number' || !Number.isFinite(v)) {
       throw new T3InputError(`hyperparameter ${key} must be a finite number, got ${String(v)}`);
@@ -54,6 +92,13 @@ export function validateHyperparameters(hp: T3Hyperparameters): void {
     if (typeof hp.logBase !== 'number' || !Number.isFinite(hp.logBase) || hp.logBase <= 0 || hp.logBase === 1) {
       throw new T3InputError(`hyperparameter logBase must be null (nats) or a finite number > 0 other than 1, got ${String(hp.logBase)}`);
     }
+  }
+  const tg = hp.guardTemperature;
+  if (tg !== null && (typeof tg !== 'number' || !Number.isFinite(tg) || tg <= 0)) {
+    throw new T3InputError(`hyperparameter guardTemperature must be null (each model's own temperature) or a positive finite number, got ${String(tg)}`);
+  }
+  if (!isBatchAggregation(hp.batchAggregation)) {
+    throw new T3InputError(`hyperparameter batchAggregation must be one of ${BATCH_AGGREGATIONS.join(', ')}, got ${JSON.stringify(hp.batchAggregation)}`);
   }
 }
 

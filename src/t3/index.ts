@@ -1,16 +1,21 @@
 export { T3InputError } from './errors';
 export {
+  BATCH_AGGREGATIONS,
   DEFAULT_T3_HYPERPARAMETERS,
+  guardEnabled,
+  isBatchAggregation,
   resolveHyperparameters,
   validateHyperparameters,
   validateTemperature,
+  type BatchAggregation,
   type T3Hyperparameters,
 } from './hyperparameters';
 export { logSoftmax, softmax } from './softmax';
 export { pairwiseSum } from './pairwise-sum';
 export { entropyFromLogProbabilities } from './entropy';
 export { jsDivergence, logAddExp, type JsDivergenceOptions } from './js-divergence';
-export { applyExtrapolationGuard, batchLambda, sigmoid, t3Lambda, type GuardedLambda } from './lambda';
+export { aggregateBatchLambda, applyExtrapolationGuard, batchLambda, sigmoid, t3Lambda, type GuardedLambda } from './lambda';
+export { mergedTemperature } from './merged-temperature';
 export { dawinCoefficient, dawinOffsetCoefficients } from './dawin';
 export {
   DEFAULT_POLICY_NAME,

@@ -37,6 +37,20 @@ describe('loadBundle', () => {
     expect(bundle.generalistPath).toBe(path.join(demoDir, 'generalist.onnx'));
     expect(m.models.expert.sha256).toBe(sha256Hex(await fs.readFile(bundle.expertPath)));
     expect(m.t3.gamma).toBe(0.5);
+    // The paper's direction (docs/T3.md §2): disagreement defers to the generalist; the guard off.
+    expect(m.t3.lambdaMin).toBeGreaterThan(m.t3.lambdaMax);
+    expect(m.t3.extDelta).toBe(0);
+    expect(m.t3Fit).toBeNull();
+  });
+
+  test('the shipped trained bundle carries a fitted map in the paper\'s direction, with its provenance', async () => {
+    const m = (await loadBundle(demoBundleDir())).manifest;
+    expect(m.t3.lambdaMin).toBeGreaterThan(m.t3.lambdaMax);
+    expect(m.t3Fit).not.toBeNull();
+    expect(m.t3Fit!.data.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(m.t3Fit!.data.splits.map((s) => s.name).sort()).toEqual(['broad', 'in-domain']);
+    expect(m.t3Fit!.command).toMatch(/^orthanc-t3 fit --bundle bundles\/demo-trained --data bundles\/demo-trained\/validation /);
+    expect(m.t3Fit!.warnings).toEqual([]);
   });
 
   test('a missing folder names the folder', async () => {
@@ -85,6 +99,9 @@ describe('loadBundle', () => {
     ['bad formatVersion', (m: any) => { m.formatVersion = 2; }, /formatVersion: must be 1/],
     ['bad temperature', (m: any) => { m.temperatures.expert = -1; }, /temperatures\.expert: must be a positive number/],
     ['unknown t3 key', (m: any) => { m.t3.lambada = 1; }, /t3\.lambada: unknown hyperparameter/],
+    ['guard on without one temperature', (m: any) => { m.t3.extDelta = 0.1; m.t3.guardTemperature = null; }, /t3\.guardTemperature: must be a positive number when the extrapolation guard is on/],
+    ['bad batch aggregation', (m: any) => { m.t3.batchAggregation = 'median'; }, /t3\.batchAggregation: must be one of mean-lambda, lambda-of-mean-js/],
+    ['fit provenance without a data hash', (m: any) => { m.t3Fit = { objective: 'x', command: 'y', date: 'z', data: { images: 1, splits: [] } }; }, /t3Fit\.data\.sha256: missing/],
     ['bad sha256 text', (m: any) => { m.models.generalist.sha256 = 'abc'; }, /models\.generalist\.sha256: must be 64 hexadecimal digits/],
     ['class count differs from the model output', (m: any) => { m.classes.pop(); }, /classes: graph output "logits" has shape \[\?, 7\], but bundle\.json lists 6 classes/],
     ['input size differs from the model', (m: any) => { m.input.width = 32; }, /input: graph input "pixel_values" has shape \[\?, 3, 64, 64\], bundle\.json says \[\?, 3, 64, 32\]/],

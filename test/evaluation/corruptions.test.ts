@@ -79,3 +79,18 @@ describe('corruptions', () => {
     expect(parseCorruptionName(' JPEG ')).toBe('jpeg');
   });
 });
+
+describe('JPEG encoder reuse', () => {
+  test('gives the bytes jpeg-js encode() writes, at every quality, image after image', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const jpeg = require('jpeg-js') as { encode(image: { width: number; height: number; data: Uint8Array }, quality: number): { data: Uint8Array } };
+    const { encodeJpeg } = require('../../src/evaluation/jpeg-encoder') as typeof import('../../src/evaluation/jpeg-encoder');
+    for (const quality of [25, 7, 25]) {
+      for (let k = 0; k < 3; k++) {
+        const data = new Uint8Array(24 * 16 * 4).map((_, i) => (i * (37 + k) + quality) % 256);
+        const image = { width: 24, height: 16, data };
+        expect(Buffer.from(encodeJpeg(image, quality)).equals(Buffer.from(jpeg.encode(image, quality).data))).toBe(true);
+      }
+    }
+  });
+});

@@ -47,7 +47,22 @@ describe('orthanc-t3 eval', () => {
     // λ of the single-pass policies is their fixed merge coefficient.
     expect(report.scores['wise-0.5']['in-domain'].meanAppliedLambda).toBe(0.5);
     expect(report.scores.expert.shifted.meanAppliedLambda).toBe(1);
-    expect(report.lambdaBySeverity.find((l: { split: string }) => l.split === 'shifted').t3Lambda).toBeGreaterThan(0.3);
+    // The paper's direction: the shifted split (more disagreement) gets less of the expert than the in-domain one.
+    const meanLambda = (split: string) => report.lambdaBySeverity.find((l: { split: string }) => l.split === split).t3Lambda;
+    expect(meanLambda('shifted')).toBeLessThan(meanLambda('in-domain'));
+    // The corrupted images' clean copies are scored on their own, for relative mCE.
+    expect(report.corruptionCleanSplit).toBe('in-domain/clean');
+    expect(report.splits.find((s: { name: string }) => s.name === 'in-domain/clean')).toMatchObject({ kind: 'corruption-base', images: 8 });
+    // The map and temperatures the engine ran with, the oracle-λ curve and the paired intervals are recorded.
+    expect(report.applied.t3.tPt).toBe(report.bundle.temperatures.generalist);
+    expect(report.applied.passTemperature).toMatch(/T_pt\^\(1−λ\)/);
+    expect(report.oracle.lambdas).toEqual([0, 0.5, 1]);
+    expect(report.oracle.accuracy['in-domain'][2]).toBeCloseTo(acc('expert', 'in-domain'), 12);
+    const interval = report.summary['t3b-8'].againstBetter.shifted;
+    expect(interval.reference).toBe(acc('generalist', 'shifted') >= acc('expert', 'shifted') ? 'generalist' : 'expert');
+    expect(interval.low).toBeLessThanOrEqual(interval.difference);
+    expect(interval.high).toBeGreaterThanOrEqual(interval.difference);
+    expect(report.summary['t3b-8'].againstBetter['corrupted (mean)']).toBeDefined();
     const svg = await fs.readFile(path.join(out, 'evaluation.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);

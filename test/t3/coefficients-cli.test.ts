@@ -60,7 +60,7 @@ describe('orthanc-t3 coefficients', () => {
     expectMatchesGolden(JSON.parse(r.stdout), c.name);
   });
 
-  test('missing hyperparameters take the defaults (τ = δ = 0.1)', async () => {
+  test('missing hyperparameters take the defaults (the paper\'s map, guard off)', async () => {
     const c = cases.find((x) => x.name === 'random_2_b4_c3')!;
     const r = await run([], JSON.stringify({ inputs: c.inputs, hyperparameters: { gamma: 0.5 } }));
     expect(r.code).toBe(0);

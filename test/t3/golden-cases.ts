@@ -27,6 +27,9 @@ export function toHyperparameters(h: GoldenCase['hyperparameters']): T3Hyperpara
   return {
     tPt: h.t_pt, tFt: h.t_ft, lambdaMin: h.lambda_min, lambdaMax: h.lambda_max, gamma: h.gamma,
     logBase: h.log_base, eps: h.eps, extTau: h.ext_tau, extDelta: h.ext_delta,
+    // The golden file's conventions: the paper's map (no JS threshold), guard entropies at each model's own
+    // temperature, λ_B the mean of λ'.
+    jsThreshold: 0, guardTemperature: null, batchAggregation: 'mean-lambda',
   };
 }
 

@@ -16,7 +16,7 @@ import {
 import { normalSampler, randomLogits } from './random';
 
 const LN2 = Math.LN2;
-const noGuard = resolveHyperparameters({ extTau: 0, extDelta: 0 });
+const noGuard = resolveHyperparameters({ extTau: 0, extDelta: 0, lambdaMin: 0, lambdaMax: 1 });
 
 describe('softmax and log-softmax', () => {
   test('probabilities sum to 1 and are invariant to a constant shift of the logits', () => {
@@ -91,7 +91,7 @@ describe('JS divergence', () => {
 });
 
 describe('λ and the extrapolation guard', () => {
-  test('with default bounds λ ∈ [0.5, σ(0.5·ln 2)] ≈ [0.5, 0.586]', () => {
+  test('with bounds 0 → 1 (the reversed direction) λ ∈ [0.5, σ(0.5·ln 2)] ≈ [0.5, 0.586]', () => {
     const next = normalSampler(3);
     const pt = randomLogits(next, 64, 5, 6);
     const ft = randomLogits(next, 64, 5, 6);
@@ -128,9 +128,10 @@ describe('λ and the extrapolation guard', () => {
     expect(applyExtrapolationGuard(0.5, 0, 1, { extTau: -1, extDelta: 0.2 }).lambdaFinal).toBe(0.5);
   });
 
-  test('defaults are those of docs/T3.md', () => {
+  test('defaults are those of docs/T3.md: the paper\'s direction, guard off', () => {
     expect(DEFAULT_T3_HYPERPARAMETERS).toEqual({
-      tPt: 1, tFt: 1, lambdaMin: 0, lambdaMax: 1, gamma: 0.5, logBase: null, eps: 0, extTau: 0.1, extDelta: 0.1,
+      tPt: 1, tFt: 1, lambdaMin: 1, lambdaMax: 0, gamma: 0.5, jsThreshold: 0, logBase: null, eps: 0, extTau: 0.1, extDelta: 0,
+      guardTemperature: null, batchAggregation: 'mean-lambda',
     });
     expect(Object.isFrozen(DEFAULT_T3_HYPERPARAMETERS)).toBe(true);
   });

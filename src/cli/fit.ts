@@ -1,0 +1,268 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+import { providersOption } from './providers-option';
+import { optionNumber, optionString, parseArgs } from './parse-args';
+import { dicomReader } from './eval';
+import { loadBundle, policyForBundle, T3Engine, type ModelBundle, type T3FitRecord } from '../engine';
+import { defaultPolicyConfig, type PolicyConfig, type T3Hyperparameters } from '../t3';
+import {
+  buildFitSplit,
+  combineHashes,
+  describeGrid,
+  discoverSplits,
+  fitCoefficientMap,
+  hashLabelledFolder,
+  lambdaGrid,
+  loadLabelledSplit,
+  PAPER_MAP,
+  prepareSplit,
+  scorePolicyOnSplit,
+  sweepLogits,
+  type CoefficientMap,
+  type FitSplit,
+  type MapSearchSpace,
+  type PreparedSplit,
+} from '../evaluation';
+
+const HELP = `usage: orthanc-t3 fit --bundle DIR --data DIR [--out DIR] [options]
+
+Fits the bundle's T3B coefficient map on labelled validation images (docs/T3.md §2, fitted coefficient map):
+λ = λ_min + (λ_max − λ_min)·σ(γ·(JS − τ_JS)), aggregated per batch as the mean of λ (the paper's) or as λ of the
+batch's mean JS, and optionally the extrapolation guard (entropies compared at one temperature). The objective is
+T3B's top-1 accuracy at --batch-size, averaged over the validation splits with equal weight. The search is
+exhaustive over a grid; the chosen map is then measured with real merged passes, and the command prints what it
+chose and what T3B, the generalist and the expert score on the validation data.
+
+DIR is a folder of labelled splits (labels.csv + PNG or DICOM files each), e.g. validation/in-domain and
+validation/broad as written by scripts/train-demo. Use data that no evaluation reads: not the test splits, not the
+calibration split. The fit refuses data with too few batches, or where one model is right on every image the
+other gets right (nothing to trade off), and warns when a parameter ends on a bound of its search range.
+
+Nothing is written without --out. --out DIR writes the bundle with the fitted map ("t3") and its provenance
+("t3Fit": data hash and size, objective, date, command, validation scores) into DIR: the bundle's own folder
+rewrites its bundle.json; another folder receives a copy of the bundle.
+
+options:
+  --bundle DIR         model bundle (required: the map belongs to its two models and their temperatures)
+  --data DIR           labelled validation splits (required)
+  --out DIR            write the fitted bundle there (default: print only)
+  --batch-size N       T3B batch size the map is fitted for (default 32, the sidecar's)
+  --limit N            use the first N images of each split
+  --exclude LIST       subfolders that are not validation splits (default calibration)
+  --lambda-range A,B   range of λ_min and λ_max (default -0.2,1.2: extrapolation allowed)
+  --providers LIST     execution providers to try in order (default cuda,webgpu,cpu)
+`;
+
+/** Steps of the λ grids: the engine runs every SWEEP_STEP; accuracies are interpolated every FINE_STEP. */
+const SWEEP_STEP = 0.05;
+const FINE_STEP = 0.01;
+const ENDPOINT_STEP = 0.05;
+const GAMMAS = [0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256];
+/** τ_JS from 0 to 0.5 nats (JS ≤ ln 2 ≈ 0.69; the demo's batch-mean JS lies in 0.02–0.3). */
+const JS_THRESHOLDS = Array.from({ length: 101 }, (_, i) => Number((i * 0.005).toFixed(3)));
+const GUARD_TAUS = [0.01, 0.03, 0.1, 0.3];
+const GUARD_DELTAS = [0.05, 0.1, 0.2];
+/** The guard compares entropies of the models' own logits (temperature 1): one scale for both. */
+const GUARD_TEMPERATURE = 1;
+/** The guard is turned on only if it raises the validation objective by this much (0.25 points). */
+const MIN_GUARD_GAIN = 0.0025;
+const MIN_BATCHES_PER_SPLIT = 4;
+/** Accuracy is averaged over λ_B ± 0.05 (5 fine steps) in the objective (coefficient-fit.ts says why). */
+const SMOOTHING_STEPS = 5;
+const MIN_DISAGREEMENTS = 20;
+
+const OBJECTIVE = 'T3B top-1 accuracy at the batch size, mean over the validation splits (equal weight), '
+  + 'each batch\'s accuracy averaged over λ_B ± 0.05; ties broken by accuracy at λ_B, then smaller γ';
+
+function parseRange(text: string | undefined): [number, number] {
+  if (text === undefined) return [-0.2, 1.2];
+  const parts = text.split(',').map((s) => Number(s.trim()));
+  if (parts.length !== 2 || parts.some((v) => !Number.isFinite(v)) || parts[0] >= parts[1] - ENDPOINT_STEP) {
+    throw new UsageError(`--lambda-range must be two numbers A,B with A < B, got "${text}"`);
+  }
+  // Round outward to whole endpoint steps so that 0 and 1 stay on the grid.
+  return [Math.floor(parts[0] / ENDPOINT_STEP) * ENDPOINT_STEP, Math.ceil(parts[1] / ENDPOINT_STEP) * ENDPOINT_STEP].map((v) => Number(v.toFixed(10))) as [number, number];
+}
+
+/** The fitted map as bundle.json's "t3" section: the bundle's other hyperparameters are kept. */
+export function fittedHyperparameters(base: T3Hyperparameters, map: CoefficientMap): T3Hyperparameters {
+  return {
+    ...base,
+    lambdaMin: map.lambdaMin,
+    lambdaMax: map.lambdaMax,
+    gamma: map.gamma,
+    jsThreshold: map.jsThreshold,
+    batchAggregation: map.batchAggregation,
+    extTau: map.extTau,
+    extDelta: map.extDelta,
+    guardTemperature: map.extDelta !== 0 ? map.guardTemperature : null,
+  };
+}
+
+/**
+ * Writes the bundle with a new "t3" section and its "t3Fit" provenance into outDir. The bundle's own folder gets its
+ * bundle.json rewritten (atomically); another folder gets a copy of the model files and the new bundle.json.
+ */
+export async function writeFittedBundle(bundle: ModelBundle, outDir: string, t3: T3Hyperparameters, record: T3FitRecord): Promise<string> {
+  const source = path.join(bundle.dir, 'bundle.json');
+  const raw = JSON.parse(await fs.readFile(source, 'utf8')) as Record<string, unknown>;
+  raw.t3 = t3;
+  raw.t3Fit = record;
+  const target = path.resolve(outDir);
+  await fs.mkdir(target, { recursive: true });
+  if (target !== bundle.dir) {
+    for (const role of ['generalist', 'expert'] as const) {
+      const file = bundle.manifest.models[role].file;
+      await fs.mkdir(path.dirname(path.join(target, file)), { recursive: true });
+      await fs.copyFile(path.join(bundle.dir, file), path.join(target, file));
+    }
+  }
+  const file = path.join(target, 'bundle.json');
+  const tmp = `${file}.tmp-${process.pid}`;
+  await fs.writeFile(tmp, JSON.stringify(raw, null, 2) + '\n');
+  await fs.rename(tmp, file);
+  return file;
+}
+
+function percent(x: number): string {
+  return (100 * x).toFixed(1);
+}
+
+async function accuracy(engine: T3Engine, split: PreparedSplit, config: PolicyConfig, batchSize: number): Promise<number> {
+  return (await scorePolicyOnSplit(engine, { id: config.name, label: config.name, config, batchSize }, split)).score.accuracy;
+}
+
+export const fitCommand: CliCommand = {
+  name: 'fit',
+  summary: "fit the bundle's T3B coefficient map on labelled validation images (written only with --out)",
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const args = parseArgs(argv, { values: ['bundle', 'data', 'out', 'batch-size', 'limit', 'exclude', 'lambda-range', 'providers'], flags: ['help'] });
+    if (args.options.has('help')) {
+      io.stdout.write(HELP);
+      return ExitCode.ok;
+    }
+    const bundleDir = optionString(args, 'bundle');
+    if (!bundleDir) throw new UsageError('--bundle DIR is required: the map is fitted for one bundle (orthanc-t3 fit --help)');
+    const dataDir = optionString(args, 'data');
+    if (!dataDir) throw new UsageError('--data DIR is required (orthanc-t3 fit --help)');
+    if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+    const positiveInteger = (n: number) => Number.isInteger(n) && n >= 1;
+    const batchSize = optionNumber(args, 'batch-size', positiveInteger, 'a positive integer') ?? 32;
+    const limit = optionNumber(args, 'limit', positiveInteger, 'a positive integer');
+    const exclude = (optionString(args, 'exclude') ?? 'calibration').split(',').map((s) => s.trim()).filter(Boolean);
+    const [lo, hi] = parseRange(optionString(args, 'lambda-range'));
+    const outDir = optionString(args, 'out');
+    const executionProviders = providersOption(args);
+
+    const bundle = await loadBundle(bundleDir);
+    const classes = bundle.manifest.classes.length;
+    const readDicom = dicomReader(bundle);
+    const found = await discoverSplits(dataDir, exclude);
+    const loaded = [];
+    for (const s of found) {
+      const split = await loadLabelledSplit(s.dir, s.name, bundle.manifest.classes, { limit, readDicom });
+      for (const failure of split.failures) io.stderr.write(`fit: ${s.name}/${failure.file}: ${failure.error}\n`);
+      if (split.images.length === 0) throw new UsageError(`${s.dir}: no readable labelled images`);
+      loaded.push(split);
+    }
+    const hashes = [];
+    for (const split of loaded) {
+      hashes.push({ name: split.name, images: split.images.length, sha256: await hashLabelledFolder(split.dir, split.images.map((im) => im.file)) });
+    }
+    const prepared = loaded.map((s) => prepareSplit(s.name, s.images, bundle.manifest.input));
+
+    const sweep = lambdaGrid(lo, hi, SWEEP_STEP);
+    const fine = lambdaGrid(lo, hi, FINE_STEP);
+    const endpoints = Array.from({ length: Math.round((hi - lo) / ENDPOINT_STEP) + 1 }, (_, i) => Number((lo + i * ENDPOINT_STEP).toFixed(10)));
+    const space: MapSearchSpace = {
+      grid: fine, endpoints, gammas: GAMMAS, jsThresholds: JS_THRESHOLDS, aggregations: ['mean-lambda', 'lambda-of-mean-js'],
+      guardTaus: GUARD_TAUS, guardDeltas: GUARD_DELTAS, guardTemperature: GUARD_TEMPERATURE, minGuardGain: MIN_GUARD_GAIN,
+      smoothingSteps: SMOOTHING_STEPS, minBatchesPerSplit: MIN_BATCHES_PER_SPLIT, minDisagreements: MIN_DISAGREEMENTS,
+    };
+    // Refuse too-small data before any inference: a fit on a handful of images is noise.
+    for (const split of prepared) {
+      const batches = Math.ceil(split.labels.length / batchSize);
+      if (batches < MIN_BATCHES_PER_SPLIT) {
+        throw new UsageError(`split "${split.name}" has ${split.labels.length} image${split.labels.length === 1 ? '' : 's'} (${batches} batch${batches === 1 ? '' : 'es'} of ${batchSize}): `
+          + `the fit needs at least ${MIN_BATCHES_PER_SPLIT} batches per split (${MIN_BATCHES_PER_SPLIT * batchSize} images) to tell a map from noise; the demo bundle's fit used 1024 per split`);
+      }
+    }
+
+    const engine = await T3Engine.open(bundle, { executionProviders, log: (line) => io.stderr.write(line + '\n') });
+    const started = performance.now();
+    const base = policyForBundle(bundle, 't3b').hyperparameters;
+    // The JS the engine computes: the bundle's map does not matter for it, its temperatures do.
+    const engineHp: T3Hyperparameters = { ...base, tPt: bundle.manifest.temperatures.generalist, tFt: bundle.manifest.temperatures.expert };
+    let fitSplits: FitSplit[];
+    let fitted: T3Hyperparameters;
+    let result;
+    const validation: Record<string, Record<string, number>> = { generalist: {}, expert: {}, 't3b-paper': {}, 't3b-fitted': {} };
+    try {
+      fitSplits = [];
+      for (const split of prepared) {
+        io.stderr.write(`fit: ${split.name}: ${split.labels.length} images, merged passes at ${sweep.count} values of λ from ${lo} to ${hi}\n`);
+        const tables = await sweepLogits(engine, split, sweep, classes);
+        fitSplits.push(buildFitSplit({ name: split.name, labels: split.labels, classes, sweep, sweepTables: tables, fine, batchSize, hp: engineHp, guardTemperature: GUARD_TEMPERATURE }));
+      }
+      result = fitCoefficientMap(fitSplits, space);
+      fitted = fittedHyperparameters(base, result.map);
+      const paper = fittedHyperparameters(base, PAPER_MAP);
+      for (const split of prepared) {
+        validation.generalist[split.name] = await accuracy(engine, split, defaultPolicyConfig('generalist'), batchSize);
+        validation.expert[split.name] = await accuracy(engine, split, defaultPolicyConfig('expert'), batchSize);
+        validation['t3b-paper'][split.name] = await accuracy(engine, split, { ...defaultPolicyConfig('t3b'), hyperparameters: paper }, batchSize);
+        validation['t3b-fitted'][split.name] = await accuracy(engine, split, { ...defaultPolicyConfig('t3b'), hyperparameters: fitted }, batchSize);
+      }
+    } finally {
+      await engine.close();
+    }
+    const seconds = (performance.now() - started) / 1000;
+
+    const m = result.map;
+    const lines = [
+      `fitted T3B map for ${bundle.manifest.name} ${bundle.manifest.version} at batch ${batchSize} (${result.candidates} candidates, ${seconds.toFixed(1)} s):`,
+      `  λ = ${m.lambdaMin} + (${m.lambdaMax} − ${m.lambdaMin})·σ(${m.gamma}·(JS − ${m.jsThreshold})), aggregation ${m.batchAggregation}, `
+        + (m.extDelta !== 0 ? `guard on (τ ${m.extTau}, δ ${m.extDelta}, entropies at T = ${m.guardTemperature})` : 'guard off'),
+      `  images where only the generalist is right: ${result.generalistOnly}, only the expert: ${result.expertOnly}`,
+      `  validation top-1 (%), measured with merged passes:`,
+      `    ${'policy'.padEnd(22)}${prepared.map((s) => s.name.padStart(12)).join('')}${'mean'.padStart(10)}`,
+      ...Object.entries(validation).map(([policy, bySplit]) => {
+        const values = prepared.map((s) => bySplit[s.name]);
+        return `    ${policy.padEnd(22)}${values.map((v) => percent(v).padStart(12)).join('')}${percent(values.reduce((a, b) => a + b, 0) / values.length).padStart(10)}`;
+      }),
+      ...result.warnings.map((w) => `  warning: ${w}`),
+    ];
+    io.stdout.write(lines.join('\n') + '\n');
+    for (const w of result.warnings) io.stderr.write(`fit: warning: ${w}\n`);
+
+    const record: T3FitRecord = {
+      objective: OBJECTIVE,
+      command: ['orthanc-t3', 'fit', ...argv].join(' '),
+      date: new Date().toISOString(),
+      data: { sha256: combineHashes(hashes), images: hashes.reduce((n, h) => n + h.images, 0), splits: hashes },
+      batchSize,
+      search: {
+        lambda: describeGrid(fine), sweepStep: SWEEP_STEP, endpointStep: ENDPOINT_STEP, gammas: GAMMAS,
+        jsThreshold: { min: JS_THRESHOLDS[0], max: JS_THRESHOLDS[JS_THRESHOLDS.length - 1], step: 0.005 },
+        aggregations: space.aggregations, guardTaus: GUARD_TAUS, guardDeltas: GUARD_DELTAS,
+        guardTemperature: GUARD_TEMPERATURE, minGuardGain: MIN_GUARD_GAIN, candidates: result.candidates,
+      },
+      temperatures: bundle.manifest.temperatures,
+      estimatedObjective: result.objective,
+      estimatedAccuracy: result.accuracy,
+      smoothingSteps: SMOOTHING_STEPS,
+      validation,
+      warnings: result.warnings,
+    };
+    let written: string | null = null;
+    if (outDir) {
+      written = await writeFittedBundle(bundle, outDir, fitted, record);
+      io.stderr.write(`fit: wrote ${written}\n`);
+    } else {
+      io.stderr.write('fit: nothing written (give --out DIR to write the fitted bundle)\n');
+    }
+    io.stdout.write(JSON.stringify({ written, t3: fitted, t3Fit: record }) + '\n');
+    return ExitCode.ok;
+  },
+};

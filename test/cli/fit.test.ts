@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fitCommand } from '../../src/cli/fit';
+import { loadBundle } from '../../src/engine';
+import { runCommand, trainedBundleDir, trainedEvalDir } from '../evaluation/cli-helpers';
+
+// The committed labelled splits (in-domain and shifted; calibration is excluded by default) exercise the command.
+// The shipped map was fitted on bundles/demo-trained/validation, which scripts/train-demo writes and git ignores.
+const validationDir = trainedEvalDir;
+
+async function sha256(file: string): Promise<string> {
+  return createHash('sha256').update(await fs.readFile(file)).digest('hex');
+}
+
+/** Copies the first `count` labelled images of a split into dir (labels.csv rewritten to list only those). */
+async function copySplit(from: string, to: string, count: number): Promise<void> {
+  await fs.mkdir(to, { recursive: true });
+  const lines = (await fs.readFile(path.join(from, 'labels.csv'), 'utf8')).trim().split('\n');
+  const rows = lines.slice(1, count + 1);
+  for (const row of rows) await fs.copyFile(path.join(from, row.split(',')[0]), path.join(to, row.split(',')[0]));
+  await fs.writeFile(path.join(to, 'labels.csv'), [lines[0], ...rows].join('\n') + '\n');
+}
+
+describe('orthanc-t3 fit', () => {
+  let tmp: string;
+  let shippedBefore: string;
+
+  beforeAll(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'orthanc-t3-fit-'));
+    shippedBefore = await sha256(path.join(trainedBundleDir, 'bundle.json'));
+  });
+
+  afterAll(async () => {
+    await fs.rm(tmp, { recursive: true, force: true });
+    // Whatever happened above, the shipped bundle was not rewritten.
+    expect(await sha256(path.join(trainedBundleDir, 'bundle.json'))).toBe(shippedBefore);
+  });
+
+  test('fits on validation data, prints its choice and the three models\' scores, writes nothing without --out', async () => {
+    const r = await runCommand(fitCommand, ['--bundle', trainedBundleDir, '--data', validationDir, '--limit', '160', '--providers', 'cpu']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/λ = .*σ\(.*\(JS − .*\)\), aggregation (mean-lambda|lambda-of-mean-js), guard (off|on)/);
+    for (const policy of ['generalist', 'expert', 't3b-paper', 't3b-fitted']) expect(r.stdout).toMatch(new RegExp(`\\n\\s+${policy}\\s+\\d+\\.\\d`));
+    expect(r.stderr).toMatch(/nothing written/);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(summary.written).toBeNull();
+  }, 300_000);
+
+  test('--out writes a loadable bundle with the fitted map and its provenance', async () => {
+    const out = path.join(tmp, 'fitted');
+    const r = await runCommand(fitCommand, ['--bundle', trainedBundleDir, '--data', validationDir, '--limit', '160', '--out', out, '--providers', 'cpu']);
+    expect(r.code).toBe(0);
+    const bundle = await loadBundle(out);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(bundle.manifest.t3).toEqual(summary.t3);
+    const fit = bundle.manifest.t3Fit!;
+    expect(fit.data.images).toBe(320);
+    expect(fit.data.splits.map((s) => [s.name, s.images])).toEqual([['in-domain', 160], ['shifted', 160]]);
+    expect(fit.data.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(fit.command).toBe(`orthanc-t3 fit --bundle ${trainedBundleDir} --data ${validationDir} --limit 160 --out ${out} --providers cpu`);
+    expect(Number.isNaN(Date.parse(fit.date))).toBe(false);
+    expect(fit.objective).toMatch(/T3B top-1 accuracy/);
+    expect(fit.batchSize).toBe(32);
+    expect(Object.keys(fit.validation as object)).toEqual(['generalist', 'expert', 't3b-paper', 't3b-fitted']);
+    // The models are copied unchanged.
+    expect(bundle.manifest.models).toEqual((await loadBundle(trainedBundleDir)).manifest.models);
+  }, 300_000);
+
+  test('refuses a folder of 2 images, saying why', async () => {
+    const data = path.join(tmp, 'two');
+    await copySplit(path.join(validationDir, 'in-domain'), path.join(data, 'in-domain'), 2);
+    await expect(runCommand(fitCommand, ['--bundle', trainedBundleDir, '--data', data, '--providers', 'cpu']))
+      .rejects.toThrow(/split "in-domain" has 2 images \(1 batch of 32\): the fit needs at least 4 batches per split/);
+  });
+
+  test('refuses two models that are right on the same images (nothing to trade off)', async () => {
+    // A bundle whose expert is its generalist: whatever λ, the merged model is the same.
+    const same = path.join(tmp, 'same-models');
+    await fs.mkdir(same);
+    const manifest = JSON.parse(await fs.readFile(path.join(trainedBundleDir, 'bundle.json'), 'utf8'));
+    await fs.copyFile(path.join(trainedBundleDir, 'generalist.onnx'), path.join(same, 'generalist.onnx'));
+    manifest.models.expert = { ...manifest.models.generalist, file: 'generalist.onnx' };
+    await fs.writeFile(path.join(same, 'bundle.json'), JSON.stringify(manifest));
+    await expect(runCommand(fitCommand, ['--bundle', same, '--data', validationDir, '--limit', '128', '--providers', 'cpu']))
+      .rejects.toThrow(/right on exactly the same images: no coefficient map can do better than either model/);
+  }, 300_000);
+
+  test('requires --bundle and --data', async () => {
+    await expect(runCommand(fitCommand, ['--data', validationDir])).rejects.toThrow(/--bundle DIR is required/);
+    await expect(runCommand(fitCommand, ['--bundle', trainedBundleDir])).rejects.toThrow(/--data DIR is required/);
+  });
+});
