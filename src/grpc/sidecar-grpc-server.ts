@@ -37,6 +37,7 @@ export async function startSidecarGrpcServer<C extends PipelineConfig>(options: 
         defaultWiseAlpha: config.inference.wiseAlpha,
         defaultFrames: config.inference.framePolicy,
         decodeConcurrency: config.inference.decodeConcurrency,
+        coefficientSample: config.batching.coefficientSample,
         triage: config.triage,
       };
     },

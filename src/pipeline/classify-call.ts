@@ -20,6 +20,8 @@ export interface ClassifierSettings {
   defaultFrames: FramePolicy;
   /** Inputs decoded at once per call (decoding overlaps inference). */
   decodeConcurrency?: number;
+  /** T3B: λ_B from this many images per batch (0 or absent: every image). */
+  coefficientSample?: number;
   triage: TriageConfig;
 }
 
@@ -122,6 +124,7 @@ export class ClassifyCall {
       batchSize: settings.batchSize,
       framePolicy: request.frames ?? settings.defaultFrames,
       decodeConcurrency: settings.decodeConcurrency,
+      coefficientSample: settings.coefficientSample,
       signal: request.signal,
     });
     if (request.signal.aborted) throw new CategorizedError('cancelled', 'the call was cancelled');

@@ -96,6 +96,7 @@ export class ModelRegistry {
         const bundle = await loadBundle(dir);
         const engine = await T3Engine.open(bundle, {
           executionProviders: config.inference.executionProviders,
+          fixedPassSessions: config.inference.fixedPassSessions,
           log: (message) => this.deps.log('engine', { bundle: entry.name, message }),
         });
         const m = bundle.manifest;

@@ -13,7 +13,8 @@ import type { FramePolicy } from '../dicom';
 export interface PipelineConfig {
   bundles: { name: string; dir: string }[];
   routing: RouteTable;
-  batching: BatcherSettings;
+  /** coefficientSample: T3B's λ_B from k images per batch (0 or absent: every image). */
+  batching: BatcherSettings & { coefficientSample?: number };
   inference: {
     policy: PolicyName;
     wiseAlpha: number;
@@ -22,6 +23,8 @@ export interface PipelineConfig {
     onBadImage: 'skip' | 'fail-study';
     executionProviders: ExecutionProviderName[];
     decodeConcurrency: number;
+    /** Sessions of the fixed passes (engine/fixed-pass-sessions.ts); absent: auto. Read when bundles load. */
+    fixedPassSessions?: 'auto' | 'plain' | 'merged';
   };
   triage: TriageConfig;
   retry: RetrySettings;

@@ -316,6 +316,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
         batchSize,
         framePolicy: this.config.inference.framePolicy,
         decodeConcurrency: this.config.inference.decodeConcurrency,
+        coefficientSample: this.config.batching.coefficientSample,
       };
       const speculation = this.speculationWiring;
       if (!speculation) return classifyImages(model.engine, inputs, options);
