@@ -11,7 +11,14 @@ import {
 } from '../t3';
 import type { ModelBundle } from './bundle';
 import { EngineError } from './engine-error';
-import { chooseFixedPassSessions, REAL_MEMORY, type FixedPassSessions, type FixedPassSessionsSetting, type MemoryProbe } from './fixed-pass-sessions';
+import {
+  chooseFixedPassSessions,
+  REAL_MEMORY,
+  type FixedPassSessions,
+  type FixedPassSessionsChoice,
+  type FixedPassSessionsSetting,
+  type MemoryProbe,
+} from './fixed-pass-sessions';
 import { DEFAULT_EXECUTION_PROVIDERS, parseExecutionProviders, type ExecutionProviderName, type ProviderFailure } from './execution-providers';
 import { InferenceWorker } from './inference-worker-client';
 import { getMergedModelFile, type MergedModelFile } from './merged-cache';
@@ -123,6 +130,8 @@ export class T3Engine {
       expertSha256: bundle.manifest.models.expert.sha256,
       cacheDir: options.cacheDir ?? path.join(bundle.dir, '.cache'),
     });
+    const sizes = await Promise.all([bundle.generalistPath, bundle.expertPath].map(async (file) => (await fs.stat(file)).size));
+    const choice = chooseFixedPassSessions(options.fixedPassSessions ?? 'auto', sizes, options.memory ?? REAL_MEMORY);
     const worker = new InferenceWorker({
       modelPath: merged.path,
       executionProviders: providers,
@@ -130,9 +139,10 @@ export class T3Engine {
       inputName: bundle.manifest.input.name,
       outputName: bundle.manifest.output.name,
       lambdaInputName: LAMBDA_INPUT_NAME,
+      ...(choice.sessions === 'plain' ? { allowSpinning: false } : {}),
     });
     const started = await worker.start();
-    const plain = await openPlainSessions(bundle, options, started.executionProvider);
+    const plain = await openPlainSessions(bundle, options, started.executionProvider, choice);
     const skipped = started.failures.map((f) => `${f.provider} could not start: ${f.error}`).join('; ');
     (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: bundle ${bundle.manifest.name} ${bundle.manifest.version} on execution provider ${started.executionProvider}${skipped ? ` (${skipped})` : ''}; fixed passes on ${plain.sessions} sessions (${plain.reason})`);
     return new T3Engine(bundle, merged, worker, started, plain);
@@ -352,13 +362,12 @@ function checkSample(sample: readonly number[], count: number): number[] {
  * Starts the plain sessions of the fixed passes when the setting resolves to plain, on the provider the merged
  * session got. When they cannot start, the merged session serves the fixed passes and the reason says why.
  */
-async function openPlainSessions(bundle: ModelBundle, options: EngineOptions, provider: ExecutionProviderName):
+async function openPlainSessions(bundle: ModelBundle, options: EngineOptions, provider: ExecutionProviderName, choice: FixedPassSessionsChoice):
   Promise<{ workers: { generalist: InferenceWorker; expert: InferenceWorker } | null; sessions: FixedPassSessions; reason: string }> {
-  const sizes = await Promise.all([bundle.generalistPath, bundle.expertPath].map(async (file) => (await fs.stat(file)).size));
-  const choice = chooseFixedPassSessions(options.fixedPassSessions ?? 'auto', sizes, options.memory ?? REAL_MEMORY);
   if (choice.sessions === 'merged') return { workers: null, sessions: 'merged', reason: choice.reason };
+  // The three sessions take turns on the same cores: none may keep spinning threads after its run (inference-protocol.ts).
   const plain = (modelPath: string) => new InferenceWorker({
-    modelPath, executionProviders: [provider], intraOpThreads: options.intraOpThreads,
+    modelPath, executionProviders: [provider], intraOpThreads: options.intraOpThreads, allowSpinning: false,
     inputName: bundle.manifest.input.name, outputName: bundle.manifest.output.name, lambdaInputName: LAMBDA_INPUT_NAME,
   });
   const workers = { generalist: plain(bundle.generalistPath), expert: plain(bundle.expertPath) };
