@@ -36,3 +36,16 @@ export {
 } from './fixed-pass-sessions';
 export { peakResidentSetMB, residentSetMB } from './process-memory';
 export { spreadCoefficientSample } from './coefficient-sample';
+export { CUDA_PROVIDER_MARKER, CUDA_PROVIDER_PACKAGES, cudaProviderPackageFor, type CudaProviderMarker, type CudaProviderPackage } from './cuda-provider-package';
+export { installCudaProvider, ProviderInstallError, type CudaProviderInstallOptions, type CudaProviderInstallResult } from './cuda-provider-install';
+export {
+  installedOnnxruntimeVersion,
+  libraryFound,
+  onnxruntimeBindingDir,
+  providerPrerequisites,
+  realRuntime,
+  type MissingPiece,
+  type ProviderPrerequisites,
+  type RuntimeProbe,
+} from './provider-diagnosis';
+export { diagnoseProviders, formatProviderReport, type DoctorOptions, type ProviderReport } from './provider-doctor';
