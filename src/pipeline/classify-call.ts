@@ -61,6 +61,8 @@ export interface LoadedModelView {
   /** Epoch milliseconds: when this classifier first saw the engine (at start, or after a reload). */
   loadedAt: number;
   modalities: string[];
+  /** Sessions of the fixed passes: "plain" or "merged" (engine/fixed-pass-sessions.ts). */
+  fixedPassSessions: string;
 }
 
 export interface ClassifyCallOptions {
@@ -109,6 +111,7 @@ export class ClassifyCall {
         executionProvider: engine.executionProvider,
         loadedAt: this.loadedAt.get(engine)!,
         modalities: [...engine.bundle.manifest.modalities],
+        fixedPassSessions: engine.fixedPassSessions?.sessions ?? '',
       };
     });
   }
