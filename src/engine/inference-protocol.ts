@@ -10,10 +10,10 @@ export interface WorkerInit {
   /** Name of the scalar float λ input of a merged model, fed only when the model has it. */
   lambdaInputName: string;
   /**
-   * False: the session's intra-op threads sleep as soon as a run ends instead of spinning for more work. The engine's
-   * plain fixed-pass sessions and its merged one take turns on the same cores, so a session's spinning threads would
-   * only compete with the next session's run (a precaution: on the demo CNN the difference was within the noise of
-   * this shared machine). Default: ONNX Runtime's (spinning).
+   * False: the session's intra-op threads sleep as soon as a run ends instead of spinning for more work. Default:
+   * ONNX Runtime's (spinning). The engine's three sessions take turns on the same cores, so spinning threads of one
+   * could slow the next one's run; measured on the ViT-B pair at batch 1 (shared 2-core machine) the difference was
+   * within the noise (T3B 0.25× vs 0.28× single), so the engine keeps the default and only exposes the switch.
    */
   allowSpinning?: boolean;
 }

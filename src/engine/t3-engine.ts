@@ -36,6 +36,8 @@ export interface EngineOptions {
   fixedPassSessions?: FixedPassSessionsSetting;
   /** What `auto` reads (tests pass their own). */
   memory?: MemoryProbe;
+  /** Let the sessions' idle threads spin between runs (ONNX Runtime's default, true); see inference-protocol.ts. */
+  allowSpinning?: boolean;
 }
 
 /** Per-batch choices of `infer` beyond the policy. */
@@ -139,7 +141,7 @@ export class T3Engine {
       inputName: bundle.manifest.input.name,
       outputName: bundle.manifest.output.name,
       lambdaInputName: LAMBDA_INPUT_NAME,
-      ...(choice.sessions === 'plain' ? { allowSpinning: false } : {}),
+      ...(options.allowSpinning === false ? { allowSpinning: false } : {}),
     });
     const started = await worker.start();
     const plain = await openPlainSessions(bundle, options, started.executionProvider, choice);
@@ -365,9 +367,9 @@ function checkSample(sample: readonly number[], count: number): number[] {
 async function openPlainSessions(bundle: ModelBundle, options: EngineOptions, provider: ExecutionProviderName, choice: FixedPassSessionsChoice):
   Promise<{ workers: { generalist: InferenceWorker; expert: InferenceWorker } | null; sessions: FixedPassSessions; reason: string }> {
   if (choice.sessions === 'merged') return { workers: null, sessions: 'merged', reason: choice.reason };
-  // The three sessions take turns on the same cores: none may keep spinning threads after its run (inference-protocol.ts).
   const plain = (modelPath: string) => new InferenceWorker({
-    modelPath, executionProviders: [provider], intraOpThreads: options.intraOpThreads, allowSpinning: false,
+    modelPath, executionProviders: [provider], intraOpThreads: options.intraOpThreads,
+    ...(options.allowSpinning === false ? { allowSpinning: false } : {}),
     inputName: bundle.manifest.input.name, outputName: bundle.manifest.output.name, lambdaInputName: LAMBDA_INPUT_NAME,
   });
   const workers = { generalist: plain(bundle.generalistPath), expert: plain(bundle.expertPath) };
