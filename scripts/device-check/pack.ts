@@ -27,7 +27,9 @@ async function main(): Promise<void> {
     outdir: stage, bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['onnxruntime-node', 'onnxruntime-common'], logLevel: 'warning',
   });
   const ortRoot = path.dirname(require.resolve('onnxruntime-node/package.json'));
-  const commonRoot = path.dirname(require.resolve('onnxruntime-common/package.json', { paths: [ortRoot] }));
+  // onnxruntime-common's "exports" hide its package.json: find its folder from its entry point.
+  const commonEntry = require.resolve('onnxruntime-common', { paths: [ortRoot] });
+  const commonRoot = commonEntry.slice(0, commonEntry.lastIndexOf(`${path.sep}onnxruntime-common${path.sep}`) + `${path.sep}onnxruntime-common`.length);
   const modules = path.join(stage, 'node_modules');
   await fs.mkdir(path.join(modules, 'onnxruntime-node', 'bin', 'napi-v6', 'linux'), { recursive: true });
   for (const part of ['package.json', 'dist', 'lib']) {
