@@ -182,11 +182,12 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
     const threads = String(options.intraOpThreads ?? 0);
     const sizeText = String(size);
     const pair = [bundle.generalistPath, bundle.expertPath];
+    const hashes = [bundle.manifest.models.generalist.sha256, bundle.manifest.models.expert.sha256];
     const rss: Record<RssConfig, { peakRssMB: number; createMs: number }> = {
       plainSession: await probeRss(['plain', bundle.generalistPath, sizeText, threads]),
       mergedSession: await probeRss(['merged', merged.path, sizeText, threads]),
-      engineMergedFixed: await probeRss(['engine', ...pair, sizeText, threads, 'merged', cacheDir]),
-      enginePlainFixed: await probeRss(['engine', ...pair, sizeText, threads, 'plain', cacheDir]),
+      engineMergedFixed: await probeRss(['engine', ...pair, sizeText, threads, 'merged', cacheDir, ...hashes]),
+      enginePlainFixed: await probeRss(['engine', ...pair, sizeText, threads, 'plain', cacheDir, ...hashes]),
       naive: await probeRss(['naive', ...pair, sizeText, threads]),
     };
     const peakRssMB = Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, v.peakRssMB])) as Record<RssConfig, number>;

@@ -2,7 +2,7 @@
 // the process's peak resident set size, so each figure is measured in a process of its own.
 //   plain  <model> <size> <threads>                       one plain session
 //   merged <mergedModel> <size> <threads>                 the merged graph alone
-//   engine <generalist> <expert> <size> <threads> <plain|merged> <cacheDir>
+//   engine <generalist> <expert> <size> <threads> <plain|merged> <cacheDir> <sha256 generalist> <sha256 expert>
 //                                                         the T3 engine (merged session + plain fixed-pass sessions
 //                                                         or not), one T3B batch
 //   naive  <generalist> <expert> <size> <threads>         two plain sessions + one session rebuilt at λ_B
@@ -29,8 +29,9 @@ async function main(): Promise<void> {
     if (mode === 'merged') feeds.lambda = new ort.Tensor('float32', new Float32Array([0.5]), []);
     await session.run(feeds);
   } else if (mode === 'engine') {
-    const [generalist, expert, size, threads, sessions, cacheDir] = args;
-    const bundle = await pairBundle('probe', generalist, expert, Number(size));
+    const [generalist, expert, size, threads, sessions, cacheDir, shaG, shaE] = args;
+    // The hashes come from the parent, so the probe never holds the model files' bytes: only the engine counts.
+    const bundle = await pairBundle('probe', generalist, expert, Number(size), { generalist: shaG, expert: shaE });
     const engine = await T3Engine.open(bundle, {
       executionProviders: ['cpu'], cacheDir, intraOpThreads: Number(threads) > 0 ? Number(threads) : undefined,
       fixedPassSessions: sessions as 'plain' | 'merged', log: () => undefined,
