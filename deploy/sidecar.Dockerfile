@@ -1,9 +1,7 @@
 # The orthanc-t3 sidecar. Build from the repository root:
 #   docker build -f deploy/sidecar.Dockerfile -t orthanc-t3-sidecar .
 # Runs the TypeScript sources through tsx (a runtime dependency), exactly as `npx orthanc-t3` does.
-# GPU images: .npmrc skips install scripts, so onnxruntime-node's CUDA provider is not fetched by `npm ci`. Fetch it
-# after `npm ci` with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --ignore-scripts=false` and run on a
-# CUDA base image; the sidecar falls back to CPU when CUDA cannot start.
+# CPU image. The GPU image is sidecar-gpu.Dockerfile (CUDA 13 base, `orthanc-t3 gpu-provider install`, docs/GPU.md).
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production

@@ -45,6 +45,7 @@ options:
   --corruptions LIST      comma-separated subset of ${CORRUPTION_NAMES.join(', ')}, or "none"
   --severities LIST       comma-separated severities (default 1,2,3,4,5)
   --batch-sizes LIST      T3B batch sizes (default ${DEFAULT_T3B_BATCH_SIZES.join(',')})
+  --coefficient-samples LIST  also T3B at the largest batch size with λ_B from k images per batch, for each k
   --wise-alphas LIST      WiSE-FT α values (default ${DEFAULT_WISE_ALPHAS.join(',')})
   --exclude LIST          subfolders that are not test splits (default calibration)
   --no-mixed              do not add the "mixed" split (every clean split's images shuffled into one stream,
@@ -115,7 +116,7 @@ export const evalCommand: CliCommand = {
   async run(argv: string[], io: CliIo): Promise<number> {
     const args = parseArgs(argv, {
       values: ['bundle', 'data', 'out', 'limit', 'corrupted-limit', 'corrupt', 'corruptions', 'severities', 'batch-sizes',
-        'wise-alphas', 'exclude', 'title', 'providers', 'oracle-lambdas', 'bootstrap'],
+        'wise-alphas', 'exclude', 'title', 'providers', 'oracle-lambdas', 'bootstrap', 'coefficient-samples'],
       flags: ['help', 'quick', 'no-mixed'],
     });
     if (args.options.has('help')) {
@@ -132,6 +133,7 @@ export const evalCommand: CliCommand = {
     const severities = numberList(args, 'severities', (n) => Number.isInteger(n) && n >= 1 && n <= 5, 'integers from 1 to 5')
       ?? (quick ? [1, 3, 5] : [...SEVERITIES]);
     const batchSizes = numberList(args, 'batch-sizes', positiveInteger, 'positive integers') ?? (quick ? [1, 8] : [...DEFAULT_T3B_BATCH_SIZES]);
+    const coefficientSamples = numberList(args, 'coefficient-samples', positiveInteger, 'positive integers') ?? [];
     const wiseAlphas = numberList(args, 'wise-alphas', (n) => n >= 0 && n <= 1, 'numbers in [0, 1]') ?? (quick ? [0.5] : [...DEFAULT_WISE_ALPHAS]);
     const corruptionsText = optionString(args, 'corruptions');
     let corruptions: CorruptionName[];
@@ -168,7 +170,7 @@ export const evalCommand: CliCommand = {
       result = await runEvaluation({
         runner: engine,
         spec: bundle.manifest.input,
-        policies: evaluationPolicies({ wiseAlphas, t3bBatchSizes: batchSizes, defaultBatchSize: 32, hyperparameters }),
+        policies: evaluationPolicies({ wiseAlphas, t3bBatchSizes: batchSizes, defaultBatchSize: 32, hyperparameters, t3bCoefficientSamples: coefficientSamples }),
         splits,
         corruptionBase: corruptSplit && corruptions.length ? { split: corruptSplit, limit: corruptedLimit } : null,
         corruptions,

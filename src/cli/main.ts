@@ -14,6 +14,8 @@ const COMMANDS: Record<string, { summary: string; load: () => CliCommand }> = {
   calibrate: { summary: "fit the generalist's and the expert's temperatures on labelled images and write them into bundle.json", load: () => require('./calibrate').calibrateCommand },
   'load-test': { summary: 'bounded gRPC load test on loopback: req/s, latency percentiles, errors, peak RSS', load: () => require('./load-test').loadTestCommand },
   bench: { summary: 'engine benchmark (images/s, RSS, session start)', load: () => require('./bench').benchCommand },
+  doctor: { summary: 'which execution providers can start here; for the others, what is missing and how to get it', load: () => require('./doctor').doctorCommand },
+  'gpu-provider': { summary: 'install the CUDA execution provider matching onnxruntime-node (from the npm registry)', load: () => require('./gpu-provider').gpuProviderCommand },
 };
 
 function usage(): string {

@@ -52,6 +52,12 @@ export interface BatchingConfig {
   scope: BatchScope;
   /** Most images waiting per bundle before the follower pauses and gRPC answers RESOURCE_EXHAUSTED. */
   queueBound: number;
+  /**
+   * T3B with λ_B from a sample: the generalist and expert passes run on this many images of each batch, spread
+   * across its series, and the merged pass on all of them (passes per image 1 + 2k/B instead of 3). The sample is
+   * recorded in results and SRs. 0 (default): every image, the paper's T3B.
+   */
+  coefficientSample: number;
 }
 
 export interface TriageRuleSetting {
@@ -82,6 +88,12 @@ export interface InferenceConfig {
   executionProviders: ExecutionProviderSetting[];
   /** Studies decoded concurrently while batches run. */
   decodeConcurrency: number;
+  /**
+   * Sessions of the fixed passes (λ=0, λ=1): `plain` (one per model, pre-packed weights, full speed, two more
+   * sessions' memory), `merged` (the merged graph serves them: one session) or `auto` (plain when free memory
+   * allows). Read when bundles are (re)loaded.
+   */
+  fixedPassSessions: 'auto' | 'plain' | 'merged';
 }
 
 export interface GrpcTlsConfig {
@@ -222,7 +234,7 @@ export function defaultSidecarConfig(): SidecarConfig {
     follower: { checkpointPath: DEFAULT_CHECKPOINT_PATH, pollIntervalMs: 500, changesLimit: 100, maxBackoffMs: 10000, problemRepeatMs: 30000 },
     bundles: [{ name: 'demo', dir: 'demo' }],
     routing: { rules: [], defaultBundle: 'demo' },
-    batching: { batchSize: 32, maxDelayMs: 200, scope: 'study', queueBound: 512 },
+    batching: { batchSize: 32, maxDelayMs: 200, scope: 'study', queueBound: 512, coefficientSample: 0 },
     inference: {
       policy: 't3b',
       wiseAlpha: 0.5,
@@ -231,6 +243,7 @@ export function defaultSidecarConfig(): SidecarConfig {
       onBadImage: 'skip',
       executionProviders: ['cuda', 'cpu'],
       decodeConcurrency: 2,
+      fixedPassSessions: 'auto',
     },
     triage: {
       // SNOMED CT codes from docs/SR.md; thresholds are probabilities in [0,1].

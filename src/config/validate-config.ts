@@ -167,7 +167,7 @@ function routing(v: unknown, key: string, bundleNames: string[]): RoutingConfig 
 }
 
 function batching(v: unknown, key: string): BatchingConfig {
-  const o = obj(v, key, ['batchSize', 'maxDelayMs', 'scope', 'queueBound']);
+  const o = obj(v, key, ['batchSize', 'maxDelayMs', 'scope', 'queueBound', 'coefficientSample']);
   const batchSize = num(o.batchSize, `${key}.batchSize`, 1, 1024, true);
   const queueBound = num(o.queueBound, `${key}.queueBound`, 1, 1000000, true);
   if (queueBound < batchSize) throw new ConfigError(`${key}.queueBound`, `must be at least batchSize (${batchSize}), got ${queueBound}`);
@@ -176,11 +176,13 @@ function batching(v: unknown, key: string): BatchingConfig {
     maxDelayMs: num(o.maxDelayMs, `${key}.maxDelayMs`, 0, 600000, true),
     scope: oneOf(o.scope, `${key}.scope`, ['study', 'stream'] as const),
     queueBound,
+    // A sample as large as the batch is the paper's T3B; larger is allowed (it is capped by each batch's size).
+    coefficientSample: num(o.coefficientSample, `${key}.coefficientSample`, 0, 1024, true),
   };
 }
 
 function inference(v: unknown, key: string): InferenceConfig {
-  const o = obj(v, key, ['policy', 'wiseAlpha', 'framePolicy', 'pixelSource', 'onBadImage', 'executionProviders', 'decodeConcurrency']);
+  const o = obj(v, key, ['policy', 'wiseAlpha', 'framePolicy', 'pixelSource', 'onBadImage', 'executionProviders', 'decodeConcurrency', 'fixedPassSessions']);
   let framePolicy: InferenceConfig['framePolicy'];
   if (typeof o.framePolicy === 'number') framePolicy = num(o.framePolicy, `${key}.framePolicy`, 0, 100000, true);
   else framePolicy = oneOf(o.framePolicy, `${key}.framePolicy`, ['first', 'middle', 'all'] as const);
@@ -196,6 +198,7 @@ function inference(v: unknown, key: string): InferenceConfig {
     onBadImage: oneOf(o.onBadImage, `${key}.onBadImage`, ['skip', 'fail-study'] as const),
     executionProviders: providers,
     decodeConcurrency: num(o.decodeConcurrency, `${key}.decodeConcurrency`, 1, 64, true),
+    fixedPassSessions: oneOf(o.fixedPassSessions, `${key}.fixedPassSessions`, ['auto', 'plain', 'merged'] as const),
   };
 }
 

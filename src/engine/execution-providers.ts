@@ -53,6 +53,8 @@ export async function createSessionWithFallback(
   providers: readonly ExecutionProviderName[],
   intraOpThreads: number | undefined,
   machine: MachineProbe = REAL_MACHINE,
+  /** ONNX Runtime session config entries (onnxruntime_session_options_config_keys.h), e.g. session.intra_op.allow_spinning. */
+  sessionConfig: Record<string, string> = {},
 ): Promise<StartedSession> {
   const failures: ProviderFailure[] = [];
   for (const provider of providers) {
@@ -65,6 +67,7 @@ export async function createSessionWithFallback(
     const options: InferenceSession.SessionOptions = {
       executionProviders: [provider],
       ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
+      ...(Object.keys(sessionConfig).length > 0 ? { extra: sessionConfig } : {}),
     };
     try {
       const session = typeof model === 'string'

@@ -25,4 +25,28 @@ export { InferenceWorker, type WorkerSessionInfo } from './inference-worker-clie
 export { MERGED_GRAPH_FORMAT, fallbackCacheDir, getMergedModelFile, type MergedCacheRequest, type MergedModelFile } from './merged-cache';
 export { LAMBDA_INPUT_NAME, MergeError, buildMergedModel, moveConstantsToInitializers, type MergeSummary, type MergedModel } from './merged-graph';
 export { decodeOnnxModel } from './onnx-model-file';
-export { T3Engine, type BatchInference, type EngineOptions, type ImageInference } from './t3-engine';
+export { T3Engine, type BatchInference, type EngineOptions, type ImageInference, type InferOptions } from './t3-engine';
+export {
+  FIXED_PASS_SESSIONS_SETTINGS,
+  chooseFixedPassSessions,
+  plainSessionsExtraBytes,
+  type FixedPassSessions,
+  type FixedPassSessionsChoice,
+  type FixedPassSessionsSetting,
+  type MemoryProbe,
+} from './fixed-pass-sessions';
+export { peakResidentSetMB, residentSetMB } from './process-memory';
+export { spreadCoefficientSample } from './coefficient-sample';
+export { CUDA_PROVIDER_MARKER, CUDA_PROVIDER_PACKAGES, cudaProviderPackageFor, type CudaProviderMarker, type CudaProviderPackage } from './cuda-provider-package';
+export { installCudaProvider, ProviderInstallError, type CudaProviderInstallOptions, type CudaProviderInstallResult } from './cuda-provider-install';
+export {
+  installedOnnxruntimeVersion,
+  libraryFound,
+  onnxruntimeBindingDir,
+  providerPrerequisites,
+  realRuntime,
+  type MissingPiece,
+  type ProviderPrerequisites,
+  type RuntimeProbe,
+} from './provider-diagnosis';
+export { diagnoseProviders, formatProviderReport, type DoctorOptions, type ProviderReport } from './provider-doctor';

@@ -9,6 +9,13 @@ export interface WorkerInit {
   outputName: string;
   /** Name of the scalar float λ input of a merged model, fed only when the model has it. */
   lambdaInputName: string;
+  /**
+   * False: the session's intra-op threads sleep as soon as a run ends instead of spinning for more work. Default:
+   * ONNX Runtime's (spinning). The engine's three sessions take turns on the same cores, so spinning threads of one
+   * could slow the next one's run; measured on the ViT-B pair at batch 1 (shared 2-core machine) the difference was
+   * within the noise (T3B 0.25× vs 0.28× single), so the engine keeps the default and only exposes the switch.
+   */
+  allowSpinning?: boolean;
 }
 
 export interface RunRequest {

@@ -15,7 +15,8 @@ const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMess
 async function main(): Promise<void> {
   let started;
   try {
-    started = await createSessionWithFallback(ort, init.modelPath, init.executionProviders, init.intraOpThreads);
+    const config: Record<string, string> = init.allowSpinning === false ? { 'session.intra_op.allow_spinning': '0' } : {};
+    started = await createSessionWithFallback(ort, init.modelPath, init.executionProviders, init.intraOpThreads, undefined, config);
   } catch (error) {
     post({ type: 'start-failed', error: (error as Error).message });
     return;

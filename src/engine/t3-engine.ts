@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   computeBatchCoefficients,
@@ -11,6 +12,14 @@ import {
 } from '../t3';
 import type { ModelBundle } from './bundle';
 import { EngineError } from './engine-error';
+import {
+  chooseFixedPassSessions,
+  REAL_MEMORY,
+  type FixedPassSessions,
+  type FixedPassSessionsChoice,
+  type FixedPassSessionsSetting,
+  type MemoryProbe,
+} from './fixed-pass-sessions';
 import { DEFAULT_EXECUTION_PROVIDERS, parseExecutionProviders, type ExecutionProviderName, type ProviderFailure } from './execution-providers';
 import { InferenceWorker } from './inference-worker-client';
 import { getMergedModelFile, type MergedModelFile } from './merged-cache';
@@ -24,6 +33,22 @@ export interface EngineOptions {
   cacheDir?: string;
   /** Receives the one line saying which execution provider is in use (default: stderr, keeping stdout for results). */
   log?: (message: string) => void;
+  /** Sessions of the λ=0 and λ=1 passes: plain ones per model, the merged graph, or auto (fixed-pass-sessions.ts). */
+  fixedPassSessions?: FixedPassSessionsSetting;
+  /** What `auto` reads (tests pass their own). */
+  memory?: MemoryProbe;
+  /** Let the sessions' idle threads spin between runs (ONNX Runtime's default, true); see inference-protocol.ts. */
+  allowSpinning?: boolean;
+}
+
+/** Per-batch choices of `infer` beyond the policy. */
+export interface InferOptions {
+  /**
+   * T3B with λ_B from a sample: positions (0-based, within the batch) of the images whose generalist and expert
+   * passes run; λ_B comes from their coefficients alone and the merged pass runs on every image. Ignored by the
+   * other policies (T3, DaWin and the ensemble need both passes of every image).
+   */
+  coefficientSample?: readonly number[];
 }
 
 export interface ImageInference {
@@ -54,28 +79,41 @@ export interface BatchInference {
   passes: number;
   executionProvider: ExecutionProviderName;
   durationMs: number;
+  /**
+   * Positions of the images whose fixed passes gave λ_B when it came from a sample (InferOptions); null when every
+   * image's did (or the policy has no λ_B). Images outside it have js NaN and λ = λ' = λ_B.
+   */
+  coefficientSample: number[] | null;
 }
 
 interface Pass { logits: Float32Array; classes: number; }
 
 /**
- * T3/T3B inference over one model bundle: one merged ONNX session (in a worker thread) serves the generalist pass
- * (λ=0), the expert pass (λ=1) and the merged pass at any λ, so no session is ever rebuilt per batch.
+ * T3/T3B inference over one model bundle: one merged ONNX session (in a worker thread) serves the merged pass at any
+ * λ, so no session is ever rebuilt per batch. The generalist (λ=0) and expert (λ=1) passes run on plain sessions of
+ * the two models (pre-packed weights, full speed) when `fixedPassSessions` resolves to plain, else on the merged one.
  */
 export class T3Engine {
   readonly bundle: ModelBundle;
   readonly merged: MergedModelFile;
   private readonly worker: InferenceWorker;
+  /** Plain sessions of the generalist (λ=0) and the expert (λ=1); null when the merged session serves those passes. */
+  private readonly plainWorkers: { generalist: InferenceWorker; expert: InferenceWorker } | null;
+  /** Which sessions run the fixed passes, and why. */
+  readonly fixedPassSessions: { sessions: FixedPassSessions; reason: string };
   private provider: ExecutionProviderName;
   /** Providers that could not start, with their errors (empty when the first one started). */
   readonly providerFailures: ProviderFailure[];
   readonly sessionCreateMs: number;
 
   private constructor(bundle: ModelBundle, merged: MergedModelFile, worker: InferenceWorker,
-    started: { executionProvider: ExecutionProviderName; failures: ProviderFailure[]; createMs: number }) {
+    started: { executionProvider: ExecutionProviderName; failures: ProviderFailure[]; createMs: number },
+    plain: { workers: { generalist: InferenceWorker; expert: InferenceWorker } | null; sessions: FixedPassSessions; reason: string }) {
     this.bundle = bundle;
     this.merged = merged;
     this.worker = worker;
+    this.plainWorkers = plain.workers;
+    this.fixedPassSessions = { sessions: plain.sessions, reason: plain.reason };
     this.provider = started.executionProvider;
     this.providerFailures = started.failures;
     this.sessionCreateMs = started.createMs;
@@ -95,6 +133,8 @@ export class T3Engine {
       expertSha256: bundle.manifest.models.expert.sha256,
       cacheDir: options.cacheDir ?? path.join(bundle.dir, '.cache'),
     });
+    const sizes = await Promise.all([bundle.generalistPath, bundle.expertPath].map(async (file) => (await fs.stat(file)).size));
+    const choice = chooseFixedPassSessions(options.fixedPassSessions ?? 'auto', sizes, options.memory ?? REAL_MEMORY);
     const worker = new InferenceWorker({
       modelPath: merged.path,
       executionProviders: providers,
@@ -102,11 +142,13 @@ export class T3Engine {
       inputName: bundle.manifest.input.name,
       outputName: bundle.manifest.output.name,
       lambdaInputName: LAMBDA_INPUT_NAME,
+      ...(options.allowSpinning === false ? { allowSpinning: false } : {}),
     });
     const started = await worker.start();
+    const plain = await openPlainSessions(bundle, options, started.executionProvider, choice);
     const skipped = started.failures.map((f) => `${f.provider} could not start: ${f.error}`).join('; ');
-    (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: bundle ${bundle.manifest.name} ${bundle.manifest.version} on execution provider ${started.executionProvider}${skipped ? ` (${skipped})` : ''}`);
-    return new T3Engine(bundle, merged, worker, started);
+    (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: bundle ${bundle.manifest.name} ${bundle.manifest.version} on execution provider ${started.executionProvider}${skipped ? ` (${skipped})` : ''}; fixed passes on ${plain.sessions} sessions (${plain.reason})`);
+    return new T3Engine(bundle, merged, worker, started, plain);
   }
 
   /** The execution provider in use. */
@@ -114,9 +156,16 @@ export class T3Engine {
     return this.provider;
   }
 
+  /** The session that runs a pass at λ: a plain model's for exactly 0 or 1 when there are plain sessions. */
+  private workerFor(lambda: number): InferenceWorker {
+    if (this.plainWorkers && lambda === 0) return this.plainWorkers.generalist;
+    if (this.plainWorkers && lambda === 1) return this.plainWorkers.expert;
+    return this.worker;
+  }
+
   private async pass(pixels: Float32Array, count: number, lambda: number, what: string): Promise<Pass> {
     const { channels, height, width } = this.bundle.manifest.input;
-    const result = await this.worker.run(pixels, [count, channels, height, width], lambda);
+    const result = await this.workerFor(lambda).run(pixels, [count, channels, height, width], lambda);
     const info = await this.worker.start();
     this.provider = info.executionProvider;
     const classes = this.bundle.manifest.classes.length;
@@ -149,7 +198,7 @@ export class T3Engine {
    * Runs one batch under `policy`. pixels: float32 [count, C, H, W], already preprocessed. The ONNX Runtime work
    * happens in the worker thread, so the event loop stays free.
    */
-  async infer(pixels: Float32Array, count: number, policy: PolicyConfig): Promise<BatchInference> {
+  async infer(pixels: Float32Array, count: number, policy: PolicyConfig, options: InferOptions = {}): Promise<BatchInference> {
     const started = performance.now();
     this.checkPixels(pixels, count);
     const hp = this.hyperparameters(policy);
@@ -176,6 +225,16 @@ export class T3Engine {
       default: break;
     }
 
+    if (name === 't3b' && options.coefficientSample !== undefined) {
+      const sample = checkSample(options.coefficientSample, count);
+      const perImage = this.bundle.manifest.input.channels * this.bundle.manifest.input.height * this.bundle.manifest.input.width;
+      const sampled = new Float32Array(sample.length * perImage);
+      sample.forEach((at, i) => sampled.set(pixels.subarray(at * perImage, (at + 1) * perImage), i * perImage));
+      const pt = this.rows(await this.pass(sampled, sample.length, 0, 'generalist (λ=0, sample)'), sample.length);
+      const ft = this.rows(await this.pass(sampled, sample.length, 1, 'expert (λ=1, sample)'), sample.length);
+      const result = await this.fromFixedPasses(pt, ft, pixels, count, policy, hp, started, 2, sample);
+      return { ...result, coefficientSample: [...sample] };
+    }
     const pt = this.rows(await this.pass(pixels, count, 0, 'generalist (λ=0)'), count);
     const ft = this.rows(await this.pass(pixels, count, 1, 'expert (λ=1)'), count);
     return this.fromFixedPasses(pt, ft, pixels, count, policy, hp, started, 2);
@@ -196,24 +255,29 @@ export class T3Engine {
    * What `infer` returns for `policy` (t3b, t3, dawin or ensemble), given the generalist (λ=0) and expert (λ=1)
    * logits of these pixels computed earlier (passLogits): only the merged pass(es) run here. `passes` counts them.
    */
-  async inferFromFixedPasses(ptLogits: Float32Array, ftLogits: Float32Array, pixels: Float32Array, count: number, policy: PolicyConfig): Promise<BatchInference> {
+  async inferFromFixedPasses(ptLogits: Float32Array, ftLogits: Float32Array, pixels: Float32Array, count: number, policy: PolicyConfig,
+    options: InferOptions = {}): Promise<BatchInference> {
     const started = performance.now();
     this.checkPixels(pixels, count);
     if (policy.name === 'generalist' || policy.name === 'expert' || policy.name === 'wise') {
       throw new EngineError(`policy ${policy.name} runs a single pass: use infer()`);
     }
+    // With a T3B coefficient sample the logits are those of the sampled images only, in the sample's order.
+    const sample = policy.name === 't3b' && options.coefficientSample !== undefined ? checkSample(options.coefficientSample, count) : undefined;
+    const rowCount = sample ? sample.length : count;
     const classes = this.bundle.manifest.classes.length;
     for (const [what, logits] of [['generalist', ptLogits], ['expert', ftLogits]] as const) {
-      if (Object.prototype.toString.call(logits) !== '[object Float32Array]' || logits.length !== count * classes) {
-        throw new EngineError(`${what} logits must be a Float32Array of count·classes = ${count * classes} values`);
+      if (Object.prototype.toString.call(logits) !== '[object Float32Array]' || logits.length !== rowCount * classes) {
+        throw new EngineError(`${what} logits must be a Float32Array of ${sample ? 'sampled images' : 'count'}·classes = ${rowCount * classes} values`);
       }
       for (let i = 0; i < logits.length; i++) {
         if (!Number.isFinite(logits[i])) throw new EngineError(`${what} logits hold a non-finite value (${logits[i]}) for image ${Math.floor(i / classes)}`);
       }
     }
-    const pt = this.rows({ logits: ptLogits, classes }, count);
-    const ft = this.rows({ logits: ftLogits, classes }, count);
-    return this.fromFixedPasses(pt, ft, pixels, count, policy, this.hyperparameters(policy), started, 0);
+    const pt = this.rows({ logits: ptLogits, classes }, rowCount);
+    const ft = this.rows({ logits: ftLogits, classes }, rowCount);
+    const result = await this.fromFixedPasses(pt, ft, pixels, count, policy, this.hyperparameters(policy), started, 0, sample);
+    return sample ? { ...result, coefficientSample: sample } : result;
   }
 
   /** Rejects a batch whose count or pixel array does not fit the bundle's input. */
@@ -228,16 +292,22 @@ export class T3Engine {
     }
   }
 
-  /** The two-pass policies from both passes' logits: coefficients, then the merged pass(es). */
+  /**
+   * The two-pass policies from both passes' logits: coefficients, then the merged pass(es). With `sample` (T3B only),
+   * pt and ft hold the rows of those batch positions only, and the other images get no coefficients of their own.
+   */
   private async fromFixedPasses(pt: Float32Array[], ft: Float32Array[], pixels: Float32Array, count: number, policy: PolicyConfig,
-    hp: T3Hyperparameters, started: number, passesSoFar: number): Promise<BatchInference> {
+    hp: T3Hyperparameters, started: number, passesSoFar: number, sample?: readonly number[]): Promise<BatchInference> {
     const name = policy.name;
     const { channels, height, width } = this.bundle.manifest.input;
     const perImage = channels * height * width;
     const image = (i: number) => pixels.subarray(i * perImage, (i + 1) * perImage);
     const coefficients = computeBatchCoefficients(pt, ft, hp);
+    const rowOf = sample ? new Map(sample.map((at, row) => [at, row])) : null;
     const base = (i: number, probabilities: number[], appliedLambda: number | null): ImageInference => {
-      const c = coefficients.images[i];
+      const c = coefficients.images[rowOf ? rowOf.get(i) ?? -1 : i];
+      // Outside the sample no fixed pass ran: no divergence or entropies; the image's coefficient is the batch's.
+      if (!c) return { probabilities, js: Number.NaN, lambda: appliedLambda ?? Number.NaN, lambdaFinal: appliedLambda ?? Number.NaN, entropyPt: Number.NaN, entropyFt: Number.NaN, extrapolationTriggered: false, appliedLambda };
       return {
         probabilities, js: c.js, lambda: c.lambda, lambdaFinal: c.lambdaFinal, entropyPt: c.entropyPt, entropyFt: c.entropyFt,
         extrapolationTriggered: c.extrapolationTriggered, appliedLambda,
@@ -273,12 +343,51 @@ export class T3Engine {
   private result(policy: PolicyName, batchLambda: number | null, images: ImageInference[], passes: number, started: number): BatchInference {
     return {
       batchId: randomUUID(), policy, batchLambda, images, passes,
-      executionProvider: this.provider, durationMs: performance.now() - started,
+      executionProvider: this.provider, durationMs: performance.now() - started, coefficientSample: null,
     };
   }
 
   async close(): Promise<void> {
     await this.worker.close();
+    await this.plainWorkers?.generalist.close();
+    await this.plainWorkers?.expert.close();
+  }
+}
+
+/** A sample's positions, checked: distinct integers in [0, count), at least one. */
+function checkSample(sample: readonly number[], count: number): number[] {
+  if (sample.length === 0) throw new EngineError('coefficientSample must name at least one image of the batch');
+  const seen = new Set<number>();
+  for (const at of sample) {
+    if (!Number.isInteger(at) || at < 0 || at >= count) throw new EngineError(`coefficientSample position ${at} is not an image of this batch of ${count}`);
+    if (seen.has(at)) throw new EngineError(`coefficientSample names position ${at} twice`);
+    seen.add(at);
+  }
+  return [...sample];
+}
+
+/**
+ * Starts the plain sessions of the fixed passes when the setting resolves to plain, on the provider the merged
+ * session got. When they cannot start, the merged session serves the fixed passes and the reason says why.
+ */
+async function openPlainSessions(bundle: ModelBundle, options: EngineOptions, provider: ExecutionProviderName, choice: FixedPassSessionsChoice):
+  Promise<{ workers: { generalist: InferenceWorker; expert: InferenceWorker } | null; sessions: FixedPassSessions; reason: string }> {
+  if (choice.sessions === 'merged') return { workers: null, sessions: 'merged', reason: choice.reason };
+  const plain = (modelPath: string) => new InferenceWorker({
+    modelPath, executionProviders: [provider], intraOpThreads: options.intraOpThreads,
+    ...(options.allowSpinning === false ? { allowSpinning: false } : {}),
+    inputName: bundle.manifest.input.name, outputName: bundle.manifest.output.name, lambdaInputName: LAMBDA_INPUT_NAME,
+  });
+  const workers = { generalist: plain(bundle.generalistPath), expert: plain(bundle.expertPath) };
+  try {
+    // One after the other: creating a session peaks well above its resident size, and two peaks at once add up.
+    await workers.generalist.start();
+    await workers.expert.start();
+    return { workers, sessions: 'plain', reason: choice.reason };
+  } catch (error) {
+    await workers.generalist.close();
+    await workers.expert.close();
+    return { workers: null, sessions: 'merged', reason: `plain sessions could not start (${(error as Error).message})` };
   }
 }
 

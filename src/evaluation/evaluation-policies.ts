@@ -10,6 +10,8 @@ export interface EvaluatedPolicy {
   /** Images per engine call. Only T3B's results depend on it (λ_B is shared by the batch); the other policies
    *  treat every image on its own and run at the default batch size. */
   batchSize: number;
+  /** T3B with λ_B from this many images of each batch (batching.coefficientSample); absent: every image. */
+  coefficientSample?: number;
 }
 
 export interface PolicySetOptions {
@@ -18,6 +20,8 @@ export interface PolicySetOptions {
   /** Batch size for policies whose results do not depend on it. */
   defaultBatchSize: number;
   hyperparameters: T3Hyperparameters;
+  /** T3B "sampled k" variants, at the largest of t3bBatchSizes: λ_B from k images per batch (ids t3b-<B>-sample-<k>). */
+  t3bCoefficientSamples?: readonly number[];
 }
 
 export const DEFAULT_WISE_ALPHAS = [0.25, 0.5, 0.75] as const;
@@ -42,5 +46,9 @@ export function evaluationPolicies(options: PolicySetOptions): EvaluatedPolicy[]
     { id: 'dawin', label: 'DaWin (per image)', config: config('dawin', hp), batchSize: b },
     { id: 't3', label: 'T3 (per image)', config: config('t3', hp), batchSize: b },
     ...options.t3bBatchSizes.map((size) => ({ id: `t3b-${size}`, label: `T3B (batch ${size})`, config: config('t3b', hp), batchSize: size })),
+    ...(options.t3bCoefficientSamples ?? []).map((k) => {
+      const size = Math.max(...options.t3bBatchSizes);
+      return { id: `t3b-${size}-sample-${k}`, label: `T3B (batch ${size}, λ_B from ${k})`, config: config('t3b', hp), batchSize: size, coefficientSample: k };
+    }),
   ];
 }

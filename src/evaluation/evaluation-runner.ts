@@ -1,11 +1,11 @@
-import type { BatchInference } from '../engine';
+import { spreadCoefficientSample, type BatchInference, type InferOptions } from '../engine';
 import type { PolicyConfig } from '../t3';
 import type { EvaluatedPolicy } from './evaluation-policies';
 import { argmax, expectedCalibrationError, meanNegativeLogLikelihood, top1Accuracy } from './metrics';
 
 /** What the runner needs from the engine (T3Engine satisfies it). */
 export interface InferenceRunner {
-  infer(pixels: Float32Array, count: number, policy: PolicyConfig): Promise<BatchInference>;
+  infer(pixels: Float32Array, count: number, policy: PolicyConfig, options?: InferOptions): Promise<BatchInference>;
 }
 
 /** One evaluation split, ready for the model: preprocessed tensors and class indices. */
@@ -68,7 +68,9 @@ export async function scorePolicyOnSplit(runner: InferenceRunner, policy: Evalua
   const started = performance.now();
   for (let start = 0; start < count; start += policy.batchSize) {
     const n = Math.min(policy.batchSize, count - start);
-    const result = await runner.infer(split.tensors.subarray(start * perImage, (start + n) * perImage), n, policy.config);
+    // A split's images have no series: a coefficient sample is spread evenly over the batch, as for one series.
+    const options = policy.coefficientSample ? { coefficientSample: spreadCoefficientSample(Array<string>(n).fill(split.name), policy.coefficientSample) } : {};
+    const result = await runner.infer(split.tensors.subarray(start * perImage, (start + n) * perImage), n, policy.config, options);
     if (result.images.length !== n) throw new RangeError(`the engine returned ${result.images.length} results for a batch of ${n}`);
     if (policy.config.name === 't3b' && result.batchLambda !== null) batchLambdas.push(result.batchLambda);
     for (const image of result.images) {

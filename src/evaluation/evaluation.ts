@@ -101,7 +101,7 @@ export interface LambdaPoint {
 
 export interface EvaluationResult {
   splits: SplitInfo[];
-  policies: { id: string; label: string; policy: string; batchSize: number; wiseAlpha?: number }[];
+  policies: { id: string; label: string; policy: string; batchSize: number; wiseAlpha?: number; coefficientSample?: number }[];
   referencePolicy: string;
   corruptionBase: string | null;
   corruptions: { name: string; parameters: readonly number[] }[];
@@ -219,6 +219,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     policies: options.policies.map((p) => ({
       id: p.id, label: p.label, policy: p.config.name, batchSize: p.batchSize,
       ...(p.config.name === 'wise' ? { wiseAlpha: p.config.wiseAlpha } : {}),
+      ...(p.coefficientSample ? { coefficientSample: p.coefficientSample } : {}),
     })),
     referencePolicy: options.referencePolicyId,
     corruptionBase: base ? base.split.name : null,
@@ -326,7 +327,8 @@ function againstBetter(
 
 function lambdaPoints(options: EvaluationOptions, splits: SplitInfo[], scores: Record<string, Record<string, SplitScore>>): LambdaPoint[] {
   const t3 = scores.t3;
-  const t3bPolicies = options.policies.filter((p) => p.config.name === 't3b');
+  // λ_B by batch size, of the paper's T3B (a sampled variant shares its batch size; its λ_B is in its scores).
+  const t3bPolicies = options.policies.filter((p) => p.config.name === 't3b' && !p.coefficientSample);
   const point = (split: SplitInfo, corruption: string, severity: number): LambdaPoint => ({
     corruption, severity, split: split.name,
     t3Lambda: t3?.[split.name]?.meanT3Lambda ?? null,

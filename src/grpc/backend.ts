@@ -61,6 +61,9 @@ export interface StatusView {
   uptimeSeconds: number;
   jobs: Record<JobStatus, number> | null;
   follower: { orthancUrl: string; checkpoint: number; connected: boolean; lastError: string | null; paused: boolean } | null;
+  /** Resident set size of this process now and its peak, MiB. */
+  residentSetMB: number;
+  peakResidentSetMB: number;
 }
 
 export interface ConfigUpdateView {

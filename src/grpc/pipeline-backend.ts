@@ -1,4 +1,5 @@
 import { CategorizedError } from '../errors';
+import { peakResidentSetMB, residentSetMB } from '../engine/process-memory';
 import type {
   ClassifyCall,
   ClassifyRequest,
@@ -29,7 +30,7 @@ export interface StudyOperations {
   getConfig(): Promise<unknown>;
   updateConfig(patch: Record<string, unknown>, options: { dryRun: boolean }): Promise<ConfigUpdateView>;
   /** Status without the models (the backend adds the classifier's). */
-  status(): Promise<Omit<StatusView, 'models' | 'version' | 'uptimeSeconds'>>;
+  status(): Promise<Omit<StatusView, 'models' | 'version' | 'uptimeSeconds' | 'residentSetMB' | 'peakResidentSetMB'>>;
   /** Reloads the engines; the backend then reports the classifier's view of them. */
   reloadModels(bundles: string[]): Promise<void>;
   listFailedJobs(limit: number): Promise<FailedJobView[]>;
@@ -106,6 +107,8 @@ export class PipelineBackend implements TriageBackend {
       version: this.options.version,
       models,
       uptimeSeconds: (Date.now() - this.startedAt) / 1000,
+      residentSetMB: residentSetMB(),
+      peakResidentSetMB: peakResidentSetMB(),
     };
     if (this.studies) return { ...(await this.studies.status()), ...base };
     return {

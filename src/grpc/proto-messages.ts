@@ -124,6 +124,7 @@ export function modelStatusMessage(model: LoadedModelView): Message {
     executionProvider: model.executionProvider,
     loadedAtUnixMs: model.loadedAt,
     modalities: [...model.modalities],
+    fixedPassSessions: model.fixedPassSessions,
   };
 }
 
@@ -135,6 +136,8 @@ export function statusMessage(status: StatusView): Message {
     throughput: { ...status.throughput },
     models: status.models.map(modelStatusMessage),
     uptimeSeconds: status.uptimeSeconds,
+    residentSetMb: status.residentSetMB,
+    peakResidentSetMb: status.peakResidentSetMB,
     ...(status.jobs ? { jobs: { ...status.jobs } } : {}),
     ...(status.follower ? { follower: { ...status.follower, lastError: status.follower.lastError ?? '' } } : {}),
   };

@@ -53,6 +53,7 @@ export async function startSidecarGrpcServer<C extends ConfigWithTokens>(options
         defaultWiseAlpha: config.inference.wiseAlpha,
         defaultFrames: config.inference.framePolicy,
         decodeConcurrency: config.inference.decodeConcurrency,
+        coefficientSample: config.batching.coefficientSample,
         triage: config.triage,
       };
     },

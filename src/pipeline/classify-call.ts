@@ -20,6 +20,8 @@ export interface ClassifierSettings {
   defaultFrames: FramePolicy;
   /** Inputs decoded at once per call (decoding overlaps inference). */
   decodeConcurrency?: number;
+  /** T3B: λ_B from this many images per batch (0 or absent: every image). */
+  coefficientSample?: number;
   triage: TriageConfig;
 }
 
@@ -59,6 +61,8 @@ export interface LoadedModelView {
   /** Epoch milliseconds: when this classifier first saw the engine (at start, or after a reload). */
   loadedAt: number;
   modalities: string[];
+  /** Sessions of the fixed passes: "plain" or "merged" (engine/fixed-pass-sessions.ts). */
+  fixedPassSessions: string;
 }
 
 export interface ClassifyCallOptions {
@@ -115,6 +119,7 @@ export class ClassifyCall {
         executionProvider: engine.executionProvider,
         loadedAt: this.loadedAt.get(engine)!,
         modalities: [...engine.bundle.manifest.modalities],
+        fixedPassSessions: engine.fixedPassSessions?.sessions ?? '',
       };
     });
   }
@@ -130,6 +135,7 @@ export class ClassifyCall {
       batchSize: settings.batchSize,
       framePolicy: request.frames ?? settings.defaultFrames,
       decodeConcurrency: settings.decodeConcurrency,
+      coefficientSample: settings.coefficientSample,
       signal: request.signal,
     });
     this.options.onClassified?.(this.configuredName(engine), outcomes);

@@ -1,7 +1,7 @@
 import type { PolicyConfig, PolicyName } from '../t3';
-import type { BatchInference, ModelBundle } from '../engine';
+import type { BatchInference, InferOptions, ModelBundle } from '../engine';
 import { DicomError, loadModelInputs, type DicomInstanceInfo } from '../dicom';
-import { frameClassification, type ClassifyInput, type ClassifyOptions, type ClassifyOutcome, type FrameClassification } from './classify-images';
+import { frameClassification, inferOptionsFor, type ClassifyInput, type ClassifyOptions, type ClassifyOutcome, type FrameClassification } from './classify-images';
 import type { FixedPassEntry, FixedPassFrame } from './fixed-pass-cache';
 
 /** What speculation needs from the engine: the fixed passes alone, and the rest of a policy given them. */
@@ -9,9 +9,9 @@ export interface FixedPassEngine {
   readonly bundle: ModelBundle;
   /** Logits [count × classes] of one pass at `lambda` (0 = generalist, 1 = expert). */
   passLogits(pixels: Float32Array, count: number, lambda: number): Promise<Float32Array>;
-  /** The policy's result from given λ=0 and λ=1 logits: only the merged pass(es) still run. */
-  inferFromFixedPasses(ptLogits: Float32Array, ftLogits: Float32Array, pixels: Float32Array, count: number, policy: PolicyConfig): Promise<BatchInference>;
-  infer(pixels: Float32Array, count: number, policy: PolicyConfig): Promise<BatchInference>;
+  /** The policy's result from given λ=0 and λ=1 logits (of the sampled frames only, with a coefficient sample). */
+  inferFromFixedPasses(ptLogits: Float32Array, ftLogits: Float32Array, pixels: Float32Array, count: number, policy: PolicyConfig, options?: InferOptions): Promise<BatchInference>;
+  infer(pixels: Float32Array, count: number, policy: PolicyConfig, options?: InferOptions): Promise<BatchInference>;
 }
 
 /** Policies whose result starts from both fixed passes (the others run one pass and gain nothing). */
@@ -93,14 +93,15 @@ export async function classifyWithFixedPasses(
     let result: BatchInference;
     try {
       // Two-pass policies run only what is missing; a single-pass policy runs its pass (cached tensors spare decoding).
-      result = fixedPolicy ? await runFromFixedPasses(engine, batch, pixels, frameSize, K, options.policy, computed) : await engine.infer(pixels, batch.length, options.policy);
+      const inferOptions = inferOptionsFor(options, batch.map((f) => infos[f.inputIndex]?.seriesInstanceUid ?? ''));
+      result = fixedPolicy ? await runFromFixedPasses(engine, batch, pixels, frameSize, K, options.policy, computed, inferOptions) : await engine.infer(pixels, batch.length, options.policy);
     } catch (err) {
       for (const f of batch) outcomes[f.inputIndex] ??= failure(inputs[f.inputIndex].name, 'inference-failed', err);
       continue;
     }
     result.images.forEach((image, i) => {
       const f = batch[i];
-      results[f.inputIndex].push(frameClassification(image, result, classes, f.frameNumber, batch.length));
+      results[f.inputIndex].push(frameClassification(image, result, classes, f.frameNumber, batch.length, i));
     });
   }
 
@@ -122,10 +123,15 @@ export async function classifyWithFixedPasses(
   });
 }
 
-/** Computes the batch's missing λ=0/λ=1 logits (on those frames only), then the policy from both passes. */
+/**
+ * Computes the batch's missing λ=0/λ=1 logits (on those frames only), then the policy from both passes. With a T3B
+ * coefficient sample only the sampled frames' passes are needed and used, cached or not, so λ_B is the same with and
+ * without speculation.
+ */
 async function runFromFixedPasses(engine: FixedPassEngine, batch: Frame[], pixels: Float32Array, frameSize: number, K: number,
-  policy: PolicyConfig, computed: Set<number>): Promise<BatchInference> {
-  const missing = batch.filter((f) => f.pt === null || f.ft === null);
+  policy: PolicyConfig, computed: Set<number>, inferOptions: InferOptions): Promise<BatchInference> {
+  const used = inferOptions.coefficientSample ? inferOptions.coefficientSample.map((at) => batch[at]) : batch;
+  const missing = used.filter((f) => f.pt === null || f.ft === null);
   if (missing.length > 0) {
     const sub = new Float32Array(missing.length * frameSize);
     missing.forEach((f, i) => sub.set(f.tensor, i * frameSize));
@@ -137,13 +143,13 @@ async function runFromFixedPasses(engine: FixedPassEngine, batch: Frame[], pixel
       computed.add(f.inputIndex);
     });
   }
-  const ptAll = new Float32Array(batch.length * K);
-  const ftAll = new Float32Array(batch.length * K);
-  batch.forEach((f, i) => {
+  const ptAll = new Float32Array(used.length * K);
+  const ftAll = new Float32Array(used.length * K);
+  used.forEach((f, i) => {
     ptAll.set(f.pt!, i * K);
     ftAll.set(f.ft!, i * K);
   });
-  return engine.inferFromFixedPasses(ptAll, ftAll, pixels, batch.length, policy);
+  return engine.inferFromFixedPasses(ptAll, ftAll, pixels, batch.length, policy, inferOptions);
 }
 
 function failure(name: string, errorCode: string, err: unknown): ClassifyOutcome {

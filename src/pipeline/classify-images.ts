@@ -1,5 +1,5 @@
 import type { PolicyConfig } from '../t3';
-import type { BatchInference, ImageInference, T3Engine } from '../engine';
+import { spreadCoefficientSample, type BatchInference, type ImageInference, type InferOptions, type T3Engine } from '../engine';
 import { DicomError, loadModelInputs, type DicomInstanceInfo, type FramePolicy } from '../dicom';
 import type { RankedFinding } from '../report';
 
@@ -21,6 +21,10 @@ export interface FrameClassification extends Omit<ImageInference, 'probabilities
   batchLambda: number | null;
   batchId: string;
   batchSize: number;
+  /** T3B with λ_B from a sample: whether this frame was in it; null when λ_B came from every frame of the batch. */
+  coefficientSampled: boolean | null;
+  /** Frames of the batch that gave λ_B when it came from a sample; null otherwise. */
+  coefficientSampleSize: number | null;
 }
 
 export type ClassifyOutcome =
@@ -35,6 +39,21 @@ export interface ClassifyOptions {
   decodeConcurrency?: number;
   /** Stops work between batches (a cancelled gRPC call); outcomes not yet computed become errors. */
   signal?: AbortSignal;
+  /**
+   * T3B: λ_B from the fixed passes of this many frames of each batch, spread across its series (coefficient-sample.ts);
+   * the merged pass still runs on every frame. 0 or absent: every frame (the paper's T3B).
+   */
+  coefficientSample?: number;
+}
+
+/**
+ * The engine's per-batch options for these frames: under T3B with a coefficient sample, the sampled positions,
+ * spread across the frames' series.
+ */
+export function inferOptionsFor(options: Pick<ClassifyOptions, 'policy' | 'coefficientSample'>, seriesOfFrames: readonly string[]): InferOptions {
+  const k = options.coefficientSample ?? 0;
+  if (options.policy.name !== 't3b' || k <= 0) return {};
+  return { coefficientSample: spreadCoefficientSample(seriesOfFrames, k) };
 }
 
 interface PendingFrame {
@@ -70,7 +89,8 @@ export async function classifyImages(
     batch.forEach((frame, i) => pixels.set(frame.tensor, i * frameSize));
     let result: BatchInference;
     try {
-      result = await engine.infer(pixels, batch.length, options.policy);
+      const series = batch.map((frame) => infos[frame.inputIndex]?.seriesInstanceUid ?? '');
+      result = await engine.infer(pixels, batch.length, options.policy, inferOptionsFor(options, series));
     } catch (err) {
       for (const frame of batch) {
         outcomes[frame.inputIndex] ??= failure(inputs[frame.inputIndex].name, 'inference-failed', err);
@@ -79,7 +99,7 @@ export async function classifyImages(
     }
     result.images.forEach((image, i) => {
       const frame = batch[i];
-      frameResults[frame.inputIndex].push(frameClassification(image, result, classes, frame.frameNumber, batch.length));
+      frameResults[frame.inputIndex].push(frameClassification(image, result, classes, frame.frameNumber, batch.length, i));
     });
   };
 
@@ -152,6 +172,8 @@ export function frameClassification(
   classes: readonly { label: string; code: RankedFinding['code'] }[],
   frameNumber: number,
   batchSize: number,
+  /** The frame's position in the batch (which says whether it was in a coefficient sample). */
+  position: number,
 ): FrameClassification {
   const { probabilities, ...coefficients } = image;
   return {
@@ -163,6 +185,8 @@ export function frameClassification(
     batchLambda: batch.batchLambda,
     batchId: batch.batchId,
     batchSize,
+    coefficientSampled: batch.coefficientSample === null ? null : batch.coefficientSample.includes(position),
+    coefficientSampleSize: batch.coefficientSample === null ? null : batch.coefficientSample.length,
   };
 }
 

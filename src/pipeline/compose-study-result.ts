@@ -26,6 +26,8 @@ export interface ComposedClassification {
   batches: BatchSummary[];
   /** λ_B of those batches that had one (t3b), in the same order: the SR's and the study result's batch record. */
   batchLambdas: number[];
+  /** For each of batchLambdas: how many images gave it when it came from a coefficient sample, else null. */
+  batchSampleSizes: (number | null)[];
   /** Modalities of the classified images, sorted. */
   modalities: string[];
   /** Studies the classified images belong to (an SR describes exactly one). */
@@ -68,7 +70,9 @@ export function composeClassification(outcomes: readonly ClassifyOutcome[], opti
     studies.add(info.studyInstanceUid);
     const multiFrame = info.numberOfFrames > 1;
     for (const frame of outcome.frames) {
-      if (!batches.has(frame.batchId)) batches.set(frame.batchId, { batchId: frame.batchId, batchLambda: frame.batchLambda, size: frame.batchSize });
+      if (!batches.has(frame.batchId)) {
+        batches.set(frame.batchId, { batchId: frame.batchId, batchLambda: frame.batchLambda, size: frame.batchSize, coefficientSampleSize: frame.coefficientSampleSize });
+      }
       images.push({
         index,
         name: outcome.name,
@@ -90,6 +94,7 @@ export function composeClassification(outcomes: readonly ClassifyOutcome[], opti
         batchId: frame.batchId,
         batchLambda: frame.batchLambda,
         batchSize: frame.batchSize,
+        coefficientSampled: frame.coefficientSampled,
       });
     }
   });
@@ -101,6 +106,7 @@ export function composeClassification(outcomes: readonly ClassifyOutcome[], opti
     failures,
     batches: batchList,
     batchLambdas: batchList.flatMap((b) => (b.batchLambda === null ? [] : [b.batchLambda])),
+    batchSampleSizes: batchList.flatMap((b) => (b.batchLambda === null ? [] : [b.coefficientSampleSize])),
     modalities: [...new Set(images.map((i) => i.modality))].sort(),
     studyInstanceUids: [...studies],
     sourceHeader,
@@ -121,6 +127,7 @@ export function srImagesOf(images: readonly StudyImagePrediction[]): ImageResult
     js: image.js,
     // λ' (after the extrapolation guard) is the coefficient the method assigns to the image.
     lambda: image.lambdaFinal,
+    ...(image.coefficientSampled === null ? {} : { coefficientSampled: image.coefficientSampled }),
   }));
 }
 
@@ -130,14 +137,20 @@ export function bundleIdentityOf(manifest: BundleManifest): BundleIdentityRecord
   return { name: manifest.name, version: manifest.version, generalist: model(manifest.models.generalist), expert: model(manifest.models.expert) };
 }
 
-/** The audit record of docs/T3.md §6 for results of a bundle's models under `policy`. */
-export function algorithmRecordFor(manifest: BundleManifest, policy: PolicyConfig, batchSize: number, batchLambdas: number[]): AlgorithmRecord {
+/**
+ * The audit record of docs/T3.md §6 for results of a bundle's models under `policy`. `batchSampleSizes` (parallel to
+ * batchLambdas) is recorded when some λ_B came from a coefficient sample.
+ */
+export function algorithmRecordFor(manifest: BundleManifest, policy: PolicyConfig, batchSize: number, batchLambdas: number[],
+  batchSampleSizes: readonly (number | null)[] = []): AlgorithmRecord {
   const identity = bundleIdentityOf(manifest);
+  const sampled = batchSampleSizes.some((size) => size !== null);
   return {
     name: manifest.name,
     version: manifest.version,
     method: policy.name,
     batchLambdas,
+    ...(sampled ? { batchSampleSizes: [...batchSampleSizes] } : {}),
     batchSize,
     // The engine computes coefficients with the bundle's fitted temperatures: record those.
     hyperparameters: { ...policy.hyperparameters, tPt: manifest.temperatures.generalist, tFt: manifest.temperatures.expert },
@@ -170,7 +183,7 @@ export function srInputFor(
   return {
     sourceHeader: composed.sourceHeader,
     images: srImagesOf(composed.images),
-    algorithm: algorithmRecordFor(manifest, policy, batchSize, composed.batchLambdas),
+    algorithm: algorithmRecordFor(manifest, policy, batchSize, composed.batchLambdas, composed.batchSampleSizes),
     triage: composed.triage,
   };
 }

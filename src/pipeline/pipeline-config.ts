@@ -15,7 +15,8 @@ export interface PipelineConfig {
   deployment?: { production: boolean; allowDemonstrationModels: boolean };
   bundles: { name: string; dir: string }[];
   routing: RouteTable;
-  batching: BatcherSettings;
+  /** coefficientSample: T3B's λ_B from k images per batch (0 or absent: every image). */
+  batching: BatcherSettings & { coefficientSample?: number };
   inference: {
     policy: PolicyName;
     wiseAlpha: number;
@@ -24,6 +25,8 @@ export interface PipelineConfig {
     onBadImage: 'skip' | 'fail-study';
     executionProviders: ExecutionProviderName[];
     decodeConcurrency: number;
+    /** Sessions of the fixed passes (engine/fixed-pass-sessions.ts); absent: auto. Read when bundles load. */
+    fixedPassSessions?: 'auto' | 'plain' | 'merged';
   };
   triage: TriageConfig;
   retry: RetrySettings;

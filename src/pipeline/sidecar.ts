@@ -1,4 +1,4 @@
-import type { ExecutionProviderName, T3Engine } from '../engine';
+import { peakResidentSetMB, residentSetMB, type ExecutionProviderName, type T3Engine } from '../engine';
 import type { ClassifyFn } from './batcher';
 import { proposeConfigUpdate, type ConfigParticipant, type ConfigUpdate } from './config-update';
 import { classifyImages, type ClassifyOutcome } from './classify-images';
@@ -31,7 +31,13 @@ export interface SidecarStatus {
   version: string;
   startedAt: string;
   executionProviders: Record<string, ExecutionProviderName>;
-  models: { name: string; bundle: string; version: string; dir: string; executionProvider: ExecutionProviderName }[];
+  models: {
+    name: string; bundle: string; version: string; dir: string; executionProvider: ExecutionProviderName;
+    /** Sessions of the fixed passes (plain or merged) and why (inference.fixedPassSessions). */
+    fixedPassSessions: string; fixedPassReason: string;
+  }[];
+  /** Resident set size of the process now and its peak, MiB (the engines' sessions are most of it). */
+  memory: { residentSetMB: number; peakResidentSetMB: number };
   jobs: Record<JobStatus, number>;
   queues: { bundle: string; stat: number; routine: number; queuedImages: number; running: boolean }[];
   throughput: { studiesDone: number; studiesFailed: number; imagesClassified: number; imagesPerSecond: number; uptimeS: number };
@@ -192,7 +198,11 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
       version: this.version,
       startedAt: this.startedAt.toISOString(),
       executionProviders: Object.fromEntries(models.map((m) => [m.name, m.engine.executionProvider])),
-      models: models.map((m) => ({ name: m.name, bundle: m.bundle.manifest.name, version: m.bundle.manifest.version, dir: m.dir, executionProvider: m.engine.executionProvider })),
+      models: models.map((m) => ({
+        name: m.name, bundle: m.bundle.manifest.name, version: m.bundle.manifest.version, dir: m.dir, executionProvider: m.engine.executionProvider,
+        fixedPassSessions: m.engine.fixedPassSessions.sessions, fixedPassReason: m.engine.fixedPassSessions.reason,
+      })),
+      memory: { residentSetMB: residentSetMB(), peakResidentSetMB: peakResidentSetMB() },
       jobs: this.runner.counts(),
       queues: models.map((m) => ({ bundle: m.name, ...m.batcher.laneDepths, queuedImages: m.batcher.queuedImages, running: m.batcher.busy })),
       throughput: { ...counters, imagesPerSecond: uptimeS > 0 ? counters.imagesClassified / uptimeS : 0, uptimeS },
@@ -344,6 +354,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
         batchSize,
         framePolicy: this.config.inference.framePolicy,
         decodeConcurrency: this.config.inference.decodeConcurrency,
+        coefficientSample: this.config.batching.coefficientSample,
       };
       const speculation = this.speculationWiring;
       const classified = speculation

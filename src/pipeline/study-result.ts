@@ -58,6 +58,12 @@ export interface StudyImagePrediction {
   batchLambda: number | null;
   /** Frames in the batch (under cross-study batching it also counts other studies' images). */
   batchSize: number;
+  /**
+   * T3B with λ_B from a sample (batching.coefficientSample): true when this image's fixed passes ran and entered λ_B,
+   * false when only the merged pass ran on it (then js and the entropies are null and λ = λ' = λ_B); null when λ_B
+   * came from every image of the batch or the policy has none.
+   */
+  coefficientSampled: boolean | null;
 }
 
 /** One inference batch the images went through, in the order the images first met it. */
@@ -65,6 +71,8 @@ export interface BatchSummary {
   batchId: string;
   batchLambda: number | null;
   size: number;
+  /** Images of the batch whose fixed passes gave λ_B when it came from a sample; null when every image's did. */
+  coefficientSampleSize: number | null;
 }
 
 /** An input that could not be used; non-image objects (SR, KOS…) are not listed in study results. */

@@ -21,6 +21,8 @@ export function algorithmParameterTexts(algorithm: AlgorithmRecord, images: Imag
     // First, so a reader of the algorithm description meets it before any number.
     ...(algorithm.demonstration ? ['demonstration=true', `notice=${DEMONSTRATION_SR_NOTICE}`] : []),
     ...algorithm.batchLambdas.map((lambda, i) => `lambda[${i}]=${String(lambda)}`),
+    // How many images gave each λ_B when it came from a sample ("all" when every image of that batch did).
+    ...(algorithm.batchSampleSizes ?? []).map((size, i) => `lambdaSample[${i}]=${size === null ? 'all' : String(size)}`),
     `batchSize=${algorithm.batchSize}`,
     `generalist=${model(algorithm.models.generalist)}`,
     `expert=${model(algorithm.models.expert)}`,
@@ -38,6 +40,7 @@ export function algorithmParameterTexts(algorithm: AlgorithmRecord, images: Imag
     texts.push(`imageLambda[${imageKey(image)}]=${String(image.lambda)}`);
     // One-model policies compute no divergence: nothing is recorded rather than a NaN.
     if (image.js !== null) texts.push(`imageJs[${imageKey(image)}]=${String(image.js)}`);
+    if (image.coefficientSampled !== undefined) texts.push(`imageSampled[${imageKey(image)}]=${String(image.coefficientSampled)}`);
   }
   return texts;
 }

@@ -120,9 +120,19 @@ export function parseAiResultSr(bytes: Uint8Array): ParsedAiResult {
   const parameters = parseParameterTexts(parameterTexts);
   const batchLambdas: number[] = [];
   const imageCoefficients: ParsedAiResult['imageCoefficients'] = {};
+  const batchSampleSizes: (number | null)[] = [];
+  const sampledImages: string[] = [];
+  let sampled = false;
   for (const [key, value] of Object.entries(parameters)) {
     const batch = /^lambda\[(\d+)\]$/.exec(key);
     if (batch) batchLambdas[Number(batch[1])] = Number(value);
+    const sampleSize = /^lambdaSample\[(\d+)\]$/.exec(key);
+    if (sampleSize) {
+      sampled = true;
+      batchSampleSizes[Number(sampleSize[1])] = value === 'all' ? null : Number(value);
+    }
+    const inSample = /^imageSampled\[(.+)\]$/.exec(key);
+    if (inSample && value === 'true') sampledImages.push(inSample[1]);
     const perImage = /^image(Lambda|Js)\[(.+)\]$/.exec(key);
     if (perImage) {
       const entry = imageCoefficients[perImage[2]] ?? { lambda: NaN, js: null };
@@ -179,6 +189,7 @@ export function parseAiResultSr(bytes: Uint8Array): ParsedAiResult {
     demonstration: parameters.demonstration === 'true',
     batchLambdas,
     imageCoefficients,
+    coefficientSample: sampled ? { batchSampleSizes, sampledImages } : null,
     imageLibrary,
     groups,
     priority,

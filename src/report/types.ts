@@ -19,6 +19,8 @@ export interface ImageResult {
   /** JS divergence of the two models' outputs; null when the policy ran one model (generalist, expert, wise). */
   js: number | null;
   lambda: number;
+  /** T3B with λ_B from a coefficient sample: whether this image was in it (absent when λ_B came from every image). */
+  coefficientSampled?: boolean;
   /**
    * Study of the source image, when the caller knows it. It is checked against the source header's
    * StudyInstanceUID: results from two studies never go into one SR (buildAiResultSr throws ReportError).
@@ -34,6 +36,11 @@ export interface AlgorithmRecord {
   method: PolicyName;
   /** λ_B of every batch the study's images went through (a large study spans several batches). */
   batchLambdas: number[];
+  /**
+   * Parallel to batchLambdas, when some λ_B came from a coefficient sample (batching.coefficientSample): how many
+   * images of that batch gave it (null: all of them). Absent under the paper's T3B.
+   */
+  batchSampleSizes?: (number | null)[];
   batchSize: number;
   hyperparameters: T3Hyperparameters;
   models: { generalist: ModelIdentity; expert: ModelIdentity };
@@ -99,6 +106,11 @@ export interface ParsedAiResult {
    * records none: one-model policies).
    */
   imageCoefficients: Record<string, { lambda: number; js: number | null }>;
+  /**
+   * When some λ_B came from a coefficient sample: per batch (as batchLambdas) how many images gave it (null: all),
+   * and the keys (as imageCoefficients) of the images that were in a sample. null under the paper's T3B.
+   */
+  coefficientSample: { batchSampleSizes: (number | null)[]; sampledImages: string[] } | null;
   imageLibrary: ParsedImageReference[];
   groups: ParsedFindingGroup[];
   priority: TriagePriority;

@@ -64,7 +64,7 @@ describe('loadSidecarConfig', () => {
       env: { T3_ORTHANC_URL: 'http://10.0.0.5:8042/', T3_BATCH_SCOPE: 'stream', T3_EXECUTION_PROVIDERS: 'cpu' },
       overrides: { batching: { maxDelayMs: 50 } },
     });
-    expect(config.batching).toEqual({ batchSize: 8, maxDelayMs: 50, scope: 'stream', queueBound: 512 });
+    expect(config.batching).toEqual({ batchSize: 8, maxDelayMs: 50, scope: 'stream', queueBound: 512, coefficientSample: 0 });
     expect(config.orthanc.url).toBe('http://10.0.0.5:8042');
     expect(config.follower.checkpointPath).toBe(path.join(dir, 'cp.json'));
     expect(config.inference.executionProviders).toEqual(['cpu']);

@@ -19,7 +19,7 @@ const runner: InferenceRunner = {
         entropyFt: Number.NaN, extrapolationTriggered: false, appliedLambda: 0,
       };
     });
-    return { batchId: 'b', policy: policy.name, batchLambda: null, images, passes: 1, executionProvider: 'cpu', durationMs: 0 };
+    return { batchId: 'b', policy: policy.name, batchLambda: null, coefficientSample: null, images, passes: 1, executionProvider: 'cpu', durationMs: 0 };
   },
 };
 

@@ -1,0 +1,72 @@
+import { defaultPolicyConfig, type PolicyName } from '../../src/t3';
+import { T3Engine, chooseFixedPassSessions, loadBundle, type BatchInference, type ModelBundle } from '../../src/engine';
+import { demoDir, removeTempDirs, tempDir, testPixels } from './onnx-test-helpers';
+
+const SIZE = 64;
+const count = 5;
+const pixels = testPixels(count, SIZE, 11);
+const GiB = 2 ** 30;
+
+let bundle: ModelBundle;
+let plain: T3Engine;
+let merged: T3Engine;
+
+beforeAll(async () => {
+  bundle = await loadBundle(demoDir);
+  const cacheDir = await tempDir('fixed-pass-cache');
+  plain = await T3Engine.open(bundle, { executionProviders: ['cpu'], cacheDir, fixedPassSessions: 'plain', log: () => undefined });
+  merged = await T3Engine.open(bundle, { executionProviders: ['cpu'], cacheDir, fixedPassSessions: 'merged', log: () => undefined });
+});
+
+afterAll(async () => {
+  await plain?.close();
+  await merged?.close();
+  await removeTempDirs();
+});
+
+function expectSameResults(a: BatchInference, b: BatchInference): void {
+  // Plain and merged sessions differ by about 1e-6 in the logits (docs/ONNX.md): compare with tolerances.
+  expect(a.images).toHaveLength(b.images.length);
+  if (a.batchLambda === null) expect(b.batchLambda).toBeNull();
+  else expect(Math.abs(a.batchLambda - b.batchLambda!)).toBeLessThan(1e-5);
+  a.images.forEach((image, i) => {
+    const other = b.images[i];
+    image.probabilities.forEach((p, c) => expect(Math.abs(p - other.probabilities[c])).toBeLessThan(1e-5));
+    if (Number.isNaN(image.js)) expect(other.js).toBeNaN();
+    else expect(Math.abs(image.js - other.js)).toBeLessThan(1e-5);
+    expect(Math.abs(image.lambdaFinal - other.lambdaFinal)).toBeLessThan(1e-5);
+  });
+  expect(a.passes).toBe(b.passes);
+}
+
+test('the engines report which sessions run the fixed passes', () => {
+  expect(plain.fixedPassSessions).toEqual({ sessions: 'plain', reason: 'configured' });
+  expect(merged.fixedPassSessions).toEqual({ sessions: 'merged', reason: 'configured' });
+});
+
+test.each<PolicyName>(['generalist', 'expert', 't3b', 't3', 'dawin', 'ensemble'])('%s: plain and merged fixed-pass sessions give the same results', async (name) => {
+  const policy = defaultPolicyConfig(name);
+  expectSameResults(await plain.infer(pixels, count, policy), await merged.infer(pixels, count, policy));
+});
+
+test('passLogits at λ=0 and λ=1 agree between plain and merged sessions; other λ run on the merged graph in both', async () => {
+  for (const lambda of [0, 1, 0.37]) {
+    const a = await plain.passLogits(pixels, count, lambda);
+    const b = await merged.passLogits(pixels, count, lambda);
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    expect(diff).toBeLessThan(lambda === 0.37 ? 1e-6 : 1e-4);
+  }
+});
+
+test('auto: plain when the two extra sessions fit with headroom, merged when they do not', () => {
+  const files = [345e6, 345e6];
+  const plentiful = chooseFixedPassSessions('auto', files, { availableBytes: () => 16 * GiB });
+  expect(plentiful.sessions).toBe('plain');
+  expect(plentiful.reason).toMatch(/^auto: ~\d+ MiB for two plain sessions fits in 16384 MiB available$/);
+  const tight = chooseFixedPassSessions('auto', files, { availableBytes: () => 1 * GiB });
+  expect(tight.sessions).toBe('merged');
+  expect(tight.reason).toMatch(/does not fit in 1024 MiB available/);
+  expect(chooseFixedPassSessions('plain', files, { availableBytes: () => 0 }).sessions).toBe('plain');
+  expect(chooseFixedPassSessions('merged', files, { availableBytes: () => 64 * GiB }).sessions).toBe('merged');
+});
