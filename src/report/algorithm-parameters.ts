@@ -31,6 +31,10 @@ export function algorithmParameterTexts(algorithm: AlgorithmRecord, images: Imag
     `lambdaMin=${String(hp.lambdaMin)}`,
     `lambdaMax=${String(hp.lambdaMax)}`,
     `gamma=${String(hp.gamma)}`,
+    // The rest of the coefficient map (docs/T3.md §2, §6): a result is reproducible only with all of it.
+    `jsThreshold=${String(hp.jsThreshold)}`,
+    `batchAggregation=${hp.batchAggregation}`,
+    `guardTemperature=${hp.guardTemperature === null ? 'own' : String(hp.guardTemperature)}`,
     `logBase=${hp.logBase === null ? 'e' : String(hp.logBase)}`,
     `eps=${String(hp.eps)}`,
     `extTau=${String(hp.extTau)}`,

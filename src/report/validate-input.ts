@@ -4,7 +4,7 @@ import type { RankedFinding, SrInput } from './types';
 import { PRIORITY_RANK } from './triage';
 import { MAX_LO, MAX_SH, checkFinite, checkShortText, checkUid } from './value-format';
 
-const HYPERPARAMETER_KEYS = ['tPt', 'tFt', 'lambdaMin', 'lambdaMax', 'gamma', 'eps', 'extTau', 'extDelta'] as const;
+const HYPERPARAMETER_KEYS = ['tPt', 'tFt', 'lambdaMin', 'lambdaMax', 'gamma', 'jsThreshold', 'eps', 'extTau', 'extDelta'] as const;
 
 function checkFindings(field: string, findings: RankedFinding[]): void {
   if (!Array.isArray(findings)) throw new ReportError(field, 'must be an array of ranked findings');

@@ -96,6 +96,10 @@ describe.each(shapes.map((s) => [s.name, s.input] as const))('SR shape %s', (_na
     expect(parsed.parameters.expert).toBe(`demo-expert 1.0.0 sha256:${input.algorithm.models.expert.sha256}`);
     expect(parsed.parameters.batchSize).toBe(String(input.algorithm.batchSize));
     expect(parsed.parameters.gamma).toBe(String(input.algorithm.hyperparameters.gamma));
+    // The whole coefficient map is recorded, so the result can be reproduced.
+    expect(parsed.parameters.jsThreshold).toBe(String(input.algorithm.hyperparameters.jsThreshold));
+    expect(parsed.parameters.batchAggregation).toBe(input.algorithm.hyperparameters.batchAggregation);
+    expect(parsed.parameters.guardTemperature).toBe(input.algorithm.hyperparameters.guardTemperature === null ? 'own' : String(input.algorithm.hyperparameters.guardTemperature));
   });
 
   it('is idempotent: the same input gives byte-identical bytes and the same UIDs', () => {
