@@ -132,9 +132,9 @@ test('PUT /t3/config changes a triage threshold and the next study uses it; an i
   expect(bad.status).toBe(400);
   expect(bad.text).toMatch(/triage\.rules\[0\]\.threshold/);
 
-  // The demo model gives this CT "Pleural effusion" (60046008) above 0.9, which the built-in rules call urgent;
-  // the new rule makes it an emergency.
-  const rules = [{ code: '60046008', threshold: 0.3, priority: 'emergency' }];
+  // A rule at threshold 0 fires on any image whatever the model says, so the priority shows that the sidecar took the
+  // new rule (the built-in rules never make this CT an emergency).
+  const rules = [{ code: '60046008', threshold: 0, priority: 'emergency' }];
   const ok = await call('PUT', '/t3/config', JSON.stringify({ triage: { rules } }));
   expect(ok.status).toBe(200);
   expect(ok.json.applied).toBe(true);
@@ -267,7 +267,7 @@ test('with the sidecar down the plugin answers 503 and Orthanc stays up', async 
 test('a restarted sidecar gets the runtime configuration kept in Orthanc back without any admin action', async () => {
   await runtime.stop();
   runtime = await startSidecar();
-  const overridden = [{ code: '60046008', threshold: 0.3, priority: 'emergency' }];
+  const overridden = [{ code: '60046008', threshold: 0, priority: 'emergency' }];
   expect(runtime.service.sidecar.getConfig().triage.rules).not.toEqual(overridden);
   await waitFor('the plugin to re-apply its overrides', () => runtime.service.sidecar.getConfig().triage.rules.length === 1, 30000, 250);
   expect(runtime.service.sidecar.getConfig().triage.rules).toEqual(overridden);

@@ -41,7 +41,8 @@ test('the sample spreads across the series, and results and the SR record it', a
   const study = '2.25.1000';
   const inputs = [...series(study, '2.25.1001', 5, 1), ...series(study, '2.25.1002', 3, 2)];
   const policy = defaultPolicyConfig('t3b');
-  policy.hyperparameters = { ...policy.hyperparameters, ...engine.bundle.manifest.t3 };
+  // The paper's aggregation (the shipped bundle's fitted map may use λ of the mean JS instead).
+  policy.hyperparameters = { ...policy.hyperparameters, ...engine.bundle.manifest.t3, batchAggregation: 'mean-lambda' };
   const outcomes = await classifyImages(engine, inputs, { policy, batchSize: 8, framePolicy: 'middle', coefficientSample: 2 });
   const composed = composeClassification(outcomes, { triage: { rules: [], disagreement: {} }, listNonImages: true });
 
