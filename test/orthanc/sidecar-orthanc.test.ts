@@ -142,34 +142,34 @@ test('a forced re-run is a no-op when the decision is unchanged, and a new SR ve
 });
 
 // The retry schedule itself (delays, attempts, park) is tested with a manual clock in test/pipeline/job-runner.test.ts;
-// here one attempt parks, so nothing waits on the machine's speed.
+// here one attempt parks, so nothing waits on the machine's speed. The study is new to this test, so no earlier SR
+// or replayed change of another test can finish it behind the test's back.
 test('a failing study is parked in Orthanc\'s metadata, listed, and retryJob runs it again', async () => {
   const sc = sidecar.service.sidecar;
   const retry = sc.getConfig().retry;
   await sc.updateConfig({ inference: { onBadImage: 'fail-study' }, retry: { maxAttempts: 1 } }, { dryRun: false });
-  // The study with the broken image (from the test above): with fail-study it fails every attempt.
-  const studyId = (await waitFor('the study holding the broken image', async () => {
-    for (const s of await getJson<any[]>(orthanc, '/studies')) {
-      const meta = await studyMetadata(orthanc, s);
-      if ((meta['4705'] ?? '').includes('not used')) return s as string;
-    }
-    return null;
-  })) as string;
-  const first = await sc.analyzeStudy({ orthancId: studyId }, { priority: 'stat', writeBack: true, force: true });
-  expect(first.status).toBe('parked');
-  expect(first.error).toMatch(/pixel-length/);
-  expect(sc.listFailedJobs().find((j) => j.id === studyId)).toMatchObject({ status: 'parked', attempts: 1 });
+  const seed = await uploadFile(orthanc, path.join(samplesDir, 'pydicom_MR_small.dcm'));
+  const study = { StudyInstanceUID: '1.2.826.0.1.3680043.10.1234.77', SeriesInstanceUID: '1.2.826.0.1.3680043.10.1234.77.1' };
+  const good = await uploadFile(orthanc, await postJsonForBytes(orthanc, `/instances/${seed.ID}/modify`, { Replace: { ...study, InstanceNumber: '1' }, Force: true }));
+  // Rows no longer match the pixel data: this image cannot be used, and fail-study fails the whole study.
+  await uploadFile(orthanc, await postJsonForBytes(orthanc, `/instances/${seed.ID}/modify`, { Replace: { ...study, InstanceNumber: '2', Rows: '300' }, Force: true }));
+  const studyId = good.ParentStudy;
+
+  const parked = await waitFor('the job to be parked', () => sc.listFailedJobs().find((j) => j.id === studyId && j.status === 'parked'), 60000);
+  expect(parked.attempts).toBe(1);
+  expect(parked.error).toMatch(/pixel-length/);
   // The job is parked in memory first, then in Orthanc's metadata.
   await waitFor('parked in the metadata', async () => (await studyMetadata(orthanc, studyId))['4701'] === 'parked', 10000);
   expect((await studyMetadata(orthanc, studyId))['4705']).toMatch(/pixel-length/);
+  expect(await resultSrs(orthanc, studyId)).toHaveLength(0);
 
   await sc.updateConfig({ inference: { onBadImage: 'skip' }, retry }, { dryRun: false });
   const retried = await sc.retryJob(studyId);
   expect(retried.status).toBe('done');
+  expect(retried.failedImages.map((f) => f.code)).toEqual(['pixel-length']);
   expect(sc.listFailedJobs().find((j) => j.id === studyId)).toBeUndefined();
   expect((await studyMetadata(orthanc, studyId))['4701']).toBe('done');
-  // Same inputs as the SR already written for them: no third SR.
-  expect(await resultSrs(orthanc, studyId)).toHaveLength(2);
+  expect(await resultSrs(orthanc, studyId)).toHaveLength(1);
 });
 
 test('updateConfig refuses invalid values naming the key and changes nothing', async () => {
