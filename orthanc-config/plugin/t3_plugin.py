@@ -54,6 +54,9 @@ def _section():
 SETTINGS = SidecarSettings(_section().get('plugin'), os.environ, PLUGIN_DIR)
 SIDECAR_ADDRESS = SETTINGS.address
 DEADLINE_S = SETTINGS.deadline_s
+# A configuration update may load new model bundles (seconds, more on a busy machine): it gets a longer deadline than
+# the plain calls, so a slow but successful reload is not reported as a 504 while the sidecar goes on and applies it.
+CONFIG_UPDATE_DEADLINE_S = max(DEADLINE_S, 60)
 
 
 class SidecarClient(object):
@@ -192,7 +195,8 @@ def config_route(output, uri, **request):
             _fail(output, 400, 'the body must be a JSON object (a partial T3 configuration)')
             return
         # The sidecar validates, tries and commits the whole change, or refuses it and changes nothing.
-        response = CLIENT.call('admin', 'UpdateConfig', admin_pb2.UpdateConfigRequest(json=json.dumps(partial), dry_run=False))
+        response = CLIENT.call('admin', 'UpdateConfig', admin_pb2.UpdateConfigRequest(json=json.dumps(partial), dry_run=False),
+                               deadline=CONFIG_UPDATE_DEADLINE_S)
         restart_required = list(response.restart_required)
         overrides = _merge(_read_overrides(), keepable(partial, restart_required))
         _write_overrides(overrides)
@@ -249,7 +253,8 @@ def _reapply_overrides_forever():
         overrides = _read_overrides()
         if overrides and CLIENT is not None:
             try:
-                CLIENT.call('admin', 'UpdateConfig', admin_pb2.UpdateConfigRequest(json=json.dumps(overrides), dry_run=False))
+                CLIENT.call('admin', 'UpdateConfig', admin_pb2.UpdateConfigRequest(json=json.dumps(overrides), dry_run=False),
+                            deadline=CONFIG_UPDATE_DEADLINE_S)
                 last_refusal = None
             except grpc.RpcError as error:
                 refusal = '%s: %s' % (error.code().name if error.code() is not None else 'UNKNOWN', error.details())
