@@ -1,11 +1,11 @@
-import { deriveSrUids, type SrInput, type SrReference } from '../report';
+import { deriveSrUids, parseAiResultSr, type SrInput, type SrReference } from '../report';
 import type { Job } from './job-state';
 import type { SidecarLog } from './job-runner';
 import { sharedSrBuilder } from './sr-builder';
 import { summarizeTriage } from './triage-summary';
 import { ClaimLostError } from './study-claim';
 import type { SrRecord, StudyImageFailure, StudyResult } from './study-result';
-import type { StudySnapshot, StudyStore } from './study-store';
+import type { StoredSr, StudySnapshot, StudyStore } from './study-store';
 
 /** An SR already in the archive for the same input set: the study needs no new one. */
 export interface ReusableSr {
@@ -39,13 +39,32 @@ export class WriteBack {
    */
   async findReusable(job: Job, snapshot: StudySnapshot, inputSetHash: string): Promise<ReusableSr | null> {
     if (snapshot.state.status === 'done' && snapshot.state.inputSetHash === inputSetHash) return { srInstanceId: snapshot.state.srInstanceId };
-    const adopted = (await this.store.listResultSrs(snapshot)).find((sr) => sr.inputSetHash === inputSetHash);
+    const ours = await this.store.listResultSrs(snapshot);
+    const adopted = ours.find((sr) => sr.inputSetHash === inputSetHash) ?? (await this.untaggedSrOf(ours, inputSetHash));
     if (!adopted) return null;
+    if (adopted.inputSetHash !== inputSetHash) await this.store.tagSr(adopted.orthancInstanceId, inputSetHash);
     await this.confirmClaim(job);
     await this.store.writeState(job.orthancStudyId, {
       status: 'done', inputSetHash, srInstanceId: adopted.orthancInstanceId, error: null, attempts: job.attempts,
     });
     return { srInstanceId: adopted.orthancInstanceId, srSopInstanceUid: adopted.sopInstanceUid };
+  }
+
+  /**
+   * An SR of ours that the archive holds without its input-set tag (the worker that stored it stopped before tagging
+   * it: a crash, or a claim taken over) but whose own parameters name this input set. Adopting it keeps the study at
+   * one SR where a new run, batched differently, would write a second.
+   */
+  private async untaggedSrOf(ours: StoredSr[], inputSetHash: string): Promise<StoredSr | undefined> {
+    for (const sr of ours.filter((s) => s.inputSetHash === null)) {
+      try {
+        const parsed = parseAiResultSr(await this.store.fetchInstance(sr.orthancInstanceId, 'local', 'first'));
+        if (parsed.parameters.inputSet === inputSetHash) return sr;
+      } catch (err) {
+        this.log('sr-unreadable', { orthancInstanceId: sr.orthancInstanceId, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return undefined;
   }
 
   async recordRunning(job: Job): Promise<void> {
@@ -65,6 +84,7 @@ export class WriteBack {
     inputSetHash: string,
     failedImages: readonly StudyImageFailure[],
   ): Promise<{ sr: SrRecord; srStoredAt: string }> {
+    input = { ...input, algorithm: { ...input.algorithm, inputSetHash } };
     const next = deriveSrUids(String(input.sourceHeader.StudyInstanceUID), input.images, input.algorithm, input.triage);
     const previous = (await this.store.listResultSrs(snapshot)).filter((sr) => sr.sopInstanceUid !== next.sopInstanceUid);
     const prev = previous.find((sr) => sr.orthancInstanceId === snapshot.state.srInstanceId) ?? previous[previous.length - 1];

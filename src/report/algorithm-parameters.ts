@@ -18,6 +18,7 @@ export function algorithmParameterTexts(algorithm: AlgorithmRecord, images: Imag
   const model = (m: AlgorithmRecord['models']['generalist']): string => `${m.name} ${m.version} sha256:${m.sha256}`;
   const texts = [
     `method=${algorithm.method}`,
+    ...(algorithm.inputSetHash ? [`inputSet=${algorithm.inputSetHash}`] : []),
     // First, so a reader of the algorithm description meets it before any number.
     ...(algorithm.demonstration ? ['demonstration=true', `notice=${DEMONSTRATION_SR_NOTICE}`] : []),
     ...algorithm.batchLambdas.map((lambda, i) => `lambda[${i}]=${String(lambda)}`),

@@ -46,6 +46,11 @@ export interface AlgorithmRecord {
   models: { generalist: ModelIdentity; expert: ModelIdentity };
   /** The bundle declares itself a demonstration model: the SR's algorithm description says so. */
   demonstration?: boolean;
+  /**
+   * The sidecar's identity of the analysed input set, written into the SR itself so that an SR stored just before a
+   * crash (before the archive recorded it) is still recognised as the result of those inputs.
+   */
+  inputSetHash?: string;
 }
 
 export interface SrReference { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string; sopClassUid: string; }
