@@ -2,6 +2,7 @@ import path from 'node:path';
 import { CUDA_PROVIDER_MARKER, providerPrerequisites, type RuntimeProbe } from '../../src/engine';
 import { vulkanLoaderFound, REAL_MACHINE } from '../../src/engine/provider-prerequisites';
 import { runCliCaptured } from '../helpers/cli-run';
+import { runNodeEntry } from '../helpers/node-process';
 
 const BINDING = '/nm/onnxruntime-node/bin/napi-v6/linux/x64';
 const CUDA_LIBS = ['libcuda.so.1', 'libcudart.so.13', 'libcublasLt.so.13', 'libcublas.so.13', 'libcurand.so.10', 'libcudnn.so.9'];
@@ -61,8 +62,9 @@ test('WebGPU needs the Vulkan loader, then a Vulkan driver', () => {
   expect(providerPrerequisites('cpu', runtime()).missing).toEqual([]);
 });
 
+// In a child process, as an operator runs it (and because it starts ONNX Runtime on the main thread: see runNodeEntry).
 test('orthanc-t3 doctor on this machine: one line per provider; cuda and webgpu name what is missing, cpu starts', async () => {
-  const { code, stdout } = await runCliCaptured(['doctor']);
+  const { code, stdout } = await runNodeEntry('bin/orthanc-t3.js', ['doctor']);
   expect(code).toBe(0);
   const lines = stdout.trim().split('\n');
   expect(lines[0]).toMatch(/^onnxruntime-node \d+\.\d+\.\d+ \(binding: .*onnxruntime-node\/bin\/napi-v6\/linux\/x64\)$/);
@@ -75,7 +77,7 @@ test('orthanc-t3 doctor on this machine: one line per provider; cuda and webgpu 
     expect(lines[2]).toMatch(/^webgpu /);
   }
   expect(lines[3]).toMatch(/^cpu {4}starts \(a session on the probe model in \d+ ms\)$/);
-  const json = await runCliCaptured(['doctor', '--json', '--no-start', '--providers', 'cuda']);
+  const json = await runNodeEntry('bin/orthanc-t3.js', ['doctor', '--json', '--no-start', '--providers', 'cuda']);
   const report = JSON.parse(json.stdout);
   expect(report.providers).toHaveLength(1);
   expect(report.providers[0].missing.length).toBeGreaterThan(0);
