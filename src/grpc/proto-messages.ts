@@ -57,6 +57,7 @@ export function imageResultMessage(image: StudyImagePrediction): Message {
     batchId: image.batchId,
     ...optional('batchLambda', image.batchLambda),
     batchSize: image.batchSize,
+    ...(image.coefficientSampled === null ? {} : { coefficientSampled: image.coefficientSampled }),
   };
 }
 
@@ -79,7 +80,9 @@ export function classifyResponseMessage(output: ClassifyResult): Message {
   return {
     bundle: bundleMessage(output.bundle),
     policy: POLICY_ENUM[output.policy],
-    batches: output.batches.map((b) => ({ batchId: b.batchId, ...optional('batchLambda', b.batchLambda), size: b.size })),
+    batches: output.batches.map((b) => ({
+      batchId: b.batchId, ...optional('batchLambda', b.batchLambda), size: b.size, ...optional('coefficientSampleSize', b.coefficientSampleSize),
+    })),
     images: output.images.map(imageResultMessage),
     failedImages: output.failures.map(imageFailureMessage),
     ...(output.triage ? { triage: triageMessage(output.triage) } : {}),

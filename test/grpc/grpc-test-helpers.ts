@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { demoBundleDir, loadBundle, T3Engine } from '../../src/engine';
-import { ClassifyCall } from '../../src/pipeline';
+import { ClassifyCall, type ClassifierSettings } from '../../src/pipeline';
 import {
   loadT3Protos,
   PipelineBackend,
@@ -51,7 +51,7 @@ export async function openDemoEngine(): Promise<T3Engine> {
   return T3Engine.open(await loadBundle(demoBundleDir()), { executionProviders: ['cpu'] });
 }
 
-export function makeBackend(engine: T3Engine, studies: StudyOperations | null = null): PipelineBackend {
+export function makeBackend(engine: T3Engine, studies: StudyOperations | null = null, settings: Partial<ClassifierSettings> = {}): PipelineBackend {
   const classifier = new ClassifyCall({
     engines: () => new Map([[engine.bundle.manifest.name, engine]]),
     settings: () => ({
@@ -60,6 +60,7 @@ export function makeBackend(engine: T3Engine, studies: StudyOperations | null = 
       defaultWiseAlpha: 0.5,
       defaultFrames: TEST_FRAMES,
       triage: TEST_TRIAGE_CONFIG,
+      ...settings,
     }),
   });
   return new PipelineBackend({ classifier, studies, version: 'test' });
