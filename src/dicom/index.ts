@@ -14,5 +14,6 @@ export { dcmjs } from './dcmjs-library';
 export {
   pixelArrayToDicom, newPixelArrayContext, PixelArrayError, type PixelArrayMessage, type PixelArrayContext,
 } from './secondary-capture';
+export { RESIZE_METHODS, type ResizeMethod } from './resize';
 export type { PixelLayout } from './pixel-layout';
 export type { StoredValues } from './stored-values';

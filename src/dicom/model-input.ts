@@ -1,5 +1,5 @@
 import type { UnitImage } from './render';
-import { resizePlane } from './resize';
+import { RESIZE_METHODS, resizePlane } from './resize';
 import type { ModelInputSpec } from './types';
 
 /** Checks a ModelInputSpec once, so a bad bundle fails with a clear message rather than NaN tensors. */
@@ -10,7 +10,7 @@ export function validateModelInputSpec(spec: ModelInputSpec): void {
   if (spec.channels !== 1 && spec.channels !== 3) problems.push(`channels ${spec.channels} (1 or 3)`);
   if (!Array.isArray(spec.mean) || spec.mean.length !== spec.channels || spec.mean.some((v) => !Number.isFinite(v))) problems.push('mean');
   if (!Array.isArray(spec.std) || spec.std.length !== spec.channels || spec.std.some((v) => !Number.isFinite(v) || v === 0)) problems.push('std');
-  if (!['bilinear', 'nearest', 'area'].includes(spec.resize)) problems.push(`resize "${spec.resize}"`);
+  if (!(RESIZE_METHODS as readonly string[]).includes(spec.resize)) problems.push(`resize "${spec.resize}"`);
   if (problems.length > 0) throw new RangeError(`invalid model input spec: ${problems.join(', ')}`);
 }
 

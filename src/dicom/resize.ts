@@ -2,7 +2,9 @@
  * Resizing of one channel plane (Float32, row-major). Sample positions use pixel centres (half-pixel offsets),
  * as PyTorch's interpolate(align_corners=False) and PIL do, so a model trained on their output sees the same.
  */
-export type ResizeMethod = 'bilinear' | 'nearest' | 'area';
+/** The resize methods a bundle may name (bundle.json input.resize). */
+export const RESIZE_METHODS = ['bilinear', 'nearest', 'area'] as const;
+export type ResizeMethod = (typeof RESIZE_METHODS)[number];
 
 export function resizePlane(src: Float32Array, srcW: number, srcH: number, dstW: number, dstH: number,
   method: ResizeMethod, dst: Float32Array, dstOffset: number): void {

@@ -1,3 +1,5 @@
+import type { ResizeMethod } from './resize';
+
 /** Which frames of a (multi-frame) image become model inputs: a number is a 0-based frame index. */
 export type FramePolicy = 'first' | 'middle' | 'all' | number;
 
@@ -8,7 +10,7 @@ export interface ModelInputSpec {
   channels: number;
   mean: number[];
   std: number[];
-  resize: 'bilinear' | 'nearest' | 'area';
+  resize: ResizeMethod;
 }
 
 export interface DicomInstanceInfo {

@@ -6,18 +6,12 @@ import {
   validateHyperparameters,
   type T3Hyperparameters,
 } from '../t3';
+import { RESIZE_METHODS, type ModelInputSpec, type ResizeMethod } from '../dicom';
 import { BundleError } from './bundle-error';
 
-export type ResizeMethod = 'bilinear' | 'nearest' | 'area';
-
-export interface BundleInputSpec {
+/** bundle.json "input": the model's input tensor name and the preprocessing that feeds it. */
+export interface BundleInputSpec extends ModelInputSpec {
   name: string;
-  width: number;
-  height: number;
-  channels: number;
-  mean: number[];
-  std: number[];
-  resize: ResizeMethod;
 }
 
 export interface BundleClassCode { value: string; scheme: string; meaning: string; }
@@ -64,8 +58,6 @@ export interface T3FitRecord {
   /** Every other field the fit recorded (search ranges, validation scores, warnings), kept as written. */
   [key: string]: unknown;
 }
-
-const RESIZE_METHODS: readonly ResizeMethod[] = ['bilinear', 'nearest', 'area'];
 
 type Json = Record<string, unknown>;
 
@@ -120,7 +112,7 @@ export function parseBundleManifest(raw: unknown, file: string): BundleManifest 
   if (mean.length !== channels) r.fail('input.mean', `has ${mean.length} values but input.channels is ${channels}`);
   if (std.length !== channels) r.fail('input.std', `has ${std.length} values but input.channels is ${channels}`);
   const resize = r.string(input.resize ?? 'bilinear', 'input.resize');
-  if (!RESIZE_METHODS.includes(resize as ResizeMethod)) {
+  if (!(RESIZE_METHODS as readonly string[]).includes(resize as string)) {
     r.fail('input.resize', `must be one of ${RESIZE_METHODS.join(', ')}, got "${resize}"`);
   }
 

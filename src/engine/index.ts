@@ -6,7 +6,6 @@ export {
   type BundleInputSpec,
   type BundleManifest,
   type BundleModelEntry,
-  type ResizeMethod,
   type T3FitRecord,
 } from './bundle-manifest';
 export { demoBundleDir, loadBundle, sha256Hex, type ModelBundle } from './bundle';

@@ -1,15 +1,9 @@
 import { createImage, type PlanarImage } from './image';
-import { resizeImage, type ResizeMethod } from './resize';
+import type { ModelInputSpec } from '../dicom';
+import { resizeImage } from './resize';
 
-/** The part of bundle.json "input" the evaluation needs (the same fields the DICOM preprocessing reads). */
-export interface ModelInputShape {
-  width: number;
-  height: number;
-  channels: number;
-  mean: number[];
-  std: number[];
-  resize: ResizeMethod;
-}
+/** The part of bundle.json "input" the evaluation needs: the same spec the DICOM preprocessing reads. */
+export type ModelInputShape = ModelInputSpec;
 
 /**
  * Display-space image → model tensor [channels, height, width]: resize, replicate grey to every model channel,
