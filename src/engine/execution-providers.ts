@@ -47,15 +47,23 @@ export function shortProviderError(message: string): string {
  * provider's libraries or device are missing, so each is tried alone and the next one used (docs/ONNX.md). A
  * provider whose prerequisite is visibly missing is not tried at all (provider-prerequisites.ts).
  */
+/** Session settings beyond the provider and threads; ONNX Runtime's defaults where absent. */
+export interface SessionTuning {
+  /** Session config entries (onnxruntime_session_options_config_keys.h), e.g. session.intra_op.allow_spinning. */
+  config?: Record<string, string>;
+  /** False: no memory-pattern planning (WorkerInit.memoryPattern says when that pays). */
+  memoryPattern?: boolean;
+}
+
 export async function createSessionWithFallback(
   ort: typeof import('onnxruntime-node'),
   model: string | Uint8Array,
   providers: readonly ExecutionProviderName[],
   intraOpThreads: number | undefined,
   machine: MachineProbe = REAL_MACHINE,
-  /** ONNX Runtime session config entries (onnxruntime_session_options_config_keys.h), e.g. session.intra_op.allow_spinning. */
-  sessionConfig: Record<string, string> = {},
+  tuning: SessionTuning = {},
 ): Promise<StartedSession> {
+  const sessionConfig = tuning.config ?? {};
   const failures: ProviderFailure[] = [];
   for (const provider of providers) {
     const missing = missingPrerequisite(provider, machine);
@@ -68,6 +76,7 @@ export async function createSessionWithFallback(
       executionProviders: [provider],
       ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
       ...(Object.keys(sessionConfig).length > 0 ? { extra: sessionConfig } : {}),
+      ...(tuning.memoryPattern === false ? { enableMemPattern: false } : {}),
     };
     try {
       const session = typeof model === 'string'

@@ -16,7 +16,9 @@ async function main(): Promise<void> {
   let started;
   try {
     const config: Record<string, string> = init.allowSpinning === false ? { 'session.intra_op.allow_spinning': '0' } : {};
-    started = await createSessionWithFallback(ort, init.modelPath, init.executionProviders, init.intraOpThreads, undefined, config);
+    started = await createSessionWithFallback(ort, init.modelPath, init.executionProviders, init.intraOpThreads, undefined, {
+      config, ...(init.memoryPattern === false ? { memoryPattern: false } : {}),
+    });
   } catch (error) {
     post({ type: 'start-failed', error: (error as Error).message });
     return;

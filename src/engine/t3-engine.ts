@@ -143,6 +143,7 @@ export class T3Engine {
       outputName: bundle.manifest.output.name,
       lambdaInputName: LAMBDA_INPUT_NAME,
       ...(options.allowSpinning === false ? { allowSpinning: false } : {}),
+      memoryPattern: false,
     });
     const started = await worker.start();
     const plain = await openPlainSessions(bundle, options, started.executionProvider, choice);
