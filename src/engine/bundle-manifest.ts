@@ -112,7 +112,7 @@ export function parseBundleManifest(raw: unknown, file: string): BundleManifest 
   if (mean.length !== channels) r.fail('input.mean', `has ${mean.length} values but input.channels is ${channels}`);
   if (std.length !== channels) r.fail('input.std', `has ${std.length} values but input.channels is ${channels}`);
   const resize = r.string(input.resize ?? 'bilinear', 'input.resize');
-  if (!(RESIZE_METHODS as readonly string[]).includes(resize as string)) {
+  if (!(RESIZE_METHODS as readonly string[]).includes(resize)) {
     r.fail('input.resize', `must be one of ${RESIZE_METHODS.join(', ')}, got "${resize}"`);
   }
 

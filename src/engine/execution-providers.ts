@@ -42,11 +42,6 @@ export function shortProviderError(message: string): string {
   return reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH - 1)}…` : reason;
 }
 
-/**
- * Creates a session on the first provider that starts. ONNX Runtime throws (rather than falling back) when a
- * provider's libraries or device are missing, so each is tried alone and the next one used (docs/ONNX.md). A
- * provider whose prerequisite is visibly missing is not tried at all (provider-prerequisites.ts).
- */
 /** Session settings beyond the provider and threads; ONNX Runtime's defaults where absent. */
 export interface SessionTuning {
   /** Session config entries (onnxruntime_session_options_config_keys.h), e.g. session.intra_op.allow_spinning. */
@@ -55,6 +50,11 @@ export interface SessionTuning {
   memoryPattern?: boolean;
 }
 
+/**
+ * Creates a session on the first provider that starts. ONNX Runtime throws (rather than falling back) when a
+ * provider's libraries or device are missing, so each is tried alone and the next one used (docs/ONNX.md). A
+ * provider whose prerequisite is visibly missing is not tried at all (provider-prerequisites.ts).
+ */
 export async function createSessionWithFallback(
   ort: typeof import('onnxruntime-node'),
   model: string | Uint8Array,
