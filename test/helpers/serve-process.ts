@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-
-const repoRoot = path.resolve(__dirname, '..', '..');
+import { repoRoot } from './orthanc-server';
 
 /** One structured log line of `orthanc-t3 serve` (stderr, JSON per line), stamped with when it arrived. */
 export interface ServeLogLine {
