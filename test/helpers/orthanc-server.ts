@@ -116,7 +116,23 @@ async function waitForSystem(url: string, authorization: string | null, child: C
   throw new Error(`Orthanc did not answer ${url}/system within 30 s`);
 }
 
+/** Orthanc's message when a port it was told to use is taken (it then exits). */
+const PORT_TAKEN = /already in use/i;
+
 export async function startOrthanc(options: StartOrthancOptions = {}): Promise<OrthancServer> {
+  // Orthanc cannot bind port 0 and report it, so free ports are probed first. Another process (a second suite on
+  // the same machine) can take one before Orthanc binds it: when this helper chose the ports, it tries fresh ones.
+  const portsChosenHere = options.httpPort === undefined && options.dicomPort === undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOrthancOnce(options);
+    } catch (err) {
+      if (!portsChosenHere || attempt >= 3 || !PORT_TAKEN.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startOrthancOnce(options: StartOrthancOptions): Promise<OrthancServer> {
   const workDir = options.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 't3-orthanc-'));
   const httpPort = options.httpPort ?? (await freePort());
   let dicomPort = options.dicomPort ?? (await freePort());

@@ -69,7 +69,6 @@ beforeAll(async () => {
   if (gen.status !== 0) throw new Error(`generate-stubs.sh failed: ${gen.stderr}`);
   pki = makeTestPki();
   const httpPort = await freePort();
-  grpcPort = await freePort();
   const work = makeTempDir('t3-plugin-');
   fs.writeFileSync(path.join(work, 'plugin-token'), PLUGIN_TOKEN + '\n');
   sidecarConfig = loadSidecarConfig({
@@ -78,7 +77,9 @@ beforeAll(async () => {
       follower: { checkpointPath: path.join(work, 'checkpoint.json'), pollIntervalMs: 150, maxBackoffMs: 500 },
       inference: { executionProviders: ['cpu'] },
       grpc: {
-        listen: `127.0.0.1:${grpcPort}`,
+        // Port 0: the sidecar binds first and the port it got is pinned for its restarts below (a probed port could
+        // be taken by another suite before the bind).
+        listen: '127.0.0.1:0',
         tls: { certFile: path.join(pki.dir, 'server.crt'), keyFile: path.join(pki.dir, 'server.key'), clientCaFile: path.join(pki.dir, 'test-ca.crt') },
         tokens: [{ token: PLUGIN_TOKEN, roles: ['admin', 'triage'] }, { token: LEAKED, roles: ['triage'] }],
       },
@@ -86,6 +87,8 @@ beforeAll(async () => {
     },
   }).config;
   runtime = await startSidecar();
+  grpcPort = runtime.grpc!.port;
+  sidecarConfig = { ...sidecarConfig, grpc: { ...sidecarConfig.grpc, listen: `127.0.0.1:${grpcPort}` } };
   orthanc = await startOrthanc({
     configDir: path.join(repoRoot, 'orthanc-config'),
     httpPort,

@@ -34,8 +34,9 @@ const studies = new Set<string>();
 beforeAll(async () => {
   const gen = spawnSync(path.join(repoRoot, 'orthanc-config', 'generate-stubs.sh'), [], { encoding: 'utf8' });
   if (gen.status !== 0) throw new Error(`generate-stubs.sh failed: ${gen.stderr}`);
+  // Orthanc needs its HTTP port in its configuration before it starts, so that one is probed; the sidecar binds
+  // port 0 first and Orthanc's plugin is pointed at the port it got (no window for another suite to take it).
   const httpPort = await freePort();
-  const grpcPort = await freePort();
   const work = makeTempDir('t3-worklist-');
   const { config } = loadSidecarConfig({
     overrides: {
@@ -43,17 +44,17 @@ beforeAll(async () => {
       follower: { checkpointPath: path.join(work, 'checkpoint.json'), pollIntervalMs: 150, maxBackoffMs: 500 },
       inference: { executionProviders: ['cpu'] },
       triage: { rules: RULES },
-      grpc: { listen: `127.0.0.1:${grpcPort}`, tokens: [{ token: TOKEN, roles: ['admin', 'triage'] }] },
+      grpc: { listen: '127.0.0.1:0', tokens: [{ token: TOKEN, roles: ['admin', 'triage'] }] },
     },
   });
+  runtime = await startServeRuntime(config, { log: () => undefined });
   orthanc = await startOrthanc({
     configDir: path.join(repoRoot, 'orthanc-config'),
     httpPort,
     stableAge: 1,
     credentials: USER,
-    overrides: { T3: { plugin: { sidecarAddress: `127.0.0.1:${grpcPort}`, token: TOKEN, deadlineSeconds: 5 } } },
+    overrides: { T3: { plugin: { sidecarAddress: `127.0.0.1:${runtime.grpc!.port}`, token: TOKEN, deadlineSeconds: 5 } } },
   });
-  runtime = await startServeRuntime(config, { log: () => undefined });
   for (const file of dicomFiles([samplesDir])) {
     try {
       studies.add((await uploadFile(orthanc, file)).ParentStudy);
