@@ -11,6 +11,9 @@ FROM nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=node /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx
+# jemalloc: the `orthanc-t3` launcher (bin/orthanc-t3) runs node on it, so a burst's freed memory goes back.
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libjemalloc2 \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json .npmrc ./
@@ -22,7 +25,7 @@ COPY bundles/demo-trained/bundle.json bundles/demo-trained/generalist.onnx bundl
 COPY tsconfig.json ./
 # The CUDA provider matching the pinned onnxruntime-node, next to its binding (npm pack, sha256-checked), then what
 # the provider still lacks at build time (no GPU here: the driver line is expected; every other line should not be).
-RUN node bin/orthanc-t3.js gpu-provider install && npm cache clean --force && node bin/orthanc-t3.js doctor --no-start
+RUN bin/orthanc-t3 gpu-provider install && npm cache clean --force && bin/orthanc-t3 doctor --no-start
 RUN mkdir -p /var/lib/orthanc-t3 && chown 1000:1000 /var/lib/orthanc-t3
 USER 1000
 EXPOSE 50051 9464
@@ -32,5 +35,5 @@ ENV T3_GRPC_LISTEN=0.0.0.0:50051 \
     T3_EXECUTION_PROVIDERS=cuda,cpu
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9464/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "/app/bin/orthanc-t3.js"]
+ENTRYPOINT ["/app/bin/orthanc-t3"]
 CMD ["serve", "--config", "/etc/orthanc-t3"]

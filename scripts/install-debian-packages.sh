@@ -4,11 +4,12 @@
 #   scripts/install-debian-packages.sh --test  also what the test suite uses (CI runs this)
 set -euo pipefail
 
-# Orthanc and its plugins (the PACS and the Python plugin host), dcmtk (storescu), protoc for the plugin's gRPC stubs.
+# Orthanc and its plugins (the PACS and the Python plugin host), dcmtk (storescu), protoc for the plugin's gRPC stubs,
+# jemalloc (bin/orthanc-t3 runs the sidecar on it: it returns the memory of a request burst; SECURITY.md "Memory").
 RUNTIME_PACKAGES=(
   orthanc orthanc-gdcm orthanc-dicomweb orthanc-python
   python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc
-  dcmtk
+  dcmtk libjemalloc2
 )
 # Reference decoders (dcmtk, GDCM), the three SR validators, openssl for TLS certificates, torch and onnx for the
 # model scripts (scripts/export-clip, scripts/train-demo, the bench's ViT-B/16 pair; run with /usr/bin/python3),

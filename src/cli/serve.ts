@@ -7,6 +7,7 @@ import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { optionString, parseArgs, type ParsedArgs } from './parse-args';
 import { ConfigError, ENV_BINDINGS, loadSidecarConfig, mergeConfig, validateSidecarConfig, type SidecarConfig } from '../config';
 import { closeSharedFramePool } from '../dicom';
+import { memoryAllocator } from '../engine';
 import { redactSecrets, startSidecarGrpcServer, type ExtraTokenSources, type RunningGrpcServer } from '../grpc';
 import { startOrthancSidecar, type OrthancSidecar } from '../orthanc/sidecar-service';
 import type { SidecarLog } from '../pipeline';
@@ -225,7 +226,10 @@ export const serveCommand: CliCommand = {
       return ExitCode.ok;
     }
     const log = jsonLog(io.stderr);
-    log('starting', { version: PACKAGE_VERSION, orthanc: config.orthanc.url, production: config.deployment.production });
+    log('starting', { version: PACKAGE_VERSION, orthanc: config.orthanc.url, production: config.deployment.production, allocator: memoryAllocator() });
+    if (memoryAllocator() === 'glibc') {
+      log('configuration-warning', { message: 'running on glibc malloc: memory freed after a burst of large gRPC requests stays resident; start serve through bin/orthanc-t3 with Debian\'s libjemalloc2 installed (SECURITY.md, "Memory")' });
+    }
     for (const message of warnings) log('configuration-warning', { message });
     const extraTokens = {
       tokenFile: optionString(args, 'grpc-token-file') ?? process.env.T3_GRPC_TOKEN_FILE ?? null,

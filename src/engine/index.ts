@@ -34,7 +34,7 @@ export {
   type FixedPassSessionsSetting,
   type MemoryProbe,
 } from './fixed-pass-sessions';
-export { peakResidentSetMB, residentSetMB } from './process-memory';
+export { memoryAllocator, peakResidentSetMB, residentSetMB } from './process-memory';
 export { spreadCoefficientSample } from './coefficient-sample';
 export { CUDA_PROVIDER_MARKER, CUDA_PROVIDER_PACKAGES, cudaProviderPackageFor, type CudaProviderMarker, type CudaProviderPackage } from './cuda-provider-package';
 export { installCudaProvider, ProviderInstallError, type CudaProviderInstallOptions, type CudaProviderInstallResult } from './cuda-provider-install';

@@ -18,3 +18,20 @@ export function peakResidentSetMB(): number {
   }
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
+
+/**
+ * The malloc this process runs on: `jemalloc` when bin/orthanc-t3 preloaded Debian's libjemalloc2, else `glibc`
+ * (whose main heap keeps freed memory resident after a burst of large requests; SECURITY.md, "Memory").
+ */
+export function memoryAllocator(): 'jemalloc' | 'glibc' {
+  // Fixed for the life of the process (a preload is mapped before main runs).
+  if (!allocator) {
+    try {
+      allocator = /libjemalloc\.so/.test(readFileSync('/proc/self/maps', 'utf8')) ? 'jemalloc' : 'glibc';
+    } catch {
+      allocator = 'glibc';
+    }
+  }
+  return allocator;
+}
+let allocator: 'jemalloc' | 'glibc' | undefined;

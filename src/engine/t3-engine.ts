@@ -147,8 +147,9 @@ export class T3Engine {
     });
     const started = await worker.start();
     const plain = await openPlainSessions(bundle, options, started.executionProvider, choice);
-    const skipped = started.failures.map((f) => `${f.provider} could not start: ${f.error}`).join('; ');
-    (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: bundle ${bundle.manifest.name} ${bundle.manifest.version} on execution provider ${started.executionProvider}${skipped ? ` (${skipped})` : ''}; fixed passes on ${plain.sessions} sessions (${plain.reason})`);
+    // One short line: the providers' own errors are long (library paths); `doctor` and engine.providerFailures hold them.
+    const skipped = started.failures.length ? ` (${started.failures.map((f) => f.provider).join(', ')} could not start: see \`orthanc-t3 doctor\`)` : '';
+    (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: ${bundle.manifest.name} ${bundle.manifest.version} on execution provider ${started.executionProvider}${skipped}; fixed passes: ${plain.sessions} sessions (${plain.reason})`);
     return new T3Engine(bundle, merged, worker, started, plain);
   }
 

@@ -7,7 +7,8 @@ export class RequestByteBudget {
   private held = 0;
   private refused = 0;
 
-  constructor(readonly limitBytes: number) {
+  /** `onReleased(bytes, heldBytes)` hears every release (the server reclaims memory after a burst with it). */
+  constructor(readonly limitBytes: number, private readonly onReleased?: (bytes: number, heldBytes: number) => void) {
     if (!Number.isSafeInteger(limitBytes) || limitBytes < 1) throw new RangeError(`the request byte budget must be a positive integer, got ${limitBytes}`);
   }
 
@@ -33,6 +34,7 @@ export class RequestByteBudget {
       if (released) return;
       released = true;
       this.held -= bytes;
+      this.onReleased?.(bytes, this.held);
     };
   }
 }

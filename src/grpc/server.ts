@@ -7,6 +7,7 @@ import type { TriageBackend } from './backend';
 import { tolerantDeserializers, type HandlerContext } from './call-handlers';
 import { ADMIN_SERVICE_NAME, loadT3Protos, TRIAGE_SERVICE_NAME } from './proto-definition';
 import { ListenConfigError, parseListenAddress, serverCredentials, type TransportSecurity } from './server-security';
+import { BurstMemoryReclaim } from './burst-memory-reclaim';
 import { RequestByteBudget } from './request-byte-budget';
 import type { TokenTable } from './token-table';
 import { installTransportGuard } from './transport-guard';
@@ -75,7 +76,9 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     throw new ListenConfigError('no gRPC bearer tokens are configured: every call would be refused; configure at least one token with a role');
   }
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  const requestBytes = new RequestByteBudget(options.maxRequestBytesInFlight ?? Math.max(DEFAULT_MAX_REQUEST_BYTES_IN_FLIGHT, maxMessageBytes));
+  const reclaim = new BurstMemoryReclaim();
+  const requestBytes = new RequestByteBudget(options.maxRequestBytesInFlight ?? Math.max(DEFAULT_MAX_REQUEST_BYTES_IN_FLIGHT, maxMessageBytes),
+    (bytes, heldBytes) => reclaim.released(bytes, heldBytes));
   if (requestBytes.limitBytes < maxMessageBytes) {
     throw new ListenConfigError(`the request byte budget (${requestBytes.limitBytes}) must be at least the largest message (${maxMessageBytes})`);
   }
@@ -120,6 +123,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
         const timer = setTimeout(() => server.forceShutdown(), graceMs);
         server.tryShutdown(() => {
           clearTimeout(timer);
+          reclaim.cancel();
           resolve();
         });
       });

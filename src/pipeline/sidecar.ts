@@ -1,4 +1,4 @@
-import { peakResidentSetMB, residentSetMB, type ExecutionProviderName, type T3Engine } from '../engine';
+import { memoryAllocator, peakResidentSetMB, residentSetMB, type ExecutionProviderName, type T3Engine } from '../engine';
 import type { ClassifyFn } from './batcher';
 import { proposeConfigUpdate, type ConfigParticipant, type ConfigUpdate } from './config-update';
 import { classifyImages, type ClassifyOutcome } from './classify-images';
@@ -36,8 +36,11 @@ export interface SidecarStatus {
     /** Sessions of the fixed passes (plain or merged) and why (inference.fixedPassSessions). */
     fixedPassSessions: string; fixedPassReason: string;
   }[];
-  /** Resident set size of the process now and its peak, MiB (the engines' sessions are most of it). */
-  memory: { residentSetMB: number; peakResidentSetMB: number };
+  /**
+   * Resident set size of the process now and its peak, MiB (the engines' sessions are most of it), and the malloc in
+   * use (jemalloc gives a burst's freed memory back; glibc keeps it resident).
+   */
+  memory: { residentSetMB: number; peakResidentSetMB: number; allocator: 'jemalloc' | 'glibc' };
   jobs: Record<JobStatus, number>;
   queues: { bundle: string; stat: number; routine: number; queuedImages: number; running: boolean }[];
   throughput: { studiesDone: number; studiesFailed: number; imagesClassified: number; imagesPerSecond: number; uptimeS: number };
@@ -202,7 +205,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
         name: m.name, bundle: m.bundle.manifest.name, version: m.bundle.manifest.version, dir: m.dir, executionProvider: m.engine.executionProvider,
         fixedPassSessions: m.engine.fixedPassSessions.sessions, fixedPassReason: m.engine.fixedPassSessions.reason,
       })),
-      memory: { residentSetMB: residentSetMB(), peakResidentSetMB: peakResidentSetMB() },
+      memory: { residentSetMB: residentSetMB(), peakResidentSetMB: peakResidentSetMB(), allocator: memoryAllocator() },
       jobs: this.runner.counts(),
       queues: models.map((m) => ({ bundle: m.name, ...m.batcher.laneDepths, queuedImages: m.batcher.queuedImages, running: m.batcher.busy })),
       throughput: { ...counters, imagesPerSecond: uptimeS > 0 ? counters.imagesClassified / uptimeS : 0, uptimeS },

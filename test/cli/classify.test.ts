@@ -25,6 +25,10 @@ describe('orthanc-t3 classify', () => {
     const { code, stdout, stderr } = await runCliCaptured(['classify', '--batch-size', '4', ...sampleFiles]);
     expect(stderr).toMatch(/classified 7 of 8 file\(s\), skipped 1/);
     expect(code).toBe(0);
+    // Default providers on a machine without a GPU: at most one short line about them (the details are `doctor`'s).
+    const providerLines = stderr.split('\n').filter((l) => /provider|cuda|webgpu/i.test(l));
+    expect(providerLines.length).toBeLessThanOrEqual(1);
+    for (const line of providerLines) expect(line.length).toBeLessThan(260);
     const results = lines(stdout);
     expect(results.map((r) => r.file)).toEqual(sampleFiles);
     for (const r of results) {

@@ -243,10 +243,11 @@ describe('Orthanc configuration for containers', () => {
 describe('sidecar image and docker compose', () => {
   const steps = dockerfile('sidecar.Dockerfile');
 
-  test('entry point is the package bin, command is serve with options serve knows', async () => {
+  test('entry point is the package bin, command is serve with options serve knows; the image has the bin\'s jemalloc', async () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
     const entry = JSON.parse(steps.find((s) => s.op === 'ENTRYPOINT')!.args);
-    expect(entry).toEqual(['node', `/app/${pkg.bin['orthanc-t3']}`]);
+    expect(entry).toEqual([`/app/${pkg.bin['orthanc-t3']}`]);
+    expect(steps.some((s) => s.op === 'RUN' && /apt-get install .*\blibjemalloc2\b/.test(s.args))).toBe(true);
     const cmd = JSON.parse(steps.find((s) => s.op === 'CMD')!.args);
     expect(cmd[0]).toBe(serveCommand.name);
     const out = new PassThrough();

@@ -16,9 +16,13 @@ export interface ServeProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts a real `orthanc-t3 serve --config FILE [ARGS]` process, as an operator would, and collects its log lines. */
+/**
+ * Starts a real `orthanc-t3 serve --config FILE [ARGS]` process through the `orthanc-t3` command (bin/orthanc-t3,
+ * which execs node under jemalloc when it is installed), as an operator would, and collects its log lines. The child
+ * is node itself (the launcher execs), so its pid is the sidecar's.
+ */
 export function spawnServe(configFile: string, env: Record<string, string> = {}, args: string[] = []): ServeProcess {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'orthanc-t3.js'), 'serve', '--config', configFile, ...args], {
+  const child = spawn(path.join(repoRoot, 'bin', 'orthanc-t3'), ['serve', '--config', configFile, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, TCP_NODELAY: '1', ...env },
   });
