@@ -11,9 +11,12 @@ export interface WorkerInit {
   lambdaInputName: string;
   /**
    * False: the session's intra-op threads sleep as soon as a run ends instead of spinning for more work. Default:
-   * ONNX Runtime's (spinning). The engine's three sessions take turns on the same cores, so spinning threads of one
-   * could slow the next one's run; measured on the ViT-B pair at batch 1 (shared 2-core machine) the difference was
-   * within the noise (T3B 0.25× vs 0.28× single), so the engine keeps the default and only exposes the switch.
+   * ONNX Runtime's (spinning). The engine's three sessions (plain fixed passes) take turns on the same cores, so the
+   * spinning threads of one slow the next one's run: on the ViT-B pair at batch 1 (2-core machine, jemalloc, three
+   * paired runs of 8 rotated rounds each) T3B took 740/725/733 ms without spinning against 773/739/735 ms with it
+   * (0.302–0.304× against 0.285–0.299× a plain session's throughput, ~220 ms either way); at batch 8 and on the small
+   * demo CNN the two were within the noise. So the engine turns spinning off when it runs three sessions
+   * (EngineOptions.allowSpinning).
    */
   allowSpinning?: boolean;
   /**

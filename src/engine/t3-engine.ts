@@ -37,7 +37,11 @@ export interface EngineOptions {
   fixedPassSessions?: FixedPassSessionsSetting;
   /** What `auto` reads (tests pass their own). */
   memory?: MemoryProbe;
-  /** Let the sessions' idle threads spin between runs (ONNX Runtime's default, true); see inference-protocol.ts. */
+  /**
+   * Let the sessions' idle threads spin between runs. Default: off when the fixed passes run on plain sessions (three
+   * sessions take turns on the same cores, and one's spinning threads slow the next), on (ONNX Runtime's default) with
+   * the merged session alone; see inference-protocol.ts.
+   */
   allowSpinning?: boolean;
 }
 
@@ -135,6 +139,7 @@ export class T3Engine {
     });
     const sizes = await Promise.all([bundle.generalistPath, bundle.expertPath].map(async (file) => (await fs.stat(file)).size));
     const choice = chooseFixedPassSessions(options.fixedPassSessions ?? 'auto', sizes, options.memory ?? REAL_MEMORY);
+    const spinning = options.allowSpinning ?? choice.sessions !== 'plain';
     const worker = new InferenceWorker({
       modelPath: merged.path,
       executionProviders: providers,
@@ -142,11 +147,11 @@ export class T3Engine {
       inputName: bundle.manifest.input.name,
       outputName: bundle.manifest.output.name,
       lambdaInputName: LAMBDA_INPUT_NAME,
-      ...(options.allowSpinning === false ? { allowSpinning: false } : {}),
+      ...(spinning ? {} : { allowSpinning: false }),
       memoryPattern: false,
     });
     const started = await worker.start();
-    const plain = await openPlainSessions(bundle, options, started.executionProvider, choice);
+    const plain = await openPlainSessions(bundle, { ...options, allowSpinning: spinning }, started.executionProvider, choice);
     // One short line: the providers' own errors are long (library paths); `doctor` and engine.providerFailures hold them.
     const skipped = started.failures.length ? ` (${started.failures.map((f) => f.provider).join(', ')} could not start: see \`orthanc-t3 doctor\`)` : '';
     (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: ${bundle.manifest.name} ${bundle.manifest.version} on execution provider ${started.executionProvider}${skipped}; fixed passes: ${plain.sessions} sessions (${plain.reason})`);
