@@ -104,13 +104,22 @@ function randomPixels(count: number, size: number, seed: number): Float32Array {
  * on a shared machine falls on all flows alike. images/s comes from the median run time, which a burst of load on
  * one repetition does not move. A flow stops repeating once its own time passes maxSeconds; each runs at least once.
  */
+/** Pause before each timed run, longer than ONNX Runtime's spin-then-sleep of idle intra-op threads. */
+const QUIET_MS_BEFORE_RUN = 100;
+
 async function measureInterleaved<K extends string>(flows: Record<K, () => Promise<unknown>>, reps: number, maxSeconds: number, batch: number): Promise<Record<K, Throughput>> {
   const names = Object.keys(flows) as K[];
   const times = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
   const spent = (n: K) => times[n].reduce((a, b) => a + b, 0);
   for (let rep = 0; rep < reps; rep++) {
-    for (const name of names) {
+    // Each repetition starts with a different flow, so that no flow always follows the same one; and each timed run
+    // starts after a pause, once the previous flow's ONNX Runtime threads have stopped spinning. Without both, the
+    // flow measured right after a spinning session paid for it: T3B with plain fixed passes read 0.29× single at
+    // batch 1 while the same work measured one slot later read 0.32×.
+    for (let slot = 0; slot < names.length; slot++) {
+      const name = names[(slot + rep) % names.length];
       if (times[name].length > 0 && spent(name) > maxSeconds * 1000) continue;
+      await new Promise((resolve) => setTimeout(resolve, QUIET_MS_BEFORE_RUN));
       const started = performance.now();
       await flows[name]();
       times[name].push(performance.now() - started);
