@@ -99,26 +99,29 @@ function randomPixels(count: number, size: number, seed: number): Float32Array {
   return out;
 }
 
+/** Pause before each timed run, longer than ONNX Runtime's spin-then-sleep of idle intra-op threads. */
+const QUIET_MS_BEFORE_RUN = 100;
+
 /**
  * Times every flow at one batch size, interleaved (flow A, B, C…, then again), so the load that other processes put
  * on a shared machine falls on all flows alike. images/s comes from the median run time, which a burst of load on
  * one repetition does not move. A flow stops repeating once its own time passes maxSeconds; each runs at least once.
+ * Each timed run is preceded by an untimed one-image run of the same flow (`warm`): the flows run on different
+ * sessions, and the first run on sessions after another engine's was consistently slower (T3B with plain fixed
+ * passes read 0.29–0.31× single at batch 1 right after the merged-fixed engine, the same work one slot later
+ * 0.32–0.33×), whereas a serving engine runs its batches back to back. Each repetition also starts with a different
+ * flow, and each timed run starts after a pause.
  */
-/** Pause before each timed run, longer than ONNX Runtime's spin-then-sleep of idle intra-op threads. */
-const QUIET_MS_BEFORE_RUN = 100;
-
-async function measureInterleaved<K extends string>(flows: Record<K, () => Promise<unknown>>, reps: number, maxSeconds: number, batch: number): Promise<Record<K, Throughput>> {
+async function measureInterleaved<K extends string>(flows: Record<K, () => Promise<unknown>>, warm: Partial<Record<K, () => Promise<unknown>>>,
+  reps: number, maxSeconds: number, batch: number): Promise<Record<K, Throughput>> {
   const names = Object.keys(flows) as K[];
   const times = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
   const spent = (n: K) => times[n].reduce((a, b) => a + b, 0);
   for (let rep = 0; rep < reps; rep++) {
-    // Each repetition starts with a different flow, so that no flow always follows the same one; and each timed run
-    // starts after a pause, once the previous flow's ONNX Runtime threads have stopped spinning. Without both, the
-    // flow measured right after a spinning session paid for it: T3B with plain fixed passes read 0.29× single at
-    // batch 1 while the same work measured one slot later read 0.32×.
     for (let slot = 0; slot < names.length; slot++) {
       const name = names[(slot + rep) % names.length];
       if (times[name].length > 0 && spent(name) > maxSeconds * 1000) continue;
+      await warm[name]?.();
       await new Promise((resolve) => setTimeout(resolve, QUIET_MS_BEFORE_RUN));
       const started = performance.now();
       await flows[name]();
@@ -261,7 +264,9 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
       const pixels = randomPixels(batch, size, batch);
       const measured = FLOWS.filter((flow) => batch === largest || !LARGEST_BATCH_ONLY.includes(flow));
       const bound = Object.fromEntries(measured.map((flow) => [flow, () => flows[flow](pixels, batch)])) as Record<Flow, () => Promise<unknown>>;
-      const row = await measureInterleaved(bound, reps, options.maxSecondsPerMeasure, batch);
+      // The naive flow builds a new session for every batch: there is nothing to warm but its two plain sessions.
+      const warmUps = Object.fromEntries(measured.filter((flow) => flow !== 'naiveT3b').map((flow) => [flow, () => flows[flow](warm, 1)]));
+      const row = await measureInterleaved(bound, warmUps, reps, options.maxSecondsPerMeasure, batch);
       const single = row.plainSingle.imagesPerSecond;
       overSingle[`batch${batch}`] = Object.fromEntries(measured.map((flow) => [flow, round(row[flow].imagesPerSecond / single, 3)]));
       for (const flow of measured) {
