@@ -178,6 +178,8 @@ async function startOrthancOnce(options: StartOrthancOptions): Promise<OrthancSe
     await waitForSystem(url, authorization, child, logFile, () => stderrText);
   } catch (err) {
     child.kill('SIGKILL');
+    // A work folder this helper made is of no use to anyone (startOrthanc may try again with a fresh one).
+    if (options.workDir === undefined) fs.rmSync(workDir, { recursive: true, force: true });
     throw err;
   }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
