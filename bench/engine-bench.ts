@@ -44,14 +44,15 @@ export const DEFAULT_ENGINE_BENCH_OPTIONS: Omit<EngineBenchOptions, 'log'> = {
 /** imagesPerSecond and msPerBatch from the median run; meanMsPerBatch over all runs. */
 interface Throughput { imagesPerSecond: number; msPerBatch: number; meanMsPerBatch: number; runs: number; }
 /**
- * plainSingle: one plain session, one pass. mergedPass: one pass of the merged graph at λ=0.5 (what the in-graph
- * merge costs). t3bMergedFixed: T3B with the fixed passes on the merged graph (fixedPassSessions: merged).
+ * plainSingle: one plain session, one pass. mergedPass: one pass of the lerp-form merged graph at λ=0.5 (what the
+ * in-graph merge costs when the merged session serves every pass). mergedPassOffset: the same on the offset-form graph
+ * that runs beside plain sessions (merged-graph.ts). t3bMergedFixed: T3B with the fixed passes on the merged graph (fixedPassSessions: merged).
  * t3bPlainFixed: T3B with the fixed passes on plain sessions (plain). t3bSampledK: plain fixed passes on K images of
  * the batch (batching.coefficientSample = K), merged pass on all. naiveT3b: two plain sessions and a session
  * rebuilt at λ_B per batch.
  */
-type Flow = 'plainSingle' | 'mergedPass' | 't3bMergedFixed' | 't3bPlainFixed' | 't3bSampled2' | 't3bSampled4' | 't3bSampled8' | 'naiveT3b';
-const FLOWS: Flow[] = ['plainSingle', 'mergedPass', 't3bMergedFixed', 't3bPlainFixed', 't3bSampled2', 't3bSampled4', 't3bSampled8', 'naiveT3b'];
+type Flow = 'plainSingle' | 'mergedPass' | 'mergedPassOffset' | 't3bMergedFixed' | 't3bPlainFixed' | 't3bSampled2' | 't3bSampled4' | 't3bSampled8' | 'naiveT3b';
+const FLOWS: Flow[] = ['plainSingle', 'mergedPass', 'mergedPassOffset', 't3bMergedFixed', 't3bPlainFixed', 't3bSampled2', 't3bSampled4', 't3bSampled8', 'naiveT3b'];
 /** Samples of 2 and 8 are measured at the largest batch only (the k = 2, 4, 8 comparison at B = 32). */
 const LARGEST_BATCH_ONLY: Flow[] = ['t3bSampled2', 't3bSampled8'];
 
@@ -76,6 +77,7 @@ interface PairSummary {
     t3bPlainFixedOverSingleAtBatch8: number | null;
     t3bSampled4OverSingleAtBatch32: number | null;
     mergedPassOverPlainPassAtBatch1: number | null;
+    mergedPassOffsetOverPlainPassAtBatch1: number | null;
     t3bPlainFixedOverNaiveAtBatch1: number | null;
     plainFixedRssOverPlain: number;
     mergedFixedRssOverPlain: number;
@@ -85,7 +87,7 @@ interface PairSummary {
 }
 
 const FLOW_RSS: Record<Flow, RssConfig> = {
-  plainSingle: 'plainSession', mergedPass: 'mergedSession', t3bMergedFixed: 'engineMergedFixed', t3bPlainFixed: 'enginePlainFixed',
+  plainSingle: 'plainSession', mergedPass: 'mergedSession', mergedPassOffset: 'enginePlainFixed', t3bMergedFixed: 'engineMergedFixed', t3bPlainFixed: 'enginePlainFixed',
   t3bSampled2: 'enginePlainFixed', t3bSampled4: 'enginePlainFixed', t3bSampled8: 'enginePlainFixed', naiveT3b: 'naive',
 };
 
@@ -247,6 +249,7 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
     const flows: Record<Flow, (pixels: Float32Array, count: number) => Promise<unknown>> = {
       plainSingle: (p, n) => plain.run(p, [n, 3, size, size], null),
       mergedPass: (p, n) => mergedFixed.passLogits(p, n, 0.5),
+      mergedPassOffset: (p, n) => plainFixed.passLogits(p, n, 0.5),
       t3bMergedFixed: (p, n) => mergedFixed.infer(p, n, t3b),
       t3bPlainFixed: (p, n) => plainFixed.infer(p, n, t3b),
       t3bSampled2: sampled(2),
@@ -296,6 +299,7 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
         t3bPlainFixedOverSingleAtBatch8: at(8, 't3bPlainFixed', 'plainSingle'),
         t3bSampled4OverSingleAtBatch32: at(32, 't3bSampled4', 'plainSingle'),
         mergedPassOverPlainPassAtBatch1: at(1, 'mergedPass', 'plainSingle'),
+        mergedPassOffsetOverPlainPassAtBatch1: at(1, 'mergedPassOffset', 'plainSingle'),
         t3bPlainFixedOverNaiveAtBatch1: at(1, 't3bPlainFixed', 'naiveT3b'),
         plainFixedRssOverPlain: round(peakRssMB.enginePlainFixed / peakRssMB.plainSession, 3),
         mergedFixedRssOverPlain: round(peakRssMB.engineMergedFixed / peakRssMB.plainSession, 3),

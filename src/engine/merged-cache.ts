@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildMergedModel, type MergeSummary } from './merged-graph';
+import { buildMergedModel, type MergedGraphForm, type MergeSummary } from './merged-graph';
 
 /** Bumped whenever the merged graph's layout changes, so stale cache entries are never reused. */
-export const MERGED_GRAPH_FORMAT = 1;
+export const MERGED_GRAPH_FORMAT = 2;
 
 export interface MergedModelFile {
   path: string;
@@ -19,6 +19,8 @@ export interface MergedCacheRequest {
   expertPath: string;
   generalistSha256: string;
   expertSha256: string;
+  /** How differing weights are recomputed from λ (default lerp: exact at both ends); part of the cache key. */
+  form?: MergedGraphForm;
   /** Preferred cache folder (default: `<bundle>/.cache/`); used when writable, else the OS temp dir. */
   cacheDir: string;
 }
@@ -39,7 +41,7 @@ async function writableDir(dir: string): Promise<boolean> {
 }
 
 function cacheFileName(request: MergedCacheRequest): string {
-  return `merged-v${MERGED_GRAPH_FORMAT}-${request.generalistSha256.slice(0, 20)}-${request.expertSha256.slice(0, 20)}.onnx`;
+  return `merged-v${MERGED_GRAPH_FORMAT}-${request.form ?? 'lerp'}-${request.generalistSha256.slice(0, 20)}-${request.expertSha256.slice(0, 20)}.onnx`;
 }
 
 async function readCached(file: string): Promise<MergeSummary | null> {
@@ -64,7 +66,7 @@ export async function getMergedModelFile(request: MergedCacheRequest): Promise<M
     if (summary) return { path: file, summary, cached: true, cacheDir: dir };
   }
   const [generalist, expert] = await Promise.all([fs.readFile(request.generalistPath), fs.readFile(request.expertPath)]);
-  const merged = buildMergedModel(generalist, expert);
+  const merged = buildMergedModel(generalist, expert, request.form ?? 'lerp');
   for (const dir of candidates) {
     if (!(await writableDir(dir))) continue;
     const file = path.join(dir, cacheFileName(request));

@@ -21,7 +21,7 @@ import {
   type MemoryProbe,
 } from './fixed-pass-sessions';
 import { DEFAULT_EXECUTION_PROVIDERS, parseExecutionProviders, type ExecutionProviderName, type ProviderFailure } from './execution-providers';
-import { InferenceWorker } from './inference-worker-client';
+import { InferenceWorker, type WorkerSessionInfo } from './inference-worker-client';
 import { getMergedModelFile, type MergedModelFile } from './merged-cache';
 import { LAMBDA_INPUT_NAME } from './merged-graph';
 
@@ -130,32 +130,49 @@ export class T3Engine {
     } catch (error) {
       throw new EngineError((error as Error).message);
     }
-    const merged = await getMergedModelFile({
-      generalistPath: bundle.generalistPath,
-      expertPath: bundle.expertPath,
-      generalistSha256: bundle.manifest.models.generalist.sha256,
-      expertSha256: bundle.manifest.models.expert.sha256,
-      cacheDir: options.cacheDir ?? path.join(bundle.dir, '.cache'),
-    });
     const sizes = await Promise.all([bundle.generalistPath, bundle.expertPath].map(async (file) => (await fs.stat(file)).size));
     const choice = chooseFixedPassSessions(options.fixedPassSessions ?? 'auto', sizes, options.memory ?? REAL_MEMORY);
-    const spinning = options.allowSpinning ?? choice.sessions !== 'plain';
-    const worker = new InferenceWorker({
-      modelPath: merged.path,
-      executionProviders: providers,
-      intraOpThreads: options.intraOpThreads,
-      inputName: bundle.manifest.input.name,
-      outputName: bundle.manifest.output.name,
-      lambdaInputName: LAMBDA_INPUT_NAME,
-      ...(spinning ? {} : { allowSpinning: false }),
-      memoryPattern: false,
-    });
-    const started = await worker.start();
-    const plain = await openPlainSessions(bundle, { ...options, allowSpinning: spinning }, started.executionProvider, choice);
+    // The plain sessions start first: whether they run decides which merged graph is needed.
+    const plain = await openPlainSessions(bundle, { ...options, allowSpinning: options.allowSpinning ?? choice.sessions !== 'plain' }, providers, choice);
+    const spinning = options.allowSpinning ?? plain.sessions !== 'plain';
+    let merged: MergedModelFile;
+    let worker: InferenceWorker | null = null;
+    let started: WorkerSessionInfo;
+    try {
+      // With plain sessions the merged graph serves only the merged pass (workerFor), never λ=0 or λ=1, so it can
+      // take the faster offset form; alone it must reproduce both models exactly (lerp).
+      merged = await getMergedModelFile({
+        generalistPath: bundle.generalistPath,
+        expertPath: bundle.expertPath,
+        generalistSha256: bundle.manifest.models.generalist.sha256,
+        expertSha256: bundle.manifest.models.expert.sha256,
+        form: plain.sessions === 'plain' ? 'offset' : 'lerp',
+        cacheDir: options.cacheDir ?? path.join(bundle.dir, '.cache'),
+      });
+      worker = new InferenceWorker({
+        modelPath: merged.path,
+        // Same provider as the plain sessions: the three passes of a batch must run on one device.
+        executionProviders: plain.started ? [plain.started.executionProvider] : providers,
+        intraOpThreads: options.intraOpThreads,
+        inputName: bundle.manifest.input.name,
+        outputName: bundle.manifest.output.name,
+        lambdaInputName: LAMBDA_INPUT_NAME,
+        ...(spinning ? {} : { allowSpinning: false }),
+        memoryPattern: false,
+      });
+      started = await worker.start();
+    } catch (error) {
+      await worker?.close();
+      await plain.workers?.generalist.close();
+      await plain.workers?.expert.close();
+      throw error;
+    }
+    // The providers that could not start were found by the first session that tried the list.
+    const failures = plain.started ? plain.started.failures : started.failures;
     // One short line: the providers' own errors are long (library paths); `doctor` and engine.providerFailures hold them.
-    const skipped = started.failures.length ? ` (${started.failures.map((f) => f.provider).join(', ')} could not start: see \`orthanc-t3 doctor\`)` : '';
-    (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: ${bundle.manifest.name} ${bundle.manifest.version} on execution provider ${started.executionProvider}${skipped}; fixed passes: ${plain.sessions} sessions (${plain.reason})`);
-    return new T3Engine(bundle, merged, worker, started, plain);
+    const skipped = failures.length ? ` (${failures.map((f) => f.provider).join(', ')} could not start: see \`orthanc-t3 doctor\`)` : '';
+    (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: ${bundle.manifest.name} ${bundle.manifest.version} on execution provider ${started.executionProvider}${skipped}; fixed passes: ${plain.sessions} sessions (${plain.reason}); merged graph: ${merged.summary.form} form`);
+    return new T3Engine(bundle, merged, worker, { ...started, failures }, plain);
   }
 
   /** The execution provider in use. */
@@ -374,27 +391,30 @@ function checkSample(sample: readonly number[], count: number): number[] {
 }
 
 /**
- * Starts the plain sessions of the fixed passes when the setting resolves to plain, on the provider the merged
- * session got. When they cannot start, the merged session serves the fixed passes and the reason says why.
+ * Starts the plain sessions of the fixed passes when the setting resolves to plain: the generalist's tries the
+ * providers in order, the expert's uses the one it got. When they cannot start, the merged session serves the fixed
+ * passes and the reason says why.
  */
-async function openPlainSessions(bundle: ModelBundle, options: EngineOptions, provider: ExecutionProviderName, choice: FixedPassSessionsChoice):
-  Promise<{ workers: { generalist: InferenceWorker; expert: InferenceWorker } | null; sessions: FixedPassSessions; reason: string }> {
-  if (choice.sessions === 'merged') return { workers: null, sessions: 'merged', reason: choice.reason };
-  const plain = (modelPath: string) => new InferenceWorker({
-    modelPath, executionProviders: [provider], intraOpThreads: options.intraOpThreads,
+async function openPlainSessions(bundle: ModelBundle, options: EngineOptions, providers: ExecutionProviderName[], choice: FixedPassSessionsChoice):
+  Promise<{ workers: { generalist: InferenceWorker; expert: InferenceWorker } | null; sessions: FixedPassSessions; reason: string; started: WorkerSessionInfo | null }> {
+  if (choice.sessions === 'merged') return { workers: null, sessions: 'merged', reason: choice.reason, started: null };
+  const plain = (modelPath: string, tried: ExecutionProviderName[]) => new InferenceWorker({
+    modelPath, executionProviders: tried, intraOpThreads: options.intraOpThreads,
     ...(options.allowSpinning === false ? { allowSpinning: false } : {}),
     inputName: bundle.manifest.input.name, outputName: bundle.manifest.output.name, lambdaInputName: LAMBDA_INPUT_NAME,
   });
-  const workers = { generalist: plain(bundle.generalistPath), expert: plain(bundle.expertPath) };
+  const generalist = plain(bundle.generalistPath, providers);
+  let expert: InferenceWorker | null = null;
   try {
     // One after the other: creating a session peaks well above its resident size, and two peaks at once add up.
-    await workers.generalist.start();
-    await workers.expert.start();
-    return { workers, sessions: 'plain', reason: choice.reason };
+    const started = await generalist.start();
+    expert = plain(bundle.expertPath, [started.executionProvider]);
+    await expert.start();
+    return { workers: { generalist, expert }, sessions: 'plain', reason: choice.reason, started };
   } catch (error) {
-    await workers.generalist.close();
-    await workers.expert.close();
-    return { workers: null, sessions: 'merged', reason: `plain sessions could not start (${(error as Error).message})` };
+    await generalist.close();
+    await expert?.close();
+    return { workers: null, sessions: 'merged', reason: `plain sessions could not start (${(error as Error).message})`, started: null };
   }
 }
 

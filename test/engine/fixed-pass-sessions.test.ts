@@ -49,13 +49,20 @@ test.each<PolicyName>(['generalist', 'expert', 't3b', 't3', 'dawin', 'ensemble']
   expectSameResults(await plain.infer(pixels, count, policy), await merged.infer(pixels, count, policy));
 });
 
-test('passLogits at λ=0 and λ=1 agree between plain and merged sessions; other λ run on the merged graph in both', async () => {
+test('the merged graph takes the offset form beside plain sessions and the exact lerp form alone', () => {
+  expect(plain.merged.summary.form).toBe('offset');
+  expect(merged.merged.summary.form).toBe('lerp');
+  expect(plain.merged.path).not.toBe(merged.merged.path);
+});
+
+test('passLogits at λ=0, λ=1 and between agree between the two engines', async () => {
+  // λ=0 and 1: plain sessions vs the lerp graph; 0.37: the offset vs the lerp graph (they differ only by rounding).
   for (const lambda of [0, 1, 0.37]) {
     const a = await plain.passLogits(pixels, count, lambda);
     const b = await merged.passLogits(pixels, count, lambda);
     let diff = 0;
     for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    expect(diff).toBeLessThan(lambda === 0.37 ? 1e-6 : 1e-4);
+    expect(diff).toBeLessThan(1e-4);
   }
 });
 

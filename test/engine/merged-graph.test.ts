@@ -63,6 +63,48 @@ describe.each(pairs)('merged graph of the $name pair', (pair) => {
     expect(adds.length).toBe(s.mergedInitializers);
   });
 
+  test('the offset form: bit-identical to lerp at λ=0, within 1e-4 of the expert at λ=1, within 1e-5 of lerp between', async () => {
+    const offset = buildMergedModel(generalist, expert, 'offset');
+    expect(offset.summary.form).toBe('offset');
+    expect(merged.summary.form).toBe('lerp');
+    const count = 5;
+    const dims = [count, 3, pair.size, pair.size];
+    const pixels = testPixels(count, pair.size, 7);
+    const ftRef = await runPlain(pair.expert, pixels, dims);
+    expect(maxAbsDiff(await runPlain(offset.bytes, pixels, dims, 0), await runPlain(merged.bytes, pixels, dims, 0))).toBe(0);
+    expect(maxAbsDiff(await runPlain(offset.bytes, pixels, dims, 1), ftRef)).toBeLessThan(1e-4);
+    const halfOffset = await runPlain(offset.bytes, pixels, dims, 0.5);
+    const halfLerp = await runPlain(merged.bytes, pixels, dims, 0.5);
+    expect(maxAbsDiff(halfOffset, halfLerp)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(halfOffset, ftRef)).toBeGreaterThan(1e-3);
+  });
+
+  test('the offset form stores the generalist and ΔW = W_ft − W_pt (float32) per differing weight, one Mul and one Add', () => {
+    const offset = buildMergedModel(generalist, expert, 'offset');
+    const graph = onnx.ModelProto.decode(offset.bytes).graph!;
+    const byName = new Map(graph.initializer!.map((t) => [t.name!, t]));
+    const s = offset.summary;
+    expect(byName.size).toBe(graph.initializer!.length);
+    expect(byName.size).toBe(2 * s.mergedInitializers + s.sharedInitializers);
+    expect([...byName.keys()].filter((n) => n.endsWith('::t3_offset')).length).toBe(s.mergedInitializers);
+    expect([...byName.keys()].some((n) => n.endsWith('::t3_expert'))).toBe(false);
+    const mergeNodes = graph.node!.filter((n) => n.name?.startsWith('t3_merge/'));
+    expect(mergeNodes.filter((n) => n.opType === 'Mul')).toHaveLength(s.mergedInitializers);
+    expect(mergeNodes.filter((n) => n.opType === 'Add')).toHaveLength(s.mergedInitializers);
+    expect(mergeNodes).toHaveLength(2 * s.mergedInitializers);
+    // One weight checked value by value against the two source models.
+    const source = (bytes: Buffer) => new Map(onnx.ModelProto.decode(bytes).graph!.initializer!.map((t) => [t.name!, t]));
+    const name = [...byName.keys()].find((n) => n.endsWith('::t3_offset'))!.replace('::t3_offset', '');
+    const floats = (t: onnx.ITensorProto) => t.rawData && t.rawData.length > 0
+      ? new Float32Array(Uint8Array.from(t.rawData).buffer) : Float32Array.from(t.floatData!);
+    const pt = floats(source(generalist).get(name)!);
+    const ft = floats(source(expert).get(name)!);
+    const delta = floats(byName.get(`${name}::t3_offset`)!);
+    expect(delta).toHaveLength(pt.length);
+    expect(Array.from(delta)).toEqual(Array.from(pt, (v, i) => Math.fround(ft[i] - v)));
+    expect(delta.some((v) => v !== 0)).toBe(true);
+  });
+
   test('a model merged with itself shares every weight', () => {
     const self = buildMergedModel(generalist, generalist);
     expect(self.summary.mergedInitializers).toBe(0);
@@ -117,6 +159,22 @@ describe('merge failures name the problem', () => {
     expect(() => buildMergedModel(generalist, onnx.ModelProto.encode(model).finish())).toThrow(/initializer "proj\.bias" has type 1 shape \[64\] in the generalist but type 1 shape \[32\]/);
   });
 
+  test('the offset form refuses a weight difference that overflows float32', () => {
+    const model = onnx.ModelProto.decode(expert);
+    const other = onnx.ModelProto.decode(generalist);
+    const set = (m: onnx.ModelProto, value: number) => {
+      const t = m.graph!.initializer!.find((i) => i.name === 'proj.bias')!;
+      const values = new Float32Array(Uint8Array.from(t.rawData!).buffer);
+      values[3] = value;
+      t.rawData = new Uint8Array(values.buffer);
+    };
+    set(model, 3e38);
+    set(other, -3e38);
+    const [g, e] = [onnx.ModelProto.encode(other).finish(), onnx.ModelProto.encode(model).finish()];
+    expect(() => buildMergedModel(g, e, 'offset')).toThrow(/initializer "proj\.bias": the expert's weight minus the generalist's is not a finite float32 at element 3/);
+    expect(buildMergedModel(g, e, 'lerp').summary.form).toBe('lerp');
+  });
+
   test('bytes that are not an ONNX model', () => {
     expect(() => buildMergedModel(Buffer.from('not a model at all, just text'), expert)).toThrow(/generalist: not an ONNX model/);
     expect(() => buildMergedModel(generalist, Buffer.alloc(0))).toThrow(/expert: not an ONNX model/);
@@ -144,6 +202,11 @@ describe('merged model cache', () => {
     const swapped = await getMergedModelFile({ ...request, generalistPath: request.expertPath, expertPath: request.generalistPath,
       generalistSha256: request.expertSha256, expertSha256: request.generalistSha256 });
     expect(swapped.path).not.toBe(first.path);
+    // So does the other form of the same pair.
+    const offset = await getMergedModelFile({ ...request, form: 'offset' });
+    expect(offset).toMatchObject({ cached: false, summary: { form: 'offset' } });
+    expect(offset.path).not.toBe(first.path);
+    expect(first.summary.form).toBe('lerp');
   });
 
   test('an unwritable cache folder falls back to the OS temp dir', async () => {
