@@ -16,6 +16,7 @@ import {
   getMergedModelFile,
   loadBundle,
   spreadCoefficientSample,
+  resolveIntraOpThreads,
   type ModelBundle,
 } from '../src/engine';
 import { LambdaBaker } from './bake-lambda';
@@ -63,7 +64,7 @@ interface PairSummary {
   name: string;
   parameters: number | null;
   inputSize: number;
-  mergedModel: { buildMs: number | null; mergedInitializers: number; sharedInitializers: number; outputMB: number };
+  mergedModel: { buildMs: number | null; offsetBuildMs: number | null; mergedInitializers: number; sharedInitializers: number; outputMB: number };
   sessionStartMs: { plain: number; merged: number; enginePlainFixed: number; engineMergedFixed: number; naivePlainPair: number };
   /** Peak RSS (MB) per configuration; sampled T3B uses the enginePlainFixed sessions. */
   peakRssMB: Record<RssConfig, number>;
@@ -191,9 +192,18 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
       generalistSha256: bundle.manifest.models.generalist.sha256, expertSha256: bundle.manifest.models.expert.sha256, cacheDir,
     });
     const buildMs = merged.cached ? null : Math.round(performance.now() - buildStarted);
+    // The offset form too, so every probe and engine below measures sessions, not a first build (both are cached).
+    const offsetStarted = performance.now();
+    const offset = await getMergedModelFile({
+      generalistPath: bundle.generalistPath, expertPath: bundle.expertPath, form: 'offset',
+      generalistSha256: bundle.manifest.models.generalist.sha256, expertSha256: bundle.manifest.models.expert.sha256, cacheDir,
+    });
+    const offsetBuildMs = offset.cached ? null : Math.round(performance.now() - offsetStarted);
 
     log(`[${name}] peak RSS probes (child processes)`);
-    const threads = String(options.intraOpThreads ?? 0);
+    // Every session of the bench, in this process and in the probes, gets the engine's thread count.
+    const intraOpThreads = resolveIntraOpThreads(options.intraOpThreads);
+    const threads = String(intraOpThreads);
     const sizeText = String(size);
     const pair = [bundle.generalistPath, bundle.expertPath];
     const hashes = [bundle.manifest.models.generalist.sha256, bundle.manifest.models.expert.sha256];
@@ -208,10 +218,10 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
     log(`[${name}] peak RSS MB: ${JSON.stringify(peakRssMB)}`);
 
     log(`[${name}] opening sessions`);
-    const plain = new InferenceWorker({ modelPath: bundle.generalistPath, executionProviders: ['cpu'], intraOpThreads: options.intraOpThreads, inputName: 'pixel_values', outputName: 'logits', lambdaInputName: 'lambda' });
+    const plain = new InferenceWorker({ modelPath: bundle.generalistPath, executionProviders: ['cpu'], intraOpThreads, inputName: 'pixel_values', outputName: 'logits', lambdaInputName: 'lambda' });
     closers.push(() => plain.close());
     const plainInfo = await plain.start();
-    const engineOptions = { executionProviders: ['cpu' as const], cacheDir, intraOpThreads: options.intraOpThreads, log: () => undefined };
+    const engineOptions = { executionProviders: ['cpu' as const], cacheDir, intraOpThreads, log: () => undefined };
     let opened = performance.now();
     const mergedFixed = await T3Engine.open(bundle, { ...engineOptions, fixedPassSessions: 'merged' });
     const mergedFixedMs = performance.now() - opened;
@@ -223,7 +233,7 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
 
     // The naive T3B: two resident plain sessions for the fixed passes, then per batch bake λ_B into a weight set
     // and create a new session for the merged pass (what one does without the merged graph).
-    const sessionOptions: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}) };
+    const sessionOptions: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: intraOpThreads };
     const naiveStarted = performance.now();
     const naivePt = await ort.InferenceSession.create(bundle.generalistPath, sessionOptions);
     const naiveFt = await ort.InferenceSession.create(bundle.expertPath, sessionOptions);
@@ -285,7 +295,7 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
       name,
       parameters,
       inputSize: size,
-      mergedModel: { buildMs, mergedInitializers: merged.summary.mergedInitializers, sharedInitializers: merged.summary.sharedInitializers, outputMB: round(merged.summary.outputBytes / 2 ** 20, 1) },
+      mergedModel: { buildMs, offsetBuildMs, mergedInitializers: merged.summary.mergedInitializers, sharedInitializers: merged.summary.sharedInitializers, outputMB: round(merged.summary.outputBytes / 2 ** 20, 1) },
       sessionStartMs: {
         plain: plainInfo.createMs, merged: mergedFixed.sessionCreateMs, enginePlainFixed: Math.round(plainFixedMs),
         engineMergedFixed: Math.round(mergedFixedMs), naivePlainPair: Math.round(naivePairMs),
@@ -331,7 +341,7 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Recor
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', totalMemoryMB: Math.round(os.totalmem() / 2 ** 20), node: process.version, onnxruntime: ort.env.versions?.common ?? 'unknown' },
     executionProvider: 'cpu',
-    options: { batchSizes: options.batchSizes, reps: options.reps, vitReps: options.vitReps, maxSecondsPerMeasure: options.maxSecondsPerMeasure, intraOpThreads: options.intraOpThreads ?? 'default' },
+    options: { batchSizes: options.batchSizes, reps: options.reps, vitReps: options.vitReps, maxSecondsPerMeasure: options.maxSecondsPerMeasure, intraOpThreads: resolveIntraOpThreads(options.intraOpThreads) },
     targets: {
       t3bPlainFixedOverSingleAtBatch1: '>= 0.30 (ViT-B)', t3bPlainFixedOverSingleAtBatch8: '>= 0.32 (ViT-B)',
       t3bSampled4OverSingleAtBatch32: '>= 0.6 (ViT-B)', plainFixedRssOverPlain: '<= 3.2', mergedFixedRssOverMergedSession: '<= 1.1',

@@ -8,7 +8,7 @@
 //   naive  <generalist> <expert> <size> <threads>         two plain sessions + one session rebuilt at λ_B
 import { promises as fs } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import { peakResidentSetMB, T3Engine } from '../src/engine';
+import { peakResidentSetMB, resolveIntraOpThreads, T3Engine } from '../src/engine';
 import { defaultPolicyConfig } from '../src/t3';
 import { LambdaBaker } from './bake-lambda';
 import { pairBundle } from './pair-bundle';
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const [mode, ...args] = process.argv.slice(2);
   const started = performance.now();
   const sessionOptions = (threads: string): ort.InferenceSession.SessionOptions =>
-    ({ executionProviders: ['cpu'], ...(Number(threads) > 0 ? { intraOpNumThreads: Number(threads) } : {}) });
+    ({ executionProviders: ['cpu'], intraOpNumThreads: resolveIntraOpThreads(Number(threads) > 0 ? Number(threads) : undefined) });
   const image = (size: number) => new Float32Array(3 * size * size).fill(0.1);
   let createMs = 0;
   if (mode === 'plain' || mode === 'merged') {

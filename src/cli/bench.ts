@@ -13,7 +13,7 @@ options:
   --vit-reps N         timed repetitions per measurement on the ViT-B pair (default 1)
   --batch-sizes LIST   batch sizes to measure, comma-separated (default 1,8,32)
   --max-seconds S      stop repeating a measurement after S seconds (default 60)
-  --threads N          ONNX Runtime intra-op threads (default: its own choice)
+  --threads N          ONNX Runtime intra-op threads (default: the CPUs this process may use, as the engine)
   --skip-vit           leave out the ViT-B pair
   --skip-demo          leave out the demo bundle
   --vit-dir DIR        reuse a pair (generalist.onnx, expert.onnx) instead of generating one

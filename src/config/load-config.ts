@@ -23,7 +23,7 @@ export function mergeConfig(base: unknown, overlay: unknown): unknown {
 interface EnvBinding {
   name: string;
   path: string[];
-  kind: 'string' | 'nullableString' | 'integer' | 'number' | 'list' | 'framePolicy' | 'boolean';
+  kind: 'string' | 'nullableString' | 'integer' | 'number' | 'list' | 'integerOrWord' | 'boolean';
 }
 
 /** Every environment variable the sidecar reads; each overrides the file and the defaults. */
@@ -42,11 +42,12 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { name: 'T3_QUEUE_BOUND', path: ['batching', 'queueBound'], kind: 'integer' },
   { name: 'T3_COEFFICIENT_SAMPLE', path: ['batching', 'coefficientSample'], kind: 'integer' },
   { name: 'T3_POLICY', path: ['inference', 'policy'], kind: 'string' },
-  { name: 'T3_FRAME_POLICY', path: ['inference', 'framePolicy'], kind: 'framePolicy' },
+  { name: 'T3_FRAME_POLICY', path: ['inference', 'framePolicy'], kind: 'integerOrWord' },
   { name: 'T3_PIXEL_SOURCE', path: ['inference', 'pixelSource'], kind: 'string' },
   { name: 'T3_ON_BAD_IMAGE', path: ['inference', 'onBadImage'], kind: 'string' },
   { name: 'T3_EXECUTION_PROVIDERS', path: ['inference', 'executionProviders'], kind: 'list' },
   { name: 'T3_FIXED_PASS_SESSIONS', path: ['inference', 'fixedPassSessions'], kind: 'string' },
+  { name: 'T3_INTRA_OP_THREADS', path: ['inference', 'intraOpThreads'], kind: 'integerOrWord' },
   { name: 'T3_RETRY_MAX_ATTEMPTS', path: ['retry', 'maxAttempts'], kind: 'integer' },
   { name: 'T3_GRPC_LISTEN', path: ['grpc', 'listen'], kind: 'string' },
   { name: 'T3_GRPC_TLS_CERT_FILE', path: ['grpc', 'tls', 'certFile'], kind: 'string' },
@@ -76,7 +77,7 @@ function envValue(b: EnvBinding, raw: string): unknown {
     }
     case 'list':
       return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-    case 'framePolicy':
+    case 'integerOrWord':
       return /^\d+$/.test(raw) ? Number(raw) : raw;
     case 'boolean':
       if (raw === 'true' || raw === '1') return true;

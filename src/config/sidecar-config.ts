@@ -94,6 +94,11 @@ export interface InferenceConfig {
    * allows). Read when bundles are (re)loaded.
    */
   fixedPassSessions: 'auto' | 'plain' | 'merged';
+  /**
+   * ONNX Runtime intra-op threads per session: `auto` (the CPUs this process may use, engine/intra-op-threads.ts) or a
+   * count, e.g. to leave cores to Orthanc on a shared host. Read when bundles are (re)loaded.
+   */
+  intraOpThreads: 'auto' | number;
 }
 
 export interface GrpcTlsConfig {
@@ -244,6 +249,7 @@ export function defaultSidecarConfig(): SidecarConfig {
       executionProviders: ['cuda', 'cpu'],
       decodeConcurrency: 2,
       fixedPassSessions: 'auto',
+      intraOpThreads: 'auto',
     },
     triage: {
       // SNOMED CT codes from docs/SR.md; thresholds are probabilities in [0,1].

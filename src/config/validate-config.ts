@@ -182,7 +182,7 @@ function batching(v: unknown, key: string): BatchingConfig {
 }
 
 function inference(v: unknown, key: string): InferenceConfig {
-  const o = obj(v, key, ['policy', 'wiseAlpha', 'framePolicy', 'pixelSource', 'onBadImage', 'executionProviders', 'decodeConcurrency', 'fixedPassSessions']);
+  const o = obj(v, key, ['policy', 'wiseAlpha', 'framePolicy', 'pixelSource', 'onBadImage', 'executionProviders', 'decodeConcurrency', 'fixedPassSessions', 'intraOpThreads']);
   let framePolicy: InferenceConfig['framePolicy'];
   if (typeof o.framePolicy === 'number') framePolicy = num(o.framePolicy, `${key}.framePolicy`, 0, 100000, true);
   else framePolicy = oneOf(o.framePolicy, `${key}.framePolicy`, ['first', 'middle', 'all'] as const);
@@ -199,6 +199,7 @@ function inference(v: unknown, key: string): InferenceConfig {
     executionProviders: providers,
     decodeConcurrency: num(o.decodeConcurrency, `${key}.decodeConcurrency`, 1, 64, true),
     fixedPassSessions: oneOf(o.fixedPassSessions, `${key}.fixedPassSessions`, ['auto', 'plain', 'merged'] as const),
+    intraOpThreads: o.intraOpThreads === 'auto' ? 'auto' : num(o.intraOpThreads, `${key}.intraOpThreads ("auto" or a count)`, 1, 1024, true),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { missingPrerequisite, REAL_MACHINE, type MachineProbe } from './provider-prerequisites';
+import { resolveIntraOpThreads } from './intra-op-threads';
 
 export type ExecutionProviderName = 'cuda' | 'webgpu' | 'cpu';
 
@@ -74,7 +75,8 @@ export async function createSessionWithFallback(
     const started = Date.now();
     const options: InferenceSession.SessionOptions = {
       executionProviders: [provider],
-      ...(intraOpThreads ? { intraOpNumThreads: intraOpThreads } : {}),
+      // Always an explicit count: ONNX Runtime's default pins its threads (intra-op-threads.ts).
+      intraOpNumThreads: resolveIntraOpThreads(intraOpThreads),
       ...(Object.keys(sessionConfig).length > 0 ? { extra: sessionConfig } : {}),
       ...(tuning.memoryPattern === false ? { enableMemPattern: false } : {}),
     };

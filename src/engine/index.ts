@@ -34,6 +34,7 @@ export {
   type FixedPassSessionsSetting,
   type MemoryProbe,
 } from './fixed-pass-sessions';
+export { cpuQuota, defaultIntraOpThreads, resolveIntraOpThreads } from './intra-op-threads';
 export { memoryAllocator, peakResidentSetMB, residentSetMB } from './process-memory';
 export { spreadCoefficientSample } from './coefficient-sample';
 export { CUDA_PROVIDER_MARKER, CUDA_PROVIDER_PACKAGES, cudaProviderPackageFor, type CudaProviderMarker, type CudaProviderPackage } from './cuda-provider-package';

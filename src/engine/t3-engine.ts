@@ -22,12 +22,14 @@ import {
 } from './fixed-pass-sessions';
 import { DEFAULT_EXECUTION_PROVIDERS, parseExecutionProviders, type ExecutionProviderName, type ProviderFailure } from './execution-providers';
 import { InferenceWorker, type WorkerSessionInfo } from './inference-worker-client';
+import { resolveIntraOpThreads } from './intra-op-threads';
 import { getMergedModelFile, type MergedModelFile } from './merged-cache';
-import { LAMBDA_INPUT_NAME } from './merged-graph';
+import { LAMBDA_INPUT_NAME, type MergedGraphForm } from './merged-graph';
 
 export interface EngineOptions {
   /** Tried in order; the first that starts is used (default cuda, webgpu, cpu). */
   executionProviders?: ExecutionProviderName[];
+  /** ONNX Runtime intra-op threads per session (default: the CPUs this process may use; intra-op-threads.ts). */
   intraOpThreads?: number;
   /** Where the merged model is cached (default `<bundle>/.cache/`, or the OS temp dir when that is read-only). */
   cacheDir?: string;
@@ -130,30 +132,34 @@ export class T3Engine {
     } catch (error) {
       throw new EngineError((error as Error).message);
     }
+    // Resolved once so the log says what every session of the engine got.
+    const intraOpThreads = resolveIntraOpThreads(options.intraOpThreads);
     const sizes = await Promise.all([bundle.generalistPath, bundle.expertPath].map(async (file) => (await fs.stat(file)).size));
     const choice = chooseFixedPassSessions(options.fixedPassSessions ?? 'auto', sizes, options.memory ?? REAL_MEMORY);
-    // The plain sessions start first: whether they run decides which merged graph is needed.
-    const plain = await openPlainSessions(bundle, { ...options, allowSpinning: options.allowSpinning ?? choice.sessions !== 'plain' }, providers, choice);
+    // Beside plain sessions the merged graph serves only the merged pass (workerFor), never λ=0 or λ=1, so it can
+    // take the faster offset form; alone it must reproduce both models exactly (lerp). It is built (or read from the
+    // cache) before any session starts: a first build holds both models' bytes and peaks above the sessions' size.
+    const mergedFile = (form: MergedGraphForm) => getMergedModelFile({
+      generalistPath: bundle.generalistPath,
+      expertPath: bundle.expertPath,
+      generalistSha256: bundle.manifest.models.generalist.sha256,
+      expertSha256: bundle.manifest.models.expert.sha256,
+      form,
+      cacheDir: options.cacheDir ?? path.join(bundle.dir, '.cache'),
+    });
+    let merged = await mergedFile(choice.sessions === 'plain' ? 'offset' : 'lerp');
+    const plain = await openPlainSessions(bundle, { ...options, intraOpThreads, allowSpinning: options.allowSpinning ?? choice.sessions !== 'plain' }, providers, choice);
     const spinning = options.allowSpinning ?? plain.sessions !== 'plain';
-    let merged: MergedModelFile;
     let worker: InferenceWorker | null = null;
     let started: WorkerSessionInfo;
     try {
-      // With plain sessions the merged graph serves only the merged pass (workerFor), never λ=0 or λ=1, so it can
-      // take the faster offset form; alone it must reproduce both models exactly (lerp).
-      merged = await getMergedModelFile({
-        generalistPath: bundle.generalistPath,
-        expertPath: bundle.expertPath,
-        generalistSha256: bundle.manifest.models.generalist.sha256,
-        expertSha256: bundle.manifest.models.expert.sha256,
-        form: plain.sessions === 'plain' ? 'offset' : 'lerp',
-        cacheDir: options.cacheDir ?? path.join(bundle.dir, '.cache'),
-      });
+      // Plain sessions that could not start leave the merged session to serve the fixed passes: it needs the exact form.
+      if (plain.sessions === 'merged' && merged.summary.form !== 'lerp') merged = await mergedFile('lerp');
       worker = new InferenceWorker({
         modelPath: merged.path,
         // Same provider as the plain sessions: the three passes of a batch must run on one device.
         executionProviders: plain.started ? [plain.started.executionProvider] : providers,
-        intraOpThreads: options.intraOpThreads,
+        intraOpThreads,
         inputName: bundle.manifest.input.name,
         outputName: bundle.manifest.output.name,
         lambdaInputName: LAMBDA_INPUT_NAME,
@@ -171,7 +177,7 @@ export class T3Engine {
     const failures = plain.started ? plain.started.failures : started.failures;
     // One short line: the providers' own errors are long (library paths); `doctor` and engine.providerFailures hold them.
     const skipped = failures.length ? ` (${failures.map((f) => f.provider).join(', ')} could not start: see \`orthanc-t3 doctor\`)` : '';
-    (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: ${bundle.manifest.name} ${bundle.manifest.version} on execution provider ${started.executionProvider}${skipped}; fixed passes: ${plain.sessions} sessions (${plain.reason}); merged graph: ${merged.summary.form} form`);
+    (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: ${bundle.manifest.name} ${bundle.manifest.version} on ${started.executionProvider}, ${intraOpThreads} thread${intraOpThreads === 1 ? '' : 's'}${skipped}; fixed passes: ${plain.sessions} sessions (${plain.reason}); merged pass: ${merged.summary.form} graph`);
     return new T3Engine(bundle, merged, worker, { ...started, failures }, plain);
   }
 

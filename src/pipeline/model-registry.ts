@@ -103,6 +103,7 @@ export class ModelRegistry {
         const engine = await T3Engine.open(bundle, {
           executionProviders: config.inference.executionProviders,
           fixedPassSessions: config.inference.fixedPassSessions,
+          intraOpThreads: config.inference.intraOpThreads === 'auto' ? undefined : config.inference.intraOpThreads,
           log: (message) => this.deps.log('engine', { bundle: entry.name, message }),
         });
         const m = bundle.manifest;

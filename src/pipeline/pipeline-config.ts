@@ -27,6 +27,8 @@ export interface PipelineConfig {
     decodeConcurrency: number;
     /** Sessions of the fixed passes (engine/fixed-pass-sessions.ts); absent: auto. Read when bundles load. */
     fixedPassSessions?: 'auto' | 'plain' | 'merged';
+    /** ONNX Runtime intra-op threads per session (engine/intra-op-threads.ts); absent: auto. Read when bundles load. */
+    intraOpThreads?: 'auto' | number;
   };
   triage: TriageConfig;
   retry: RetrySettings;

@@ -44,3 +44,14 @@ test('environment: T3_COEFFICIENT_SAMPLE and T3_FIXED_PASS_SESSIONS', () => {
   });
   expect(() => configFromEnv({ T3_COEFFICIENT_SAMPLE: 'x' })).toThrow(/T3_COEFFICIENT_SAMPLE/);
 });
+
+test('inference.intraOpThreads: "auto" (the default) or a count from 1', () => {
+  expect(validateSidecarConfig(defaultSidecarConfig()).inference.intraOpThreads).toBe('auto');
+  expect(validateSidecarConfig(withSection('inference', { intraOpThreads: 3 })).inference.intraOpThreads).toBe(3);
+  for (const bad of [0, 1.5, 'many', null]) {
+    const error = errorOf(() => validateSidecarConfig(withSection('inference', { intraOpThreads: bad })));
+    expect(error.message).toMatch(/T3\.inference\.intraOpThreads/);
+  }
+  expect(configFromEnv({ T3_INTRA_OP_THREADS: '2' })).toEqual({ inference: { intraOpThreads: 2 } });
+  expect(configFromEnv({ T3_INTRA_OP_THREADS: 'auto' })).toEqual({ inference: { intraOpThreads: 'auto' } });
+});

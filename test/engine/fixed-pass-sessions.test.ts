@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import { defaultPolicyConfig, type PolicyName } from '../../src/t3';
 import { T3Engine, chooseFixedPassSessions, loadBundle, type BatchInference, type ModelBundle } from '../../src/engine';
 import { demoDir, removeTempDirs, tempDir, testPixels } from './onnx-test-helpers';
@@ -76,4 +77,36 @@ test('auto: plain when the two extra sessions fit with headroom, merged when the
   expect(tight.reason).toMatch(/does not fit in 1024 MiB available/);
   expect(chooseFixedPassSessions('plain', files, { availableBytes: () => 0 }).sessions).toBe('plain');
   expect(chooseFixedPassSessions('merged', files, { availableBytes: () => 64 * GiB }).sessions).toBe('merged');
+});
+
+test('plain sessions that cannot start leave the fixed passes to the merged session, in the exact lerp form', async () => {
+  const dir = await tempDir('fixed-pass-fallback');
+  const bundleDir = `${dir}/bundle`;
+  await fs.cp(demoDir, bundleDir, { recursive: true });
+  const copy = await loadBundle(bundleDir);
+  const cacheDir = `${dir}/cache`;
+  // Both forms cached first, so the engine below never reads the model files for the merge.
+  for (const fixedPassSessions of ['plain', 'merged'] as const) {
+    await (await T3Engine.open(copy, { executionProviders: ['cpu'], cacheDir, fixedPassSessions, log: () => undefined })).close();
+  }
+  // The generalist file is damaged after the bundle was read: its plain session cannot start.
+  await fs.writeFile(copy.generalistPath, 'not an ONNX model any more');
+  const lines: string[] = [];
+  const fallback = await T3Engine.open(copy, { executionProviders: ['cpu'], cacheDir, fixedPassSessions: 'plain', log: (line) => lines.push(line) });
+  try {
+    expect(fallback.fixedPassSessions.sessions).toBe('merged');
+    expect(fallback.fixedPassSessions.reason).toMatch(/^plain sessions could not start \(/);
+    expect(fallback.merged.summary.form).toBe('lerp');
+    expect(lines.join('\n')).toMatch(/fixed passes: merged sessions \(plain sessions could not start .*\); merged pass: lerp graph/);
+    expectSameResults(await fallback.infer(pixels, count, defaultPolicyConfig('t3b')), await merged.infer(pixels, count, defaultPolicyConfig('t3b')));
+  } finally {
+    await fallback.close();
+  }
+});
+
+test('every session of an engine gets an explicit intra-op thread count, said in the engine line', async () => {
+  const lines: string[] = [];
+  const engine = await T3Engine.open(bundle, { executionProviders: ['cpu'], cacheDir: await tempDir('threads-cache'), intraOpThreads: 1, log: (line) => lines.push(line) });
+  await engine.close();
+  expect(lines.join('\n')).toMatch(/ on cpu, 1 thread;/);
 });
