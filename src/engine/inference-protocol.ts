@@ -1,5 +1,25 @@
 import type { ExecutionProviderName, ProviderFailure } from './execution-providers';
 
+/**
+ * Whether idle intra-op threads spin (busy-wait for the next piece of work) or sleep.
+ * - `within-runs`: they spin inside a run and stop at its end (session.force_spinning_stop). The engine's passes
+ *   take turns on the same cores with JavaScript work between them, so threads still spinning after a run only slow
+ *   the next session's run, while spinning inside a run saves a wake-up per operator.
+ * - `off`: they never spin (session.intra_op.allow_spinning = 0).
+ * - `always`: ONNX Runtime's default (spin after a run too).
+ * Measured on the ViT-B pair, 2 threads, three sessions taking turns as the engine's T3B does (plain, plain, offset
+ * merged; 2-core machine; one process, interleaved): batch 8 0.327× a single plain pass's throughput within runs,
+ * 0.318 always, 0.308 off; batch 1 0.307, 0.275, 0.302.
+ */
+export type SessionSpinning = 'within-runs' | 'off' | 'always';
+
+/** ONNX Runtime session config entries (onnxruntime_session_options_config_keys.h) for each setting. */
+export const SPINNING_CONFIG: Record<SessionSpinning, Record<string, string>> = {
+  'within-runs': { 'session.force_spinning_stop': '1' },
+  off: { 'session.intra_op.allow_spinning': '0' },
+  always: {},
+};
+
 /** Messages between InferenceWorker (main thread) and inference-worker.ts (the thread that owns the session). */
 export interface WorkerInit {
   modelPath: string;
@@ -9,16 +29,8 @@ export interface WorkerInit {
   outputName: string;
   /** Name of the scalar float λ input of a merged model, fed only when the model has it. */
   lambdaInputName: string;
-  /**
-   * False: the session's intra-op threads sleep as soon as a run ends instead of spinning for more work. Default:
-   * ONNX Runtime's (spinning). The engine's three sessions (plain fixed passes) take turns on the same cores, so the
-   * spinning threads of one slow the next one's run: on the ViT-B pair at batch 1 (2-core machine, jemalloc, three
-   * paired runs of 8 rotated rounds each) T3B took 740/725/733 ms without spinning against 773/739/735 ms with it
-   * (0.302–0.304× against 0.285–0.299× a plain session's throughput, ~220 ms either way); at batch 8 and on the small
-   * demo CNN the two were within the noise. So the engine turns spinning off when it runs three sessions
-   * (EngineOptions.allowSpinning).
-   */
-  allowSpinning?: boolean;
+  /** What the session's intra-op threads do when they run out of work (SessionSpinning); default within-runs. */
+  spinning?: SessionSpinning;
   /**
    * False: ONNX Runtime plans no memory pattern for this session. The merged graph recomputes every merged weight as
    * an intermediate on each run; with a pattern, the second run allocates one planned block for all of them beside

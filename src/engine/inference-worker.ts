@@ -3,7 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { createSessionWithFallback } from './execution-providers';
-import type { RunRequest, WorkerInit, WorkerReply } from './inference-protocol';
+import { SPINNING_CONFIG, type RunRequest, type WorkerInit, type WorkerReply } from './inference-protocol';
 
 // Provider start failures are caught and reported by the engine; ONNX Runtime's own stderr copy would be noise.
 ort.env.logLevel = 'fatal';
@@ -15,7 +15,7 @@ const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMess
 async function main(): Promise<void> {
   let started;
   try {
-    const config: Record<string, string> = init.allowSpinning === false ? { 'session.intra_op.allow_spinning': '0' } : {};
+    const config = SPINNING_CONFIG[init.spinning ?? 'within-runs'];
     started = await createSessionWithFallback(ort, init.modelPath, init.executionProviders, init.intraOpThreads, undefined, {
       config, ...(init.memoryPattern === false ? { memoryPattern: false } : {}),
     });

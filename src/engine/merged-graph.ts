@@ -86,16 +86,27 @@ function dimsText(t: onnx.ITensorProto): string {
   return `[${(t.dims ?? []).map((d) => String(d)).join(', ')}]`;
 }
 
-/** The values of a float32 tensor (raw little-endian bytes or the repeated float field). */
+const LITTLE_ENDIAN_HOST = new Uint8Array(Float32Array.of(1).buffer)[3] === 0x3f;
+
+/** The values of a float32 tensor (raw little-endian bytes or the repeated float field), in a buffer of their own. */
 function floatValues(t: onnx.ITensorProto): Float32Array {
   if (t.rawData && t.rawData.length > 0) {
     const raw = t.rawData;
+    // A copy: the raw bytes sit at any offset of the decoded file, and a Float32Array needs 4-byte alignment.
+    if (LITTLE_ENDIAN_HOST) return new Float32Array(Uint8Array.from(raw).buffer);
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const values = new Float32Array(raw.byteLength / 4);
-    for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(i * 4, true);
-    return values;
+    return Float32Array.from({ length: raw.byteLength / 4 }, (_, i) => view.getFloat32(i * 4, true));
   }
   return Float32Array.from(t.floatData ?? []);
+}
+
+/** Raw little-endian bytes of float32 values. */
+function rawFloatBytes(values: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN_HOST) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const raw = new Uint8Array(values.length * 4);
+  const view = new DataView(raw.buffer);
+  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  return raw;
 }
 
 /** `ft − pt` element by element, rounded to float32, as a raw-data tensor of the same shape. */
@@ -109,10 +120,7 @@ function offsetTensor(name: string, pt: onnx.ITensorProto, ft: onnx.ITensorProto
       throw new MergeError(`initializer "${pt.name}": the expert's weight minus the generalist's is not a finite float32 at element ${i} (${a[i]} and ${b[i]}); the offset form of the merged graph needs finite differences`);
     }
   }
-  const raw = new Uint8Array(offset.length * 4);
-  const view = new DataView(raw.buffer);
-  offset.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  return onnx.TensorProto.create({ name, dataType: FLOAT, dims: pt.dims, rawData: raw });
+  return onnx.TensorProto.create({ name, dataType: FLOAT, dims: pt.dims, rawData: rawFloatBytes(offset) });
 }
 
 /** True when the two tensors hold the same type, shape and values. */

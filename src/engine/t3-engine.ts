@@ -21,6 +21,7 @@ import {
   type MemoryProbe,
 } from './fixed-pass-sessions';
 import { DEFAULT_EXECUTION_PROVIDERS, parseExecutionProviders, type ExecutionProviderName, type ProviderFailure } from './execution-providers';
+import type { SessionSpinning } from './inference-protocol';
 import { InferenceWorker, type WorkerSessionInfo } from './inference-worker-client';
 import { resolveIntraOpThreads } from './intra-op-threads';
 import { getMergedModelFile, type MergedModelFile } from './merged-cache';
@@ -39,12 +40,8 @@ export interface EngineOptions {
   fixedPassSessions?: FixedPassSessionsSetting;
   /** What `auto` reads (tests pass their own). */
   memory?: MemoryProbe;
-  /**
-   * Let the sessions' idle threads spin between runs. Default: off when the fixed passes run on plain sessions (three
-   * sessions take turns on the same cores, and one's spinning threads slow the next), on (ONNX Runtime's default) with
-   * the merged session alone; see inference-protocol.ts.
-   */
-  allowSpinning?: boolean;
+  /** What the sessions' idle threads do (inference-protocol.ts SessionSpinning); default within-runs. */
+  spinning?: SessionSpinning;
 }
 
 /** Per-batch choices of `infer` beyond the policy. */
@@ -148,8 +145,7 @@ export class T3Engine {
       cacheDir: options.cacheDir ?? path.join(bundle.dir, '.cache'),
     });
     let merged = await mergedFile(choice.sessions === 'plain' ? 'offset' : 'lerp');
-    const plain = await openPlainSessions(bundle, { ...options, intraOpThreads, allowSpinning: options.allowSpinning ?? choice.sessions !== 'plain' }, providers, choice);
-    const spinning = options.allowSpinning ?? plain.sessions !== 'plain';
+    const plain = await openPlainSessions(bundle, { ...options, intraOpThreads }, providers, choice);
     let worker: InferenceWorker | null = null;
     let started: WorkerSessionInfo;
     try {
@@ -163,7 +159,7 @@ export class T3Engine {
         inputName: bundle.manifest.input.name,
         outputName: bundle.manifest.output.name,
         lambdaInputName: LAMBDA_INPUT_NAME,
-        ...(spinning ? {} : { allowSpinning: false }),
+        ...(options.spinning ? { spinning: options.spinning } : {}),
         memoryPattern: false,
       });
       started = await worker.start();
@@ -406,7 +402,7 @@ async function openPlainSessions(bundle: ModelBundle, options: EngineOptions, pr
   if (choice.sessions === 'merged') return { workers: null, sessions: 'merged', reason: choice.reason, started: null };
   const plain = (modelPath: string, tried: ExecutionProviderName[]) => new InferenceWorker({
     modelPath, executionProviders: tried, intraOpThreads: options.intraOpThreads,
-    ...(options.allowSpinning === false ? { allowSpinning: false } : {}),
+    ...(options.spinning ? { spinning: options.spinning } : {}),
     inputName: bundle.manifest.input.name, outputName: bundle.manifest.output.name, lambdaInputName: LAMBDA_INPUT_NAME,
   });
   const generalist = plain(bundle.generalistPath, providers);
