@@ -22,7 +22,7 @@ import {
 } from './fixed-pass-sessions';
 import { DEFAULT_EXECUTION_PROVIDERS, parseExecutionProviders, type ExecutionProviderName, type ProviderFailure } from './execution-providers';
 import type { SessionSpinning } from './inference-protocol';
-import { InferenceWorker, type WorkerSessionInfo } from './inference-worker-client';
+import { InferenceWorker } from './inference-worker-client';
 import { resolveIntraOpThreads } from './intra-op-threads';
 import { getMergedModelFile, type MergedModelFile } from './merged-cache';
 import { LAMBDA_INPUT_NAME, type MergedGraphForm } from './merged-graph';
@@ -145,32 +145,33 @@ export class T3Engine {
       cacheDir: options.cacheDir ?? path.join(bundle.dir, '.cache'),
     });
     let merged = await mergedFile(choice.sessions === 'plain' ? 'offset' : 'lerp');
-    const plain = await openPlainSessions(bundle, { ...options, intraOpThreads }, providers, choice);
-    let worker: InferenceWorker | null = null;
-    let started: WorkerSessionInfo;
-    try {
-      // Plain sessions that could not start leave the merged session to serve the fixed passes: it needs the exact form.
-      if (plain.sessions === 'merged' && merged.summary.form !== 'lerp') merged = await mergedFile('lerp');
-      worker = new InferenceWorker({
-        modelPath: merged.path,
-        // Same provider as the plain sessions: the three passes of a batch must run on one device.
-        executionProviders: plain.started ? [plain.started.executionProvider] : providers,
-        intraOpThreads,
-        inputName: bundle.manifest.input.name,
-        outputName: bundle.manifest.output.name,
-        lambdaInputName: LAMBDA_INPUT_NAME,
-        ...(options.spinning ? { spinning: options.spinning } : {}),
-        memoryPattern: false,
-      });
-      started = await worker.start();
-    } catch (error) {
-      await worker?.close();
-      await plain.workers?.generalist.close();
-      await plain.workers?.expert.close();
-      throw error;
+    const mergedWorker = (file: MergedModelFile, tried: ExecutionProviderName[]) => new InferenceWorker({
+      modelPath: file.path,
+      executionProviders: tried,
+      intraOpThreads,
+      inputName: bundle.manifest.input.name,
+      outputName: bundle.manifest.output.name,
+      lambdaInputName: LAMBDA_INPUT_NAME,
+      ...(options.spinning ? { spinning: options.spinning } : {}),
+      memoryPattern: false,
+    });
+    // The merged session starts first and picks the provider; the plain ones follow on it (one device per batch).
+    let worker = mergedWorker(merged, providers);
+    let started = await worker.start();
+    const failures = started.failures;
+    const plain = await openPlainSessions(bundle, { ...options, intraOpThreads }, started.executionProvider, choice);
+    if (plain.sessions === 'merged' && merged.summary.form !== 'lerp') {
+      // The plain sessions could not start, so the merged session serves the fixed passes too: it needs the exact form.
+      await worker.close();
+      try {
+        merged = await mergedFile('lerp');
+        worker = mergedWorker(merged, [started.executionProvider]);
+        started = await worker.start();
+      } catch (error) {
+        await worker.close();
+        throw error;
+      }
     }
-    // The providers that could not start were found by the first session that tried the list.
-    const failures = plain.started ? plain.started.failures : started.failures;
     // One short line: the providers' own errors are long (library paths); `doctor` and engine.providerFailures hold them.
     const skipped = failures.length ? ` (${failures.map((f) => f.provider).join(', ')} could not start: see \`orthanc-t3 doctor\`)` : '';
     (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: ${bundle.manifest.name} ${bundle.manifest.version} on ${started.executionProvider}, ${intraOpThreads} thread${intraOpThreads === 1 ? '' : 's'}${skipped}; fixed passes: ${plain.sessions} sessions (${plain.reason}); merged pass: ${merged.summary.form} graph`);
@@ -393,30 +394,27 @@ function checkSample(sample: readonly number[], count: number): number[] {
 }
 
 /**
- * Starts the plain sessions of the fixed passes when the setting resolves to plain: the generalist's tries the
- * providers in order, the expert's uses the one it got. When they cannot start, the merged session serves the fixed
- * passes and the reason says why.
+ * Starts the plain sessions of the fixed passes when the setting resolves to plain, on the provider the merged
+ * session got. When they cannot start, the merged session serves the fixed passes and the reason says why.
  */
-async function openPlainSessions(bundle: ModelBundle, options: EngineOptions, providers: ExecutionProviderName[], choice: FixedPassSessionsChoice):
-  Promise<{ workers: { generalist: InferenceWorker; expert: InferenceWorker } | null; sessions: FixedPassSessions; reason: string; started: WorkerSessionInfo | null }> {
-  if (choice.sessions === 'merged') return { workers: null, sessions: 'merged', reason: choice.reason, started: null };
-  const plain = (modelPath: string, tried: ExecutionProviderName[]) => new InferenceWorker({
-    modelPath, executionProviders: tried, intraOpThreads: options.intraOpThreads,
+async function openPlainSessions(bundle: ModelBundle, options: EngineOptions, provider: ExecutionProviderName, choice: FixedPassSessionsChoice):
+  Promise<{ workers: { generalist: InferenceWorker; expert: InferenceWorker } | null; sessions: FixedPassSessions; reason: string }> {
+  if (choice.sessions === 'merged') return { workers: null, sessions: 'merged', reason: choice.reason };
+  const plain = (modelPath: string) => new InferenceWorker({
+    modelPath, executionProviders: [provider], intraOpThreads: options.intraOpThreads,
     ...(options.spinning ? { spinning: options.spinning } : {}),
     inputName: bundle.manifest.input.name, outputName: bundle.manifest.output.name, lambdaInputName: LAMBDA_INPUT_NAME,
   });
-  const generalist = plain(bundle.generalistPath, providers);
-  let expert: InferenceWorker | null = null;
+  const workers = { generalist: plain(bundle.generalistPath), expert: plain(bundle.expertPath) };
   try {
     // One after the other: creating a session peaks well above its resident size, and two peaks at once add up.
-    const started = await generalist.start();
-    expert = plain(bundle.expertPath, [started.executionProvider]);
-    await expert.start();
-    return { workers: { generalist, expert }, sessions: 'plain', reason: choice.reason, started };
+    await workers.generalist.start();
+    await workers.expert.start();
+    return { workers, sessions: 'plain', reason: choice.reason };
   } catch (error) {
-    await generalist.close();
-    await expert?.close();
-    return { workers: null, sessions: 'merged', reason: `plain sessions could not start (${(error as Error).message})`, started: null };
+    await workers.generalist.close();
+    await workers.expert.close();
+    return { workers: null, sessions: 'merged', reason: `plain sessions could not start (${(error as Error).message})` };
   }
 }
 
