@@ -292,8 +292,8 @@ export class T3Engine {
   }
 
   /**
-   * Logits float32 [count × classes] of one pass of the merged session at `lambda` (0: the generalist, 1: the
-   * expert). Speculation runs the two fixed-weight passes with it as images arrive. Never blocks the event loop.
+   * Logits float32 [count × classes] of one pass at `lambda` (0: the generalist, 1: the expert, each on its plain
+   * session when there is one; any other λ on the merged session). Never blocks the event loop.
    */
   async passLogits(pixels: Float32Array, count: number, lambda: number): Promise<Float32Array> {
     this.checkPixels(pixels, count);
