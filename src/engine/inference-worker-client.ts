@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { EngineError } from './engine-error';
+import { isShared } from './shared-pixels';
 import type { ExecutionProviderName, ProviderFailure } from './execution-providers';
 import type { RunRequest, WorkerInit, WorkerReply } from './inference-protocol';
 
@@ -87,17 +88,21 @@ export class InferenceWorker {
     return this.starting;
   }
 
-  /** Runs the model on [count,C,H,W] pixels at λ; the pixels are copied, the caller's array stays usable. */
+  /**
+   * Runs the model on [count,C,H,W] pixels at λ. Pixels in shared memory (shared-pixels.ts) are read in place by the
+   * worker, so they must not change until the returned promise settles; any other array is copied and stays usable.
+   */
   async run(pixels: Float32Array, dims: number[], lambda: number | null): Promise<{ logits: Float32Array; dims: number[] }> {
     await this.start();
     const worker = this.worker;
     if (!worker) throw new EngineError('the inference worker stopped before the call could be sent');
-    const copy = new Float32Array(pixels);
+    const shared = isShared(pixels);
+    const sent = shared ? pixels : new Float32Array(pixels);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const request: RunRequest = { type: 'run', id, pixels: copy, dims, lambda };
-      worker.postMessage(request, [copy.buffer as ArrayBuffer]);
+      const request: RunRequest = { type: 'run', id, pixels: sent, dims, lambda };
+      worker.postMessage(request, shared ? [] : [sent.buffer as ArrayBuffer]);
     });
   }
 

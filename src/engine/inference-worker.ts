@@ -3,6 +3,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { createSessionWithFallback } from './execution-providers';
+import { lowerInferencePriority } from './inference-priority';
+import { isShared } from './shared-pixels';
 import { SPINNING_CONFIG, type RunRequest, type WorkerInit, type WorkerReply } from './inference-protocol';
 
 // Provider start failures are caught and reported by the engine; ONNX Runtime's own stderr copy would be noise.
@@ -15,6 +17,8 @@ const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMess
 async function main(): Promise<void> {
   let started;
   try {
+    // Before the session exists, so that ONNX Runtime's intra-op threads inherit it (inference-priority.ts).
+    lowerInferencePriority();
     const config = SPINNING_CONFIG[init.spinning ?? 'within-runs'];
     started = await createSessionWithFallback(ort, init.modelPath, init.executionProviders, init.intraOpThreads, undefined, {
       config, ...(init.memoryPattern === false ? { memoryPattern: false } : {}),
@@ -27,11 +31,22 @@ async function main(): Promise<void> {
   const hasLambda = session.inputNames.includes(init.lambdaInputName);
   post({ type: 'ready', executionProvider: started.executionProvider, failures: started.failures, createMs: started.createMs, inputNames: [...session.inputNames] });
 
+  // ONNX Runtime reads tensors only from unshared memory, so pixels in shared memory are copied here, off the event
+  // loop, into memory this thread keeps: a batch no larger than an earlier one costs no fresh pages (shared-pixels.ts).
+  let input = new ArrayBuffer(0);
+  const ownPixels = (pixels: Float32Array): Float32Array => {
+    if (!isShared(pixels)) return pixels;
+    if (input.byteLength < pixels.byteLength) input = new ArrayBuffer(pixels.byteLength);
+    const own = new Float32Array(input, 0, pixels.length);
+    own.set(pixels);
+    return own;
+  };
+
   let queue: Promise<void> = Promise.resolve();
   port.on('message', (request: RunRequest) => {
     queue = queue.then(async () => {
       try {
-        const feeds: Record<string, ort.Tensor> = { [init.inputName]: new ort.Tensor('float32', request.pixels, request.dims) };
+        const feeds: Record<string, ort.Tensor> = { [init.inputName]: new ort.Tensor('float32', ownPixels(request.pixels), request.dims) };
         // A plain model, or a merged one whose weights were all equal (λ unused), has no λ input: λ is moot there.
         if (hasLambda) feeds[init.lambdaInputName] = new ort.Tensor('float32', new Float32Array([request.lambda ?? 0]), []);
         const outputs = await session.run(feeds, [init.outputName]);

@@ -7,8 +7,8 @@ import type { FixedPassEntry, FixedPassFrame } from './fixed-pass-cache';
 /** What speculation needs from the engine: the fixed passes alone, and the rest of a policy given them. */
 export interface FixedPassEngine {
   readonly bundle: ModelBundle;
-  /** Logits [count × classes] of one pass at `lambda` (0 = generalist, 1 = expert). */
-  passLogits(pixels: Float32Array, count: number, lambda: number): Promise<Float32Array>;
+  /** Logits [count × classes] of the generalist (λ=0) and expert (λ=1) passes. */
+  fixedPassLogits(pixels: Float32Array, count: number): Promise<{ generalist: Float32Array; expert: Float32Array }>;
   /** The policy's result from given λ=0 and λ=1 logits (of the sampled frames only, with a coefficient sample). */
   inferFromFixedPasses(ptLogits: Float32Array, ftLogits: Float32Array, pixels: Float32Array, count: number, policy: PolicyConfig, options?: InferOptions): Promise<BatchInference>;
   infer(pixels: Float32Array, count: number, policy: PolicyConfig, options?: InferOptions): Promise<BatchInference>;
@@ -135,8 +135,7 @@ async function runFromFixedPasses(engine: FixedPassEngine, batch: Frame[], pixel
   if (missing.length > 0) {
     const sub = new Float32Array(missing.length * frameSize);
     missing.forEach((f, i) => sub.set(f.tensor, i * frameSize));
-    const pt = await engine.passLogits(sub, missing.length, 0);
-    const ft = await engine.passLogits(sub, missing.length, 1);
+    const { generalist: pt, expert: ft } = await engine.fixedPassLogits(sub, missing.length);
     missing.forEach((f, i) => {
       f.pt = pt.slice(i * K, (i + 1) * K);
       f.ft = ft.slice(i * K, (i + 1) * K);

@@ -203,8 +203,7 @@ export class SpeculativePasses {
       const pixels = new Float32Array(count * size);
       let at = 0;
       for (const p of take) for (const f of p.frames) pixels.set(f.tensor, size * at++);
-      const pt = await slot.model.engine.passLogits(pixels, count, 0);
-      const ft = await slot.model.engine.passLogits(pixels, count, 1);
+      const { generalist: pt, expert: ft } = await slot.model.engine.fixedPassLogits(pixels, count);
       this.stats.passes += 2;
       at = 0;
       const stillLoaded = this.deps.models().get(name)?.identity === slot.model.identity;

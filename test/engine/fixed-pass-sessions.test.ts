@@ -104,9 +104,22 @@ test('plain sessions that cannot start leave the fixed passes to the merged sess
   }
 });
 
-test('every session of an engine gets an explicit intra-op thread count, said in the engine line', async () => {
+test('every session of an engine gets an explicit intra-op thread count, said in the engine line; plain fixed passes get half each', async () => {
   const lines: string[] = [];
-  const engine = await T3Engine.open(bundle, { executionProviders: ['cpu'], cacheDir: await tempDir('threads-cache'), intraOpThreads: 1, log: (line) => lines.push(line) });
-  await engine.close();
-  expect(lines.join('\n')).toMatch(/ on cpu, 1 thread;/);
+  const cacheDir = await tempDir('threads-cache');
+  for (const [intraOpThreads, fixedPassSessions] of [[1, 'merged'], [4, 'plain'], [1, 'plain']] as const) {
+    await (await T3Engine.open(bundle, { executionProviders: ['cpu'], cacheDir, intraOpThreads, fixedPassSessions, log: (line) => lines.push(line) })).close();
+  }
+  expect(lines[0]).toMatch(/ on cpu, 1 thread;/);
+  expect(lines[1]).toMatch(/ on cpu, 4 threads \(2 per fixed pass\);/);
+  expect(lines[2]).toMatch(/ on cpu, 1 thread \(1 per fixed pass\);/);
+});
+
+test('fixedPassLogits gives both fixed passes, equal to one pass at λ=0 and one at λ=1, on either engine', async () => {
+  for (const engine of [plain, merged]) {
+    const both = await engine.fixedPassLogits(pixels, count);
+    expect(Array.from(both.generalist)).toEqual(Array.from(await engine.passLogits(pixels, count, 0)));
+    expect(Array.from(both.expert)).toEqual(Array.from(await engine.passLogits(pixels, count, 1)));
+  }
+  await expect(plain.fixedPassLogits(pixels, count + 1)).rejects.toThrow(/pixels has/);
 });

@@ -36,7 +36,7 @@ test('provider fallback: cuda cannot start, cpu is used and reported once', () =
   expect(engine.executionProvider).toBe('cpu');
   expect(engine.providerFailures.map((f) => f.provider)).toEqual(['cuda']);
   expect(logged).toHaveLength(1);
-  expect(logged[0]).toMatch(/ on cpu, \d+ threads? \(cuda could not start: see `orthanc-t3 doctor`\); /);
+  expect(logged[0]).toMatch(/ on cpu, \d+ threads?( \(\d+ per fixed pass\))? \(cuda could not start: see `orthanc-t3 doctor`\); /);
 });
 
 test('webgpu without an adapter falls back to cpu; no provider that can start is a clear error', async () => {

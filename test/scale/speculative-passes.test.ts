@@ -96,6 +96,9 @@ class CountingEngine implements FixedPassEngine {
     }
     return out;
   }
+  async fixedPassLogits(pixels: Float32Array, count: number): Promise<{ generalist: Float32Array; expert: Float32Array }> {
+    return { generalist: await this.passLogits(pixels, count, 0), expert: await this.passLogits(pixels, count, 1) };
+  }
   inferFromFixedPasses(): Promise<BatchInference> {
     throw new Error('not used by the runner');
   }
