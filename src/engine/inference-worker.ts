@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { createSessionWithFallback } from './execution-providers';
 import { lowerInferencePriority } from './inference-priority';
-import { isShared } from './shared-pixels';
+import { isShared, KEPT_PIXEL_BYTES } from './shared-pixels';
 import { SPINNING_CONFIG, type RunRequest, type WorkerInit, type WorkerReply } from './inference-protocol';
 
 // Provider start failures are caught and reported by the engine; ONNX Runtime's own stderr copy would be noise.
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
   let input = new ArrayBuffer(0);
   const ownPixels = (pixels: Float32Array): Float32Array => {
     if (!isShared(pixels)) return pixels;
+    if (pixels.byteLength > KEPT_PIXEL_BYTES) return pixels.slice();
     if (input.byteLength < pixels.byteLength) input = new ArrayBuffer(pixels.byteLength);
     const own = new Float32Array(input, 0, pixels.length);
     own.set(pixels);

@@ -10,8 +10,11 @@
 export class SharedPixelMemory {
   private readonly free: SharedArrayBuffer[] = [];
 
-  /** keep: how many idle buffers stay for later calls (each as large as the largest batch that used it). */
-  constructor(private readonly keep = 2) {}
+  /**
+   * keep: how many idle buffers stay for later calls; keptBytes: how much memory they may hold together (a batch of
+   * larger images than that allows pays the fresh pages again, once per call rather than once per pass).
+   */
+  constructor(private readonly keep = 2, private readonly keptBytes = KEPT_PIXEL_BYTES) {}
 
   /**
    * Runs `use` on the pixels in shared memory: the caller's array when its memory is already shared, else a copy in
@@ -45,13 +48,22 @@ export class SharedPixelMemory {
     return new SharedArrayBuffer(bytes);
   }
 
-  /** Keeps the largest `keep` idle buffers: a small one is cheap to make again, a large one is not. */
+  /** Keeps the largest idle buffers that fit `keep` and `keptBytes`: a small one is cheap to make again. */
   private give(buffer: SharedArrayBuffer): void {
     this.free.push(buffer);
     this.free.sort((a, b) => b.byteLength - a.byteLength);
-    this.free.length = Math.min(this.free.length, this.keep);
+    let total = 0;
+    const kept = this.free.filter((b) => (total + b.byteLength <= this.keptBytes ? (total += b.byteLength, true) : false));
+    this.free.splice(0, this.free.length, ...kept.slice(0, this.keep));
   }
 }
+
+/**
+ * The most pixel memory kept between calls: by an engine in idle shared buffers, and by each inference worker for its
+ * copy of a batch (inference-worker.ts). A batch of 32 images of 3×224×224 takes 19 MB; 512×512 ones take 101 MB
+ * and are not kept.
+ */
+export const KEPT_PIXEL_BYTES = 64 * 1024 * 1024;
 
 /** A tag check rather than instanceof: arrays made in another realm (vm contexts, jest) are still shared. */
 export function isShared(pixels: Float32Array): boolean {

@@ -60,3 +60,19 @@ test('the buffer comes back when `use` fails, and only the largest `keep` idle b
   // largest stay.
   expect(memory.idleBytes).toBe(300 * 4 + 200 * 4);
 });
+
+test('idle buffers never hold more than keptBytes together: a larger batch is copied each call and not kept', async () => {
+  const memory = new SharedPixelMemory(2, 1000 * 4);
+  const first = await memory.with(values(600, 1), async (shared) => shared.buffer);
+  expect(memory.idleBytes).toBe(600 * 4);
+  await memory.with(values(2000, 2), async (shared) => expect(Array.from(shared)).toEqual(Array.from(values(2000, 2))));
+  expect(memory.idleBytes).toBe(600 * 4);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const calls = [500, 300].map((n) => memory.with(values(n, n), async () => { await gate; }));
+  release();
+  await Promise.all(calls);
+  // 600 (reused by the 500-value call) and 300 fit in 1000 values; nothing else is kept.
+  expect(memory.idleBytes).toBe(600 * 4 + 300 * 4);
+  expect(await memory.with(values(10, 3), async (shared) => shared.buffer)).not.toBe(first);
+});
