@@ -33,7 +33,7 @@ export class SharedPixelMemory {
     }
   }
 
-  /** Idle buffers kept, for tests and status. */
+  /** Bytes held by idle buffers (the tests read it). */
   get idleBytes(): number {
     return this.free.reduce((sum, b) => sum + b.byteLength, 0);
   }
