@@ -17,6 +17,7 @@ import {
   loadBundle,
   spreadCoefficientSample,
   resolveIntraOpThreads,
+  type MergedGraphForm,
   type ModelBundle,
 } from '../src/engine';
 import { LambdaBaker } from './bake-lambda';
@@ -186,19 +187,17 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
   const closers: (() => Promise<unknown>)[] = [];
   try {
     log(`[${name}] building the merged graph`);
-    const buildStarted = performance.now();
-    const merged = await getMergedModelFile({
-      generalistPath: bundle.generalistPath, expertPath: bundle.expertPath,
-      generalistSha256: bundle.manifest.models.generalist.sha256, expertSha256: bundle.manifest.models.expert.sha256, cacheDir,
-    });
-    const buildMs = merged.cached ? null : Math.round(performance.now() - buildStarted);
-    // The offset form too, so every probe and engine below measures sessions, not a first build (both are cached).
-    const offsetStarted = performance.now();
-    const offset = await getMergedModelFile({
-      generalistPath: bundle.generalistPath, expertPath: bundle.expertPath, form: 'offset',
-      generalistSha256: bundle.manifest.models.generalist.sha256, expertSha256: bundle.manifest.models.expert.sha256, cacheDir,
-    });
-    const offsetBuildMs = offset.cached ? null : Math.round(performance.now() - offsetStarted);
+    // Both forms, so every probe and engine below measures sessions, not a first build (both are cached).
+    const build = async (form: MergedGraphForm) => {
+      const started = performance.now();
+      const file = await getMergedModelFile({
+        generalistPath: bundle.generalistPath, expertPath: bundle.expertPath, form,
+        generalistSha256: bundle.manifest.models.generalist.sha256, expertSha256: bundle.manifest.models.expert.sha256, cacheDir,
+      });
+      return { file, ms: file.cached ? null : Math.round(performance.now() - started) };
+    };
+    const { file: merged, ms: buildMs } = await build('lerp');
+    const { ms: offsetBuildMs } = await build('offset');
 
     log(`[${name}] peak RSS probes (child processes)`);
     // Every session of the bench, in this process and in the probes, gets the engine's thread count.

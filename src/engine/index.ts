@@ -22,7 +22,7 @@ export {
 } from './execution-providers';
 export { InferenceWorker, type WorkerSessionInfo } from './inference-worker-client';
 export { MERGED_GRAPH_FORMAT, fallbackCacheDir, getMergedModelFile, type MergedCacheRequest, type MergedModelFile } from './merged-cache';
-export { LAMBDA_INPUT_NAME, MergeError, buildMergedModel, moveConstantsToInitializers, type MergeSummary, type MergedModel } from './merged-graph';
+export { LAMBDA_INPUT_NAME, MergeError, buildMergedModel, moveConstantsToInitializers, type MergeSummary, type MergedGraphForm, type MergedModel } from './merged-graph';
 export { decodeOnnxModel } from './onnx-model-file';
 export { T3Engine, type BatchInference, type EngineOptions, type ImageInference, type InferOptions } from './t3-engine';
 export {

@@ -86,27 +86,14 @@ function dimsText(t: onnx.ITensorProto): string {
   return `[${(t.dims ?? []).map((d) => String(d)).join(', ')}]`;
 }
 
-const LITTLE_ENDIAN_HOST = new Uint8Array(Float32Array.of(1).buffer)[3] === 0x3f;
+// ONNX stores raw float data little-endian, and onnxruntime-node ships for little-endian hosts only (x64, arm64), so
+// raw bytes and Float32Array share one byte order.
 
-/** The values of a float32 tensor (raw little-endian bytes or the repeated float field), in a buffer of their own. */
+/** The values of a float32 tensor (raw bytes or the repeated float field), in a buffer of their own. */
 function floatValues(t: onnx.ITensorProto): Float32Array {
-  if (t.rawData && t.rawData.length > 0) {
-    const raw = t.rawData;
-    // A copy: the raw bytes sit at any offset of the decoded file, and a Float32Array needs 4-byte alignment.
-    if (LITTLE_ENDIAN_HOST) return new Float32Array(Uint8Array.from(raw).buffer);
-    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    return Float32Array.from({ length: raw.byteLength / 4 }, (_, i) => view.getFloat32(i * 4, true));
-  }
+  // A copy: the raw bytes sit at any offset of the decoded file, and a Float32Array needs 4-byte alignment.
+  if (t.rawData && t.rawData.length > 0) return new Float32Array(Uint8Array.from(t.rawData).buffer);
   return Float32Array.from(t.floatData ?? []);
-}
-
-/** Raw little-endian bytes of float32 values. */
-function rawFloatBytes(values: Float32Array): Uint8Array {
-  if (LITTLE_ENDIAN_HOST) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  const raw = new Uint8Array(values.length * 4);
-  const view = new DataView(raw.buffer);
-  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  return raw;
 }
 
 /** `ft − pt` element by element, rounded to float32, as a raw-data tensor of the same shape. */
@@ -120,7 +107,7 @@ function offsetTensor(name: string, pt: onnx.ITensorProto, ft: onnx.ITensorProto
       throw new MergeError(`initializer "${pt.name}": the expert's weight minus the generalist's is not a finite float32 at element ${i} (${a[i]} and ${b[i]}); the offset form of the merged graph needs finite differences`);
     }
   }
-  return onnx.TensorProto.create({ name, dataType: FLOAT, dims: pt.dims, rawData: rawFloatBytes(offset) });
+  return onnx.TensorProto.create({ name, dataType: FLOAT, dims: pt.dims, rawData: new Uint8Array(offset.buffer) });
 }
 
 /** True when the two tensors hold the same type, shape and values. */
