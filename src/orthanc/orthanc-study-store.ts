@@ -124,6 +124,7 @@ export class OrthancStudyStore implements StudyStore {
       finishedAt: readTriageMetadata(metadata, 'finishedAt'),
       lambda: readTriageMetadata(metadata, 'lambda'),
       error: readTriageMetadata(metadata, 'error'),
+      reportError: readTriageMetadata(metadata, 'reportError'),
       attempts: Number.isFinite(attempts) ? attempts : 0,
       runPriority: lane === 'stat' || lane === 'routine' ? lane : null,
     };

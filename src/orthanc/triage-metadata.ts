@@ -15,6 +15,12 @@ export const TRIAGE_METADATA = {
   demonstration: { name: 'T3Demo', index: 4713 },
   /** When the study's result was recorded (ISO 8601, UTC). */
   finishedAt: { name: 'T3Finished', index: 4714 },
+  /**
+   * Why the study's SR could not be written although it was classified (its priority, review flag and findings are
+   * recorded already); absent once an SR of the study's current result is stored. The worklist and the Explorer badge
+   * show it as "report failed" beside the priority, which stays in force.
+   */
+  reportError: { name: 'T3ReportError', index: 4715 },
   lambda: { name: 'T3Lambda', index: 4703 },
   srInstanceId: { name: 'T3Sr', index: 4704 },
   error: { name: 'T3Error', index: 4705 },

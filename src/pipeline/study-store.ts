@@ -31,6 +31,8 @@ export interface StoredTriageState {
   finishedAt: string | null;
   lambda: string | null;
   error: string | null;
+  /** Why the SR of a classified study could not be written (its priority stands); null once one is stored. */
+  reportError: string | null;
   attempts: number;
   runPriority: RunPriority | null;
 }
