@@ -11,6 +11,7 @@ import type { TriageDecision } from './triage';
 import { deriveUid } from './uids';
 import { ReportError } from './errors';
 import { isMultiframeSopClass } from './multiframe-sop-classes';
+import { sourceModules, type SourceModules } from './source-modules';
 import { validateSrInput } from './validate-input';
 import { formatDateTime, formatDecimalString, isAscii, parseTimezoneOffset } from './value-format';
 
@@ -18,21 +19,6 @@ export const COMPREHENSIVE_3D_SR_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.88.34';
 export const MANUFACTURER = 'orthanc-t3';
 export const SR_SERIES_NUMBER = '9100';
 export const SR_SERIES_DESCRIPTION = 'AI triage results (orthanc-t3)';
-
-/**
- * Patient, General Study and Patient Study attributes copied unchanged from the source header. PatientID matters
- * most: Orthanc's study id hashes PatientID with StudyInstanceUID, so anything else lands the SR in another study.
- * The Type 2 ones are written empty when the source lacks them.
- */
-const COPIED_TYPE2 = ['PatientName', 'PatientID', 'PatientBirthDate', 'PatientSex', 'StudyDate', 'StudyTime',
-  'ReferringPhysicianName', 'StudyID', 'AccessionNumber'];
-const COPIED_OPTIONAL = ['IssuerOfPatientID', 'IssuerOfPatientIDQualifiersSequence', 'PatientBirthTime',
-  'OtherPatientIDsSequence', 'PatientComments', 'PatientSpeciesDescription', 'PatientSpeciesCodeSequence',
-  'PatientBreedDescription', 'PatientBreedCodeSequence', 'ResponsiblePerson', 'ResponsiblePersonRole',
-  'ResponsibleOrganization', 'PatientIdentityRemoved', 'DeidentificationMethod', 'QualityControlSubject',
-  'IssuerOfAccessionNumberSequence', 'StudyDescription', 'PhysiciansOfRecord', 'NameOfPhysiciansReadingStudy',
-  'ProcedureCodeSequence', 'AdmittingDiagnosesDescription', 'PatientAge', 'PatientSize', 'PatientWeight',
-  'TimezoneOffsetFromUTC'];
 
 /** The identity that decides the SR's UIDs: study, the set of input images (frames), model identity and parameters. */
 function algorithmIdentity(algorithm: AlgorithmRecord): unknown {
@@ -61,69 +47,6 @@ export function deriveSrUids(studyInstanceUid: string, images: Pick<ImageResult,
     sopInstanceUid: deriveUid('sr-instance', identity),
     deviceUid: deriveUid('device', algorithmIdentity(algorithm)),
   };
-}
-
-const DATE_KEYS = new Set(['StudyDate', 'PatientBirthDate']);
-const TIME_KEYS = new Set(['StudyTime', 'PatientBirthTime']);
-
-/**
- * Old ACR-NEMA style dates and times ("1994.01.30", "12:18:03") are still found in archives (the XA sample has one);
- * DICOM 3 DA/TM forbid the separators and dcmjs refuses to write them. The separators are dropped; any other value
- * that is not a DICOM date or time is written empty (the attributes are Type 2 and not part of Orthanc's study
- * identity, which is PatientID + StudyInstanceUID).
- */
-function normalizeDateOrTime(key: string, value: unknown): unknown {
-  if (typeof value !== 'string' || value === '') return value;
-  if (DATE_KEYS.has(key)) {
-    const date = value.trim().replace(/^(\d{4})\.(\d{2})\.(\d{2})$/, '$1$2$3');
-    return /^\d{8}$/.test(date) ? date : '';
-  }
-  if (TIME_KEYS.has(key)) {
-    const time = value.trim().replace(/^(\d{2}):(\d{2})(?::(\d{2}(?:\.\d{1,6})?))?$/, (_m, h, m, sec) => `${h}${m}${sec ?? ''}`);
-    return /^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/.test(time) ? time : '';
-  }
-  return value;
-}
-
-/** Maximum value lengths of the string VRs among the copied attributes (PS3.5 table 6.2-1). */
-const VR_MAX_LENGTH: Readonly<Record<string, number>> = { AE: 16, AS: 4, CS: 16, DA: 8, DS: 16, IS: 12, LO: 64,
-  LT: 10240, PN: 64, SH: 16, ST: 1024, TM: 14, UI: 64 };
-
-/**
- * dcmjs silently truncates an over-long value (and logs it): a truncated PatientID would put the SR into another
- * Orthanc study, so an over-long copied value is refused instead, naming the attribute but not the value.
- */
-function checkCopiedLength(key: string, value: unknown): void {
-  const vr = dcmjs.data.DicomMetaDictionary.nameMap[key]?.vr;
-  const max = vr ? VR_MAX_LENGTH[vr] : undefined;
-  if (max === undefined) return;
-  const values = Array.isArray(value) ? value : [value];
-  for (const v of values) {
-    const parts = typeof v === 'string' ? [v] : v && typeof v === 'object' ? Object.values(v as object) : [];
-    for (const part of parts) {
-      if (typeof part === 'string' && part.length > max) {
-        throw new ReportError(`sourceHeader.${key}`, `is longer than the ${max} characters of its VR ${vr}`);
-      }
-    }
-  }
-}
-
-function copySourceModules(header: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of COPIED_TYPE2) {
-    const value = header[key];
-    out[key] = value === undefined || value === null ? '' : normalizeDateOrTime(key, value);
-  }
-  for (const key of COPIED_OPTIONAL) {
-    const value = header[key];
-    if (value === undefined || value === null || value === '') continue;
-    // Size and weight 0 mean "not recorded" in some sources; written, validators flag them as suspicious.
-    if ((key === 'PatientSize' || key === 'PatientWeight') && Number(Array.isArray(value) ? value[0] : value) === 0) continue;
-    out[key] = normalizeDateOrTime(key, value);
-  }
-  out.StudyInstanceUID = header.StudyInstanceUID;
-  for (const [key, value] of Object.entries(out)) checkCopiedLength(key, value);
-  return out;
 }
 
 /**
@@ -178,7 +101,7 @@ function priorityCode(priority: SrInput['triage']['priority']): LabelCode {
   return CODES.routine;
 }
 
-function contentTree(input: SrInput, uids: SrUids, studyUid: string): ContentItem[] {
+function contentTree(input: SrInput, uids: SrUids, studyUid: string, source: SourceModules): ContentItem[] {
   const { algorithm } = input;
   const groups: ContentItem[] = [];
   input.images.forEach((image, i) => {
@@ -196,7 +119,8 @@ function contentTree(input: SrInput, uids: SrUids, studyUid: string): ContentIte
   const measurements = containerItem('CONTAINS', CODES.imagingMeasurements, [
     textItem('HAS CONCEPT MOD', CODES.algorithmName, algorithm.name),
     textItem('HAS CONCEPT MOD', CODES.algorithmVersion, algorithm.version),
-    ...algorithmParameterTexts(algorithm, input.images).map((text) => textItem('HAS CONCEPT MOD', CODES.algorithmParameters, text)),
+    ...[...algorithmParameterTexts(algorithm, input.images), ...sourceAdjustmentTexts(source)]
+      .map((text) => textItem('HAS CONCEPT MOD', CODES.algorithmParameters, text)),
     codeItem('HAS CONCEPT MOD', CODES.algorithmFamily, CODES.artificialIntelligence),
     ...groups,
   ]);
@@ -252,6 +176,17 @@ function privateSchemes(value: unknown, found: Set<string>): Set<string> {
   return found;
 }
 
+/**
+ * Which copied attributes the SR does not hold as the source has them, by name: a reader of the SR (and an auditor
+ * comparing it with the images) learns that the difference is deliberate.
+ */
+function sourceAdjustmentTexts(source: SourceModules): string[] {
+  return [
+    ...(source.adjusted.length ? [`sourceAttributesAdjusted=${source.adjusted.join(',')}`] : []),
+    ...(source.nonConformant.length ? [`sourceAttributesNonConformant=${source.nonConformant.join(',')}`] : []),
+  ];
+}
+
 function hasNonAscii(value: unknown): boolean {
   if (typeof value === 'string') return !isAscii(value);
   if (Array.isArray(value)) return value.some(hasNonAscii);
@@ -271,6 +206,7 @@ export function buildAiResultSr(input: SrInput): BuiltSr {
   const { algorithm } = input;
   const offset = parseTimezoneOffset(input.sourceHeader.TimezoneOffsetFromUTC);
   const when = formatDateTime(input.contentDateTime ?? new Date(), offset ?? 0);
+  const source = sourceModules(input.sourceHeader);
 
   const dataset: Record<string, unknown> = {
     SOPClassUID: COMPREHENSIVE_3D_SR_SOP_CLASS,
@@ -287,7 +223,7 @@ export function buildAiResultSr(input: SrInput): BuiltSr {
     DeviceSerialNumber: uids.deviceUid.slice(-16),
     SoftwareVersions: algorithm.version,
     SeriesDescription: SR_SERIES_DESCRIPTION,
-    ...copySourceModules(input.sourceHeader),
+    ...source.attributes,
     SeriesInstanceUID: uids.seriesInstanceUid,
     SeriesNumber: SR_SERIES_NUMBER,
     InstanceNumber: '1',
@@ -322,7 +258,7 @@ export function buildAiResultSr(input: SrInput): BuiltSr {
     ConceptNameCodeSequence: [codeSequenceItem(CODES.imagingMeasurementReport)],
     ContinuityOfContent: 'SEPARATE',
     ContentTemplateSequence: [{ MappingResource: 'DCMR', TemplateIdentifier: '1500' }],
-    ContentSequence: contentTree(input, uids, studyUid),
+    ContentSequence: contentTree(input, uids, studyUid, source),
   };
   const schemes = [...privateSchemes(dataset, new Set())].sort();
   if (schemes.length > 0) {
@@ -347,5 +283,5 @@ export function buildAiResultSr(input: SrInput): BuiltSr {
     const vr = /vr: (\w+)/.exec((error as Error).message)?.[1] ?? 'unknown';
     throw new ReportError('sourceHeader', `a copied patient/study attribute breaks a DICOM ${vr} value rule`);
   }
-  return { bytes, studyInstanceUid: studyUid, ...uids };
+  return { bytes, studyInstanceUid: studyUid, ...uids, adjustedSourceAttributes: source.adjusted, nonConformantSourceAttributes: source.nonConformant };
 }

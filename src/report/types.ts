@@ -75,6 +75,10 @@ export interface BuiltSr {
   seriesInstanceUid: string;
   sopInstanceUid: string;
   deviceUid: string;
+  /** Copied source attributes the SR holds changed or left out to conform to their VR (names, never values). */
+  adjustedSourceAttributes: string[];
+  /** Identity attributes (PatientID) copied unchanged although they break their VR. */
+  nonConformantSourceAttributes: string[];
 }
 
 /** A referenced source image (frame) as read back from the SR. */
