@@ -5,7 +5,8 @@ import { systemClock, type JobClock } from './job-clock';
 import { JobTable, type Job } from './job-state';
 import type { PipelineMetrics } from './metrics';
 import type { ResultFeed } from './result-feed';
-import { retryDelayMs, shouldPark, type RetrySettings } from './retry-policy';
+import { ReportNotWrittenError } from './report-not-written';
+import { isPermanentFailure, retryDelayMs, shouldPark, type RetrySettings } from './retry-policy';
 import { Semaphore } from './semaphore';
 import { ClaimLostError, type StudyClaim } from './study-claim';
 import { queuedStudyResult, type JobStatus, type RunPriority, type StudyResult } from './study-result';
@@ -55,6 +56,8 @@ export interface JobRunnerDeps {
   feed: ResultFeed;
   log: SidecarLog;
   clock?: JobClock;
+  /** Spreads retry delays (in [0, 1]); Math.random unless a test fixes it. */
+  random?: () => number;
 }
 
 /** A short label for a failure, for metrics: its category or code, never the message. */
@@ -83,6 +86,7 @@ export class JobRunner {
   private readonly retryTimers = new Map<string, unknown>();
   private readonly results = new Map<string, StudyResult>();
   private readonly clock: JobClock;
+  private readonly random: () => number;
   private accepting = false;
   readonly counters = { studiesDone: 0, studiesFailed: 0, imagesClassified: 0 };
 
@@ -93,6 +97,7 @@ export class JobRunner {
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? Math.random;
     this.active = new Semaphore(deps.settings().activeLimit);
   }
 
@@ -144,7 +149,10 @@ export class JobRunner {
       if (job.status === 'running') job.rerunRequested = true;
       if (opts.priority === 'stat') job.runPriority = 'stat';
       job.writeBack ||= opts.writeBack;
-      job.force ||= opts.force === true;
+      if (opts.force && !job.force) {
+        job.force = true;
+        job.rerunId = this.clock.now().toISOString();
+      }
       if (opts.claim) job.claim = opts.claim;
       return this.waitFor(orthancStudyId, wait);
     }
@@ -262,6 +270,8 @@ export class JobRunner {
     }
     // `force` holds through the retries of this job, and ends with its success.
     job.force = false;
+    job.rerunId = null;
+    job.reportError = null;
     job.status = 'done';
     job.error = null;
     job.finishedAt = this.clock.now();
@@ -315,20 +325,30 @@ export class JobRunner {
       return;
     }
     const settings = this.deps.settings();
-    const park = shouldPark(settings.retry, job.attempts);
+    // An input that fails the same way every time is parked at once, with its reason; the rest is retried.
+    const permanent = isPermanentFailure(err);
+    const park = permanent || shouldPark(settings.retry, job.attempts);
     job.status = park ? 'parked' : 'failed';
+    // Classified, but no SR: the priority and findings are kept in the result (and on the study) with the failure.
+    const classified = err instanceof ReportNotWrittenError ? err.result : null;
+    job.reportError = classified ? job.error : null;
     this.counters.studiesFailed++;
     this.deps.metrics.countOutcome(job.status, failureReason(err));
-    this.deps.log(park ? 'study-parked' : 'study-failed', { orthancStudyId: job.orthancStudyId, attempts: job.attempts, error: job.error });
+    this.deps.log(park ? 'study-parked' : 'study-failed', {
+      orthancStudyId: job.orthancStudyId, attempts: job.attempts, permanent, classified: classified !== null, error: job.error,
+    });
     if (job.writeBack) await this.deps.recordFailure(job);
-    const result = this.baseResult(job);
+    const base = this.baseResult(job);
+    const result = classified
+      ? { ...classified, jobId: base.jobId, status: base.status, error: base.error, attempts: base.attempts, timings: { ...classified.timings, finishedAt: base.timings.finishedAt } }
+      : base;
     this.deps.feed.publish(result);
     if (park) {
       job.nextAttemptAt = null;
       this.settle(job, result, true);
       return;
     }
-    const delay = retryDelayMs(settings.retry, job.attempts);
+    const delay = retryDelayMs(settings.retry, job.attempts, this.random);
     job.nextAttemptAt = new Date(this.clock.now().getTime() + delay);
     this.settle(job, result, false);
     const timer = this.clock.schedule(() => {

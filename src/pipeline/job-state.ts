@@ -11,6 +11,14 @@ export interface Job {
   writeBack: boolean;
   /** Re-run even if a result exists for the same input set (administrator's re-run). */
   force: boolean;
+  /**
+   * While `force` holds: when the explicit re-run was asked for (ISO 8601). It enters the new SR's identity, so the
+   * re-run writes a new SR that supersedes the one before even when it decides the same, and the retries of that one
+   * re-run all write the same SR.
+   */
+  rerunId: string | null;
+  /** Set by the last failure when the study was classified but its SR could not be written: the reason. */
+  reportError: string | null;
   attempts: number;
   error: string | null;
   queuedAt: Date;
@@ -48,6 +56,8 @@ export class JobTable {
       runPriority: fields.runPriority,
       writeBack: fields.writeBack,
       force: fields.force,
+      rerunId: fields.force ? queuedAt.toISOString() : null,
+      reportError: null,
       attempts: 0,
       error: null,
       queuedAt,

@@ -17,10 +17,11 @@ import { Semaphore } from './semaphore';
 import { SpeculationWiring } from './speculation-wiring';
 import type { SpeculativePasses } from './speculative-passes';
 import { classifyStudy, routeStudy, skipReason, unroutedFailures, instancePositions } from './study-analysis';
-import type { StudyClaim } from './study-claim';
 import type { JobStatus, StudyResult } from './study-result';
-import type { StudyRef, StudyStore } from './study-store';
 import { reusedResult, WriteBack } from './write-back';
+import { ReportNotWrittenError } from './report-not-written';
+import { ClaimLostError, type StudyClaim } from './study-claim';
+import { StudyNotFoundError, type StudyRef, type StudyStore } from './study-store';
 
 export type { SidecarLog } from './job-runner';
 export type { LoadedModel } from './model-registry';
@@ -340,7 +341,14 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
     const tWrite = Date.now();
     if (job.writeBack) {
       const srInput = srInputFor(composed, manifest, policy, this.config.batching.batchSize);
-      const written = await this.writeBack.writeResult(job, snapshot, srInput, result.inputSetHash, composed.failures);
+      let written: Awaited<ReturnType<WriteBack['writeResult']>>;
+      try {
+        written = await this.writeBack.writeResult(job, snapshot, srInput, result.inputSetHash, composed.failures);
+      } catch (err) {
+        if (err instanceof ClaimLostError || err instanceof StudyNotFoundError) throw err;
+        // The classification stands (its priority is on the study already): the failure carries it to every list.
+        throw new ReportNotWrittenError(err, finish(result));
+      }
       result.sr = written.sr;
       result.timings.srStoredAt = written.srStoredAt;
     }

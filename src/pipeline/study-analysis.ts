@@ -1,6 +1,7 @@
 import { nonImageKind } from '../dicom/sop-classes';
 import type { FramePolicy } from '../dicom';
-import { errorCategory } from '../errors';
+import { CategorizedError, errorCategory, type ErrorCategory } from '../errors';
+import { isPermanentImageFailure } from './retry-policy';
 import type { TriageConfig } from '../report';
 import type { ClassifyInput } from './classify-images';
 import type { FixedPassInput } from './classify-fixed-passes';
@@ -11,6 +12,15 @@ import { chooseBundle, type RouteTable } from './routing';
 import type { Semaphore } from './semaphore';
 import { StudyNotFoundError, type PixelSourceName, type StudyInstance, type StudySnapshot, type StudyStore } from './study-store';
 import type { RunPriority, StudyImageFailure } from './study-result';
+
+/**
+ * A study that fails because of its images fails for good when every one of them would fail the same way again (bad
+ * pixel data, an unsupported syntax): 'invalid-argument', not retried. One failure that may pass (a fetch, a codec
+ * timeout, the engine) makes the whole failure worth retrying.
+ */
+function failureCategory(failures: readonly StudyImageFailure[]): ErrorCategory {
+  return failures.length > 0 && failures.every((f) => isPermanentImageFailure(f.code)) ? 'invalid-argument' : 'internal';
+}
 
 /** Which bundle analyses a study, its images for that bundle, and the images no configured bundle takes. */
 export interface RoutedStudy {
@@ -140,11 +150,12 @@ export async function classifyStudy(
   });
   if (composed.images.length === 0) {
     const listed = composed.failures.map((f) => `${f.name} ${f.code}`).join('; ');
-    throw new Error(`no image of the study could be classified${listed ? ': ' + listed : ''}`);
+    throw new CategorizedError(failureCategory(composed.failures), `no image of the study could be classified${listed ? ': ' + listed : ''}`);
   }
   const bad = composed.failures.filter((f) => f.code !== 'no-route');
   if (ctx.onBadImage === 'fail-study' && bad.length > 0) {
-    throw new Error(`study has ${bad.length} unusable image(s): ${bad.map((f) => `${f.name} ${f.code}: ${f.message}`).join('; ')}`);
+    throw new CategorizedError(failureCategory(bad),
+      `study has ${bad.length} unusable image(s): ${bad.map((f) => `${f.name} ${f.code}: ${f.message}`).join('; ')}`);
   }
   return { composed, loadMs, inferMs };
 }

@@ -80,12 +80,12 @@ export class WriteBack {
   async writeResult(
     job: Job,
     snapshot: StudySnapshot,
-    input: Omit<SrInput, 'predecessor' | 'contentDateTime'>,
+    input: Omit<SrInput, 'predecessor' | 'contentDateTime' | 'rerun'>,
     inputSetHash: string,
     failedImages: readonly StudyImageFailure[],
   ): Promise<{ sr: SrRecord; srStoredAt: string }> {
-    input = { ...input, algorithm: { ...input.algorithm, inputSetHash } };
-    const next = deriveSrUids(String(input.sourceHeader.StudyInstanceUID), input.images, input.algorithm, input.triage);
+    input = { ...input, algorithm: { ...input.algorithm, inputSetHash }, ...(job.rerunId ? { rerun: job.rerunId } : {}) };
+    const next = deriveSrUids(String(input.sourceHeader.StudyInstanceUID), input.images, input.algorithm, input.triage, job.rerunId ?? undefined);
     const previous = (await this.store.listResultSrs(snapshot)).filter((sr) => sr.sopInstanceUid !== next.sopInstanceUid);
     const prev = previous.find((sr) => sr.orthancInstanceId === snapshot.state.srInstanceId) ?? previous[previous.length - 1];
     const predecessor: SrReference | undefined = prev
@@ -115,6 +115,12 @@ export class WriteBack {
     try {
       // dcmjs's writer is slow on large studies: the SR is built in a worker thread, the event loop stays free.
       built = await sharedSrBuilder().build({ ...input, ...(predecessor ? { predecessor } : {}) });
+      if (built.adjustedSourceAttributes.length || built.nonConformantSourceAttributes.length) {
+        // Names only: the values are patient data.
+        this.log('source-header-adjusted', {
+          orthancStudyId: job.orthancStudyId, adjusted: built.adjustedSourceAttributes, nonConformant: built.nonConformantSourceAttributes,
+        });
+      }
       // Building takes seconds on a busy machine: a worker paused or slowed past its lease meanwhile must not store an
       // SR beside the one of the worker that took the study over, so the claim is confirmed again right before.
       await this.confirmClaim(job);
@@ -129,7 +135,7 @@ export class WriteBack {
       const earlyFailure = await early;
       if (earlyFailure) throw earlyFailure.err;
     }
-    await this.store.writeState(job.orthancStudyId, { status: 'done', finishedAt: new Date().toISOString() });
+    await this.store.writeState(job.orthancStudyId, { status: 'done', reportError: null, finishedAt: new Date().toISOString() });
     return {
       sr: {
         orthancInstanceId: stored.orthancInstanceId,
@@ -146,7 +152,11 @@ export class WriteBack {
   async recordFailure(job: Job): Promise<void> {
     try {
       await this.confirmClaim(job);
-      await this.store.writeState(job.orthancStudyId, { status: job.status, error: job.error, attempts: job.attempts, finishedAt: new Date().toISOString() });
+      await this.store.writeState(job.orthancStudyId, {
+        status: job.status, error: job.error, attempts: job.attempts, finishedAt: new Date().toISOString(),
+        // Only a failure after classification says the report failed; an earlier one leaves the mark as it was.
+        ...(job.reportError ? { reportError: job.reportError } : {}),
+      });
     } catch (err) {
       this.log('state-write-failed', { orthancStudyId: job.orthancStudyId, error: err instanceof Error ? err.message : String(err) });
     }

@@ -38,10 +38,11 @@ export interface SrUids { seriesInstanceUid: string; sopInstanceUid: string; dev
  * "AlreadyStored" that would leave the old priority in the PACS; the same decision again is still a no-op.
  */
 export function deriveSrUids(studyInstanceUid: string, images: Pick<ImageResult, 'sopInstanceUid' | 'frameNumber'>[],
-  algorithm: AlgorithmRecord, triage: TriageDecision): SrUids {
+  algorithm: AlgorithmRecord, triage: TriageDecision, rerun?: string): SrUids {
   const inputs = [...new Set(images.map(imageKey))].sort();
   const decision = { priority: triage.priority, needsHumanReview: triage.needsHumanReview, firedRule: triage.firedRule };
-  const identity = { study: studyInstanceUid, inputs, algorithm: algorithmIdentity(algorithm), decision };
+  // An explicit re-run is an analysis of its own: its id makes a new SR (the replays of one re-run share it).
+  const identity = { study: studyInstanceUid, inputs, algorithm: algorithmIdentity(algorithm), decision, ...(rerun ? { rerun } : {}) };
   return {
     seriesInstanceUid: deriveUid('sr-series', identity),
     sopInstanceUid: deriveUid('sr-instance', identity),
@@ -119,7 +120,7 @@ function contentTree(input: SrInput, uids: SrUids, studyUid: string, source: Sou
   const measurements = containerItem('CONTAINS', CODES.imagingMeasurements, [
     textItem('HAS CONCEPT MOD', CODES.algorithmName, algorithm.name),
     textItem('HAS CONCEPT MOD', CODES.algorithmVersion, algorithm.version),
-    ...[...algorithmParameterTexts(algorithm, input.images), ...sourceAdjustmentTexts(source)]
+    ...[...algorithmParameterTexts(algorithm, input.images), ...(input.rerun ? [`rerun=${input.rerun}`] : []), ...sourceAdjustmentTexts(source)]
       .map((text) => textItem('HAS CONCEPT MOD', CODES.algorithmParameters, text)),
     codeItem('HAS CONCEPT MOD', CODES.algorithmFamily, CODES.artificialIntelligence),
     ...groups,
@@ -202,7 +203,7 @@ function hasNonAscii(value: unknown): boolean {
  */
 export function buildAiResultSr(input: SrInput): BuiltSr {
   const studyUid = validateSrInput(input);
-  const uids = deriveSrUids(studyUid, input.images, input.algorithm, input.triage);
+  const uids = deriveSrUids(studyUid, input.images, input.algorithm, input.triage, input.rerun);
   const { algorithm } = input;
   const offset = parseTimezoneOffset(input.sourceHeader.TimezoneOffsetFromUTC);
   const when = formatDateTime(input.contentDateTime ?? new Date(), offset ?? 0);

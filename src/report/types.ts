@@ -65,6 +65,11 @@ export interface SrInput {
   triage: TriageDecision;
   /** The previous AI-result SR of this study, referenced in the Predecessor Documents Sequence. */
   predecessor?: SrReference;
+  /**
+   * An explicit re-run's id (when it was asked for, ISO 8601). It enters the SR's UIDs, so a re-run writes a new SR
+   * that supersedes the previous one even when it decides the same; it is recorded as the parameter `rerun`.
+   */
+  rerun?: string;
   /** Content date/time of the SR; pass it to get byte-identical output for identical input. Defaults to now. */
   contentDateTime?: Date;
 }

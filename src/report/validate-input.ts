@@ -101,6 +101,7 @@ export function validateSrInput(input: SrInput): string {
       throw new ReportError('predecessor.studyInstanceUid', `is not the study of this SR (${studyUid})`);
     }
   }
+  if (input.rerun !== undefined) checkShortText('rerun', input.rerun, MAX_LO, 'LO');
   if (input.contentDateTime !== undefined
       && (!(input.contentDateTime instanceof Date) || Number.isNaN(input.contentDateTime.getTime()))) {
     throw new ReportError('contentDateTime', 'must be a valid Date');

@@ -1,6 +1,10 @@
 // The job runner alone: a scripted `process`, a recording failure store and a manual clock. Retry delays are the
 // clock's, not the machine's, so these tests take the same time on a busy machine as on an idle one.
-import { errorCategory } from '../../src/errors';
+import { CategorizedError, errorCategory } from '../../src/errors';
+import { DicomError } from '../../src/dicom/errors';
+import { ReportError } from '../../src/report';
+import { ReportNotWrittenError } from '../../src/pipeline/report-not-written';
+import { retryDelayMs } from '../../src/pipeline/retry-policy';
 import {
   ClaimLostError,
   JobRunner,
@@ -85,6 +89,8 @@ function harness(
     feed,
     log: () => undefined,
     clock,
+    // The plain doubling delays: the spread is tested on its own.
+    random: () => 1,
   });
   runner.start();
   return { runner, clock, feed, recorded, calls, settings: full };
@@ -94,13 +100,13 @@ describe('JobRunner', () => {
   test('failed → retried after doubling delays → parked after maxAttempts → listed → retryJob runs it again', async () => {
     let healthy = false;
     const h = harness(async () => {
-      if (!healthy) throw new Error('pixel-length: the image is broken');
+      if (!healthy) throw new Error('the archive timed out');
       return { images: [] };
     });
     const first = await h.runner.enqueue('study-a', { priority: 'routine', writeBack: true }, 'attempt');
     expect(first.status).toBe('failed');
-    expect(first.error).toMatch(/pixel-length/);
-    expect(h.recorded).toEqual([{ status: 'failed', attempts: 1, error: 'pixel-length: the image is broken' }]);
+    expect(first.error).toMatch(/timed out/);
+    expect(h.recorded).toEqual([{ status: 'failed', attempts: 1, error: 'the archive timed out' }]);
     expect(h.clock.pendingDelays).toEqual([1000]);
     expect(h.runner.listFailedJobs()).toEqual([
       expect.objectContaining({ id: 'study-a', status: 'failed', attempts: 1, nextAttemptAt: new Date(Date.UTC(2026, 0, 1) + 1000).toISOString() }),
@@ -131,6 +137,56 @@ describe('JobRunner', () => {
     expect(h.calls[h.calls.length - 1]).toBe('study-a#1');
     expect(h.runner.listFailedJobs()).toEqual([]);
     expect(h.runner.counters).toMatchObject({ studiesDone: 1, studiesFailed: 3 });
+  });
+
+  test('a permanent input error (invalid-argument) is parked at once with its reason, never retried', async () => {
+    const h = harness(async () => {
+      throw new DicomError('unsupported-transfer-syntax', 'transfer syntax 1.2.3 is not supported', 'image 1');
+    });
+    const result = await h.runner.enqueue('study-p', { priority: 'routine', writeBack: true }, 'final');
+    expect(result.status).toBe('parked');
+    expect(result.error).toMatch(/unsupported-transfer-syntax/);
+    expect(h.calls).toEqual(['study-p#1']);
+    expect(h.clock.pendingDelays).toEqual([]);
+    expect(h.recorded).toEqual([{ status: 'parked', attempts: 1, error: result.error }]);
+  });
+
+  test('a classified study whose SR could not be written keeps its priority in the failed result; retried when the cause may pass', async () => {
+    const classified: Partial<StudyResult> = {
+      triage: { priority: 'emergency', firedRule: { code: '36118008', threshold: 0.5, priority: 'emergency' }, needsHumanReview: false, reviewReason: null },
+    };
+    let unavailable = true;
+    const h = harness(async (job) => {
+      const result = { ...h.runner.baseResult(job), ...classified };
+      throw new ReportNotWrittenError(
+        unavailable ? new CategorizedError('unavailable', 'Orthanc refused the connection') : new ReportError('sourceHeader.PatientID', 'is too long'),
+        result);
+    });
+    const first = await h.runner.enqueue('study-r', { priority: 'routine', writeBack: true }, 'attempt');
+    expect(first.status).toBe('failed');
+    expect(first.triage?.priority).toBe('emergency');
+    expect(first.error).toMatch(/^the SR could not be written: Orthanc refused/);
+    expect(h.clock.pendingDelays).toEqual([1000]);
+    // The same failure reaches WatchTriage with the priority.
+    expect(h.feed.since(0).events[0].result.triage?.priority).toBe('emergency');
+
+    unavailable = false;
+    h.clock.advance(1000);
+    await settle();
+    const last = h.runner.result('study-r')!;
+    expect(last.status).toBe('parked');
+    expect(last.triage?.priority).toBe('emergency');
+    expect(h.clock.pendingDelays).toEqual([]);
+  });
+
+  test('retry delays are spread over the upper half of the doubling delay', () => {
+    const s = { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 60_000 };
+    expect(retryDelayMs(s, 1, () => 0)).toBe(500);
+    expect(retryDelayMs(s, 1, () => 1)).toBe(1000);
+    expect(retryDelayMs(s, 3, () => 0.5)).toBe(3000);
+    const spread = new Set(Array.from({ length: 50 }, () => retryDelayMs(s, 2, Math.random)));
+    expect(spread.size).toBeGreaterThan(10);
+    for (const d of spread) expect(d >= 1000 && d <= 2000).toBe(true);
   });
 
   test('a job waited on until final resolves only once it is parked', async () => {
