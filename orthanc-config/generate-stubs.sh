@@ -20,3 +20,14 @@ protoc -I "$proto_dir" \
   "$proto_dir"/t3/v1/*.proto
 touch "$out/t3/__init__.py" "$out/t3/v1/__init__.py"
 echo "generate-stubs: wrote $(ls "$out"/t3/v1/*.py | wc -l) files to $out/t3/v1"
+if [ -z "${STUBS_OUT:-}" ]; then
+  # Written aside and renamed: a test or the demo may read the folder while another run writes it.
+  tmp=$(mktemp "$here/.python.json.XXXXXX")
+  printf '%s\n' \
+    '// Written by generate-stubs.sh for this folder (Orthanc 1.10.1 resolves PythonScript against its working' \
+    '// directory, so the path is absolute). Replaces Debian'"'"'s /etc/orthanc/python.json, which has the same two keys.' \
+    "{ \"PythonScript\": \"$here/plugin/t3_plugin.py\", \"PythonVerbose\": false }" > "$tmp"
+  chmod 644 "$tmp"
+  mv -f "$tmp" "$here/python.json"
+  echo "generate-stubs: wrote $here/python.json"
+fi

@@ -2,20 +2,39 @@
 // - the study page: priority, review flag, top finding, "demo model", a link to the readable report and a re-run
 //   button;
 // - every study list (a patient's studies, lookup results): a badge with priority, review flag and top finding;
+//   the priority shows as soon as the study is classified, whatever its status, with "report failed" beside it when
+//   the SR could not be written (the reason in its tooltip);
 // - a link to the triage worklist (/t3/app/) on the pages that list patients and studies.
 // State is the study metadata the sidecar writes (src/orthanc/triage-metadata.ts), by name or by numeric index.
 (function () {
   var NAMES = {
     T3Status: '4701', T3Priority: '4702', T3Lambda: '4703', T3Sr: '4704', T3Error: '4705',
-    T3Review: '4710', T3TopFinding: '4711', T3Findings: '4712', T3Demo: '4713', T3Finished: '4714'
+    T3Review: '4710', T3TopFinding: '4711', T3Findings: '4712', T3Demo: '4713', T3Finished: '4714',
+    T3ReportError: '4715'
   };
+  var PRIORITIES = ['emergency', 'urgent', 'routine'];
   var COLOURS = { emergency: '#b00020', urgent: '#f5a623', routine: '#5b7fa6' };
   function value(meta, name) {
     if (meta[name] !== undefined) return meta[name];
     return meta[NAMES[name]];
   }
+  // For element text and for quoted attribute values alike (the badge's reason goes into title="…").
   function esc(text) {
-    return $('<span>').text(text == null ? '' : String(text)).html();
+    return String(text == null ? '' : text).replace(/[&<>"']/g, function (c) {
+      return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
+    });
+  }
+  function priorityOf(meta) {
+    var priority = value(meta, 'T3Priority');
+    return PRIORITIES.indexOf(priority) >= 0 ? priority : null;
+  }
+  // Why the study's SR is missing although it has a priority; null when nothing failed.
+  function reportError(meta) {
+    if (!priorityOf(meta)) return null;
+    var status = value(meta, 'T3Status');
+    var reason = value(meta, 'T3ReportError');
+    if (!reason && (status === 'failed' || status === 'parked')) reason = value(meta, 'T3Error') || 'the AI result could not be stored';
+    return reason || null;
   }
   function badge(text, colour, cls, title) {
     return '<span class="t3-badge ' + cls + '" title="' + esc(title || '') + '" style="display:inline-block;margin-left:.4em;' +
@@ -24,15 +43,18 @@
   // The badges of one study, from its metadata; '' when it was never triaged.
   function badges(meta) {
     var status = value(meta, 'T3Status');
-    if (!status) return '';
+    var priority = priorityOf(meta);
+    if (!status && !priority) return '';
     var out = [];
-    var priority = value(meta, 'T3Priority');
-    if (status === 'done' && priority) out.push(badge(priority, COLOURS[priority] || '#777', 't3-priority', 'AI triage priority'));
+    // Priority before paperwork: it shows whatever the status (a failed SR, a re-run queued).
+    if (priority) out.push(badge(priority, COLOURS[priority], 't3-priority', 'AI triage priority'));
     else out.push(badge('AI ' + status, '#777', 't3-status', value(meta, 'T3Error') || ''));
+    var failed = reportError(meta);
+    if (failed) out.push(badge('report failed', '#6b0015', 't3-report-failed', 'AI report failed: ' + failed));
     var review = value(meta, 'T3Review');
     if (review && review.indexOf('yes') === 0) out.push(badge('review', '#b00020', 't3-review', review.replace(/^yes: /, 'human review: ')));
     var top = value(meta, 'T3TopFinding');
-    if (top && status === 'done') out.push(badge(top, '#444', 't3-top-finding', 'most probable finding'));
+    if (top && priority) out.push(badge(top, '#444', 't3-top-finding', 'most probable finding'));
     if (value(meta, 'T3Demo') === 'true') out.push(badge('demo model', '#a06a00', 't3-demo', 'demonstration model trained on synthetic images: not a medical device'));
     return out.join('');
   }
@@ -51,8 +73,10 @@
       if (findings) lines.push('findings: ' + esc(findings));
       if (value(meta, 'T3Sr')) lines.push('<a class="t3-report-link" href="../t3/studies/' + encodeURIComponent(studyId) + '/report" target="_blank">report</a>');
       lines.push('<a href="../t3/app/">worklist</a>');
+      var failed = reportError(meta);
+      if (failed) lines.push('<span class="t3-report-error">report failed: ' + esc(failed) + '</span>');
       var error = value(meta, 'T3Error');
-      if (error) lines.push('<i>' + esc(error) + '</i>');
+      if (error && error !== failed) lines.push('<i>' + esc(error) + '</i>');
       box.find('.t3-state').html(lines.join(' · '));
     });
   }

@@ -9,7 +9,7 @@
 #                                    part, less any secret, is kept in a global property and re-applied after a
 #                                    sidecar or Orthanc restart; secrets are never kept (`notKept`; SECURITY.md)
 #   GET  /t3/status                  the sidecar's status (AdminService.GetStatus)
-#   POST /t3/studies/{id}/analyze    re-run the study now in the stat lane (TriageService.AnalyzeStudy)
+#   POST /t3/studies/{id}/analyze    re-run the study now in the stat lane (TriageService.AnalyzeStudy, force)
 # and an Orthanc Explorer box on the study page with the triage state and a re-run button.
 #
 # The sidecar does not need this plugin; the plugin answers 503 while the sidecar is down, 504 when it is too slow.
@@ -240,9 +240,50 @@ def analyze_route(output, uri, **request):
         priority=common_pb2.RUN_PRIORITY_STAT,
         write_back=True,
         return_immediately=True,
+        # An explicit re-run analyses again with the current rules and model, and writes an SR that supersedes the
+        # previous one; without it a study already analysed with the same inputs would answer its stored result.
+        force=True,
     )
     response = CLIENT.call('triage', 'AnalyzeStudy', analyze)
     _send_json(output, 200, _message_dict(response))
+
+
+def _sidecar_health(deadline_s):
+    """For the worklist's banner (t3_worklist.py): {'state': 'ready' | 'not-ready' | 'unreachable' | 'unknown',
+    'reason': text}, from AdminService.GetStatus with a short deadline. Never raises."""
+    if IMPORT_ERROR is not None:
+        return {'state': 'unreachable', 'reason': IMPORT_ERROR}
+    try:
+        response = CLIENT.call('admin', 'GetStatus', admin_pb2.GetStatusRequest(), deadline=min(DEADLINE_S, deadline_s))
+    except SettingsError as error:
+        return {'state': 'unreachable', 'reason': str(error)}
+    except grpc.RpcError as error:
+        name = error.code().name if error.code() is not None else 'UNKNOWN'
+        if name == 'UNAVAILABLE':
+            return {'state': 'unreachable', 'reason': 'no answer from the orthanc-t3 sidecar at %s' % SIDECAR_ADDRESS}
+        if name == 'DEADLINE_EXCEEDED':
+            return {'state': 'unreachable', 'reason': 'the orthanc-t3 sidecar at %s did not answer within %g s'
+                    % (SIDECAR_ADDRESS, min(DEADLINE_S, deadline_s))}
+        # A refused token or the like: the sidecar may be working, but this plugin cannot tell.
+        return {'state': 'unknown', 'reason': 'the sidecar refused the status call (%s: %s)' % (name, error.details() or name)}
+    except Exception as error:
+        return {'state': 'unknown', 'reason': '%s: %s' % (type(error).__name__, error)}
+    reasons = []
+    # GetStatus has no "accepting" field in this version of the API; read it when a newer sidecar sends one.
+    if getattr(response, 'accepting', True) is False:
+        reasons.append('it is not accepting work (starting or shutting down)')
+    if len(response.models) == 0:
+        reasons.append('no model is loaded')
+    if response.HasField('follower'):
+        if not response.follower.connected:
+            # connected is false too when the sidecar runs without the change feed: then nothing triages new studies.
+            reasons.append('it cannot use Orthanc (%s)' % response.follower.last_error if response.follower.last_error
+                           else 'it is not following Orthanc\'s new studies')
+        if response.follower.paused:
+            reasons.append('its queues are full, new studies wait')
+    if reasons:
+        return {'state': 'not-ready', 'reason': '; '.join(reasons)}
+    return {'state': 'ready', 'reason': ''}
 
 
 def _reapply_overrides_forever():
@@ -294,7 +335,7 @@ orthanc.ExtendOrthancExplorer(_explorer_js())
 # live in t3_worklist.py (this folder is first on sys.path). A failure there must not stop Orthanc or these routes.
 try:
     import t3_worklist
-    t3_worklist.register()
+    t3_worklist.register(sidecar_health=_sidecar_health)
 except Exception as _worklist_error:
     orthanc.LogError('orthanc-t3 plugin: worklist and report view unavailable: %s: %s' % (type(_worklist_error).__name__, _worklist_error))
 # ---- end of issue 14 hook

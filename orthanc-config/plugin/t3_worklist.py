@@ -1,8 +1,9 @@
 # orthanc-t3: the triage worklist and the readable report, inside Orthanc (orthanc-python 4.0, Orthanc 1.10.1).
 #
 #   GET  /t3/app/                       the worklist page (worklist/index.html, .js, .css beside this file)
-#   GET  /t3/worklist                   its data: every study with its triage metadata, emergency → urgent →
-#                                       routine → not triaged, then by arrival (oldest first); `canRerun` for the user
+#   GET  /t3/worklist                   its data: every study with its triage metadata in groups emergency →
+#                                       urgent → not yet triaged → routine → nothing to analyse, each by arrival
+#                                       (oldest first); `canRerun` for the user; `aiStatus`: whether the AI works
 #   POST /t3/worklist/rerun/{id}        re-run for administrators (T3.worklist.administrators), forwarded to the
 #                                       plugin's own POST /t3/studies/{id}/analyze
 #   GET  /t3/studies/{id}/report        the study's AI-result SR as HTML (t3_report_html.py)
@@ -11,9 +12,11 @@
 # nothing here runs at import time except definitions (an exception while Orthanc loads the plugin stops Orthanc).
 
 import base64
+import datetime
 import json
 import os
 import threading
+import time
 
 import orthanc
 
@@ -31,12 +34,28 @@ ASSETS = {
 METADATA = {
     'T3Status': '4701', 'T3Priority': '4702', 'T3Lambda': '4703', 'T3Sr': '4704', 'T3Error': '4705',
     'T3Review': '4710', 'T3TopFinding': '4711', 'T3Findings': '4712', 'T3Demo': '4713', 'T3Finished': '4714',
+    'T3ReportError': '4715',
 }
-PRIORITY_ORDER = {'emergency': 0, 'urgent': 1, 'routine': 2}
+PRIORITIES = ('emergency', 'urgent', 'routine')
+# Worklist groups, top to bottom. A study that has no priority yet is not known to be routine: it stands above the
+# routine ones until the AI has classified it, so an emergency is never buried under routine studies while it waits.
+GROUP_ORDER = {'emergency': 0, 'urgent': 1, 'waiting': 2, 'routine': 3, 'skipped': 4}
+# How long a study may wait for its triage before the worklist says the AI is not keeping up (T3.worklist.maxWaitSeconds).
+DEFAULT_MAX_WAIT_S = 600
+# The sidecar's health is asked at most this often, whatever the number of open worklist pages, and with a short
+# deadline: a hung sidecar must not hold up the list, which comes from Orthanc alone.
+HEALTH_CACHE_S = 5.0
+HEALTH_DEADLINE_S = 2.0
 
 # Arrival of a study never changes: the reception date of its first image, cached per study id.
 _arrivals = {}
 _arrivals_lock = threading.Lock()
+
+# Set by register(): a callable(deadline_s) → {'state': 'ready' | 'not-ready' | 'unreachable' | 'unknown', 'reason': str}
+# (t3_plugin.py owns the gRPC channel); None when the plugin registers the worklist without it.
+_sidecar_health = None
+_health_cache = {'at': None, 'value': None}
+_health_lock = threading.Lock()
 
 
 def _section():
@@ -52,6 +71,15 @@ def _administrators():
     worklist = _section().get('worklist') or {}
     admins = worklist.get('administrators') if isinstance(worklist, dict) else None
     return admins if isinstance(admins, list) else None
+
+
+def _max_wait_seconds():
+    worklist = _section().get('worklist') or {}
+    value = worklist.get('maxWaitSeconds') if isinstance(worklist, dict) else None
+    # A bad value must not switch the alarm off: anything but a positive number means the default.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        return DEFAULT_MAX_WAIT_S
+    return value
 
 
 def _user(request):
@@ -104,8 +132,26 @@ def _arrival(study_id, series_by_id, series_ids):
     return value
 
 
-def worklist_rows():
+def _seconds_since(reception_date, now):
+    """Seconds from Orthanc's ReceptionDate (UTC, '20240131T235959') to now; None when unreadable."""
+    try:
+        arrived = datetime.datetime.strptime(reception_date, '%Y%m%dT%H%M%S')
+    except (TypeError, ValueError):
+        return None
+    return max(0, int((now - arrived).total_seconds()))
+
+
+def _group(status, priority):
+    # Without a priority a study waits for its triage (queued, running, failed, parked, or anything unexpected), unless
+    # there was nothing the AI could analyse (an SR, a KOS, …).
+    if priority:
+        return priority
+    return 'skipped' if status == 'skipped' else 'waiting'
+
+
+def worklist_rows(now=None):
     """Every study with its triage state, in worklist order."""
+    now = now or datetime.datetime.utcnow()
     studies = _get('/studies?expand')
     series_by_id = dict((s['ID'], s) for s in _get('/series?expand'))
     rows = []
@@ -121,7 +167,16 @@ def worklist_rows():
             series_by_id[s].get('MainDicomTags', {}).get('Modality', '')
             for s in study.get('Series', []) if s in series_by_id) - set(['', 'SR']))
         status = _meta(meta, 'T3Status') or 'queued'
-        priority = _meta(meta, 'T3Priority') if status in ('done', 'running') else None
+        # Priority before paperwork: the sidecar records the priority as soon as the study is classified, before its
+        # SR; it stands whatever happens to the SR afterwards (failed, parked, a re-run queued).
+        priority = _meta(meta, 'T3Priority')
+        priority = priority if priority in PRIORITIES else None
+        error = _meta(meta, 'T3Error')
+        report_error = _meta(meta, 'T3ReportError')
+        if priority and not report_error and status in ('failed', 'parked'):
+            report_error = error or 'the AI result could not be stored'
+        group = _group(status, priority)
+        arrival = _arrival(study_id, series_by_id, study.get('Series', []))
         review = _meta(meta, 'T3Review') or ''
         rows.append({
             'id': study_id,
@@ -130,9 +185,14 @@ def worklist_rows():
             'description': tags.get('StudyDescription', ''),
             'studyDate': tags.get('StudyDate', ''),
             'modalities': modalities,
-            'arrival': _arrival(study_id, series_by_id, study.get('Series', [])),
+            'arrival': arrival,
             'status': status,
             'priority': priority,
+            'group': group,
+            # How long a study without a priority has waited for it since its first image arrived.
+            'waitingSeconds': _seconds_since(arrival, now) if group == 'waiting' else None,
+            'reportFailed': bool(priority and report_error),
+            'reportError': report_error if priority else None,
             'review': review.startswith('yes'),
             'reviewReason': review[len('yes: '):] if review.startswith('yes: ') else None,
             'topFinding': _meta(meta, 'T3TopFinding'),
@@ -140,12 +200,68 @@ def worklist_rows():
             'demonstration': _meta(meta, 'T3Demo') == 'true',
             'finishedAt': _meta(meta, 'T3Finished'),
             'srInstanceId': _meta(meta, 'T3Sr'),
-            'error': _meta(meta, 'T3Error'),
+            'error': error,
             'lambda': _meta(meta, 'T3Lambda'),
         })
-    # Highest priority first; studies not (yet) triaged after the routine ones; then oldest arrival first.
-    rows.sort(key=lambda r: (PRIORITY_ORDER.get(r['priority'], 3), r['arrival'] or '~', r['id']))
+    # By group (emergency, urgent, not yet triaged, routine, nothing to analyse), then oldest arrival first.
+    rows.sort(key=lambda r: (GROUP_ORDER[r['group']], r['arrival'] or '~', r['id']))
     return rows
+
+
+def _health():
+    """The sidecar's state for the banner, cached for HEALTH_CACHE_S; never raises."""
+    with _health_lock:
+        at, value = _health_cache['at'], _health_cache['value']
+        if at is not None and value is not None and 0 <= time.monotonic() - at < HEALTH_CACHE_S:
+            return value
+    if _sidecar_health is None:
+        value = {'state': 'unknown', 'reason': 'the plugin cannot ask the sidecar for its status'}
+    else:
+        try:
+            value = _sidecar_health(HEALTH_DEADLINE_S)
+        except Exception as error:
+            value = {'state': 'unknown', 'reason': '%s: %s' % (type(error).__name__, error)}
+    with _health_lock:
+        _health_cache['at'], _health_cache['value'] = time.monotonic(), value
+    return value
+
+
+def ai_status(rows, health, max_wait_s):
+    """Whether the AI triage is working, for the worklist's banner: `ok` is false when any problem is listed."""
+    problems = []
+    state = health.get('state')
+    if state == 'unreachable':
+        problems.append({'kind': 'sidecar-unreachable', 'message': 'The AI service cannot be reached: %s' % health.get('reason')})
+    elif state == 'not-ready':
+        problems.append({'kind': 'sidecar-not-ready', 'message': 'The AI service is not ready: %s' % health.get('reason')})
+    elif state != 'ready':
+        problems.append({'kind': 'sidecar-unknown', 'message': 'The AI service\'s state is unknown: %s' % health.get('reason')})
+    waits = [r['waitingSeconds'] for r in rows if r['group'] == 'waiting' and r['waitingSeconds'] is not None]
+    oldest = max(waits) if waits else None
+    late = [w for w in waits if w > max_wait_s]
+    if late:
+        problems.append({
+            'kind': 'waiting-too-long',
+            'message': '%d %s waited more than %s for AI triage (the oldest %s)' % (
+                len(late), 'study has' if len(late) == 1 else 'studies have', _duration(max_wait_s), _duration(oldest)),
+        })
+    return {
+        'ok': not problems,
+        'problems': problems,
+        'sidecar': state if state in ('ready', 'not-ready', 'unreachable') else 'unknown',
+        'waitingCount': len([r for r in rows if r['group'] == 'waiting']),
+        'oldestWaitingSeconds': oldest,
+        'maxWaitSeconds': max_wait_s,
+    }
+
+
+def _duration(seconds):
+    seconds = int(seconds)
+    if seconds < 120:
+        return '%d s' % seconds
+    if seconds < 7200:
+        return '%d min' % (seconds // 60)
+    return '%d h %02d min' % (seconds // 3600, seconds % 3600 // 60)
 
 
 def _send_json(output, status, body):
@@ -187,7 +303,15 @@ def worklist_route(output, uri, **request):
     except Exception as error:
         _send_json(output, 500, {'error': '%s: %s' % (type(error).__name__, error)})
         return
-    _send_json(output, 200, {'studies': rows, 'canRerun': _can_rerun(request), 'user': _user(request)})
+    # The list comes from Orthanc alone; the sidecar only tells whether the AI is working (the banner), and a failure
+    # to tell is itself shown, never a reason to withhold the list.
+    try:
+        status = ai_status(rows, _health(), _max_wait_seconds())
+    except Exception as error:
+        status = {'ok': False, 'sidecar': 'unknown', 'waitingCount': None, 'oldestWaitingSeconds': None,
+                  'maxWaitSeconds': None, 'problems': [{'kind': 'sidecar-unknown', 'message': 'The AI service\'s state '
+                                                        'cannot be told: %s: %s' % (type(error).__name__, error)}]}
+    _send_json(output, 200, {'studies': rows, 'canRerun': _can_rerun(request), 'user': _user(request), 'aiStatus': status})
 
 
 def rerun_route(output, uri, **request):
@@ -231,8 +355,10 @@ def report_route(output, uri, **request):
     output.AnswerBuffer(page, 'text/html; charset=utf-8')
 
 
-def register():
-    """Called once by t3_plugin.py while Orthanc loads the plugin."""
+def register(sidecar_health=None):
+    """Called once by t3_plugin.py while Orthanc loads the plugin, with its sidecar health probe."""
+    global _sidecar_health
+    _sidecar_health = sidecar_health
     orthanc.RegisterRestCallback('/t3/app(.*)', app_route)
     orthanc.RegisterRestCallback('/t3/worklist', worklist_route)
     orthanc.RegisterRestCallback('/t3/worklist/rerun/(.*)', rerun_route)

@@ -31,7 +31,8 @@ options:
   --providers LIST     execution providers to try in order, e.g. cuda,webgpu,cpu (default)
   --sr-out DIR         also write one AI-result SR per study of the inputs into DIR (<StudyInstanceUID>.dcm) and
                        print one {"study","sr","priority",...} line per study
-  --config FILE        take the triage rules for --sr-out from this T3 configuration (default: built-in rules)
+  --config FILE        take the triage rules for --sr-out and inference.maxDecodedImageBytes from this T3
+                       configuration (default: built-in rules, 256 MiB)
 `;
 
 function parseFramePolicy(text: string): FramePolicy {
@@ -92,7 +93,8 @@ export const classifyCommand: CliCommand = {
 
     const srOut = optionString(args, 'sr-out');
     const configPath = optionString(args, 'config');
-    const triage = configPath ? loadSidecarConfig({ configPath }).config.triage : defaultSidecarConfig().triage;
+    const config = configPath ? loadSidecarConfig({ configPath }).config : defaultSidecarConfig();
+    const triage = config.triage;
 
     const bundle = await loadBundle(optionString(args, 'bundle') ?? demoBundleDir());
     const policy = policyForBundle(bundle, policyName, { wiseAlpha, dawinOffsetAdjusted });
@@ -108,7 +110,8 @@ export const classifyCommand: CliCommand = {
           unreadable.push({ name: file, ok: false, skipped: false, errorCode: 'unreadable', error: `${path.basename(file)}: ${reason}` });
         }
       }
-      const classified = await classifyImages(engine, inputs, { policy, batchSize, framePolicy });
+      const classified = await classifyImages(engine, inputs,
+        { policy, batchSize, framePolicy, maxDecodedImageBytes: config.inference.maxDecodedImageBytes });
       const byName = new Map<string, ClassifyOutcome>();
       for (const o of [...classified, ...unreadable]) byName.set(o.name, o);
       const outcomes = args.positionals.map((file) => byName.get(file)!);

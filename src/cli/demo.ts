@@ -25,7 +25,7 @@ runs the sidecar against it with the demo bundle, uploads the sample DICOM files
 triage result and SR, prints them, then keeps serving until Ctrl-C.
 
 options:
-  --samples DIR        DICOM files to upload (default: ../shared/dicom-samples next to the repository)
+  --samples DIR        DICOM files to upload (default: the package's samples/dicom)
   --exit-when-done     stop everything once the table is printed
   --timeout S          give up waiting for results after S seconds (default 180)
   --http-port N        Orthanc HTTP port (default: a free port)
@@ -200,7 +200,7 @@ export const demoCommand: CliCommand = {
       return ExitCode.ok;
     }
     const repoRoot = findRepoRoot();
-    const samples = path.resolve(optionString(args, 'samples') ?? path.resolve(repoRoot, '..', 'shared', 'dicom-samples'));
+    const samples = path.resolve(optionString(args, 'samples') ?? path.join(repoRoot, 'samples', 'dicom'));
     if (!fs.existsSync(samples)) throw new UsageError(`no sample folder at ${samples} (use --samples DIR)`);
     const files = dicomFilesIn(samples);
     if (files.length === 0) throw new UsageError(`no .dcm files in ${samples}`);
@@ -280,13 +280,19 @@ export const demoCommand: CliCommand = {
         await cleanup();
         return incomplete === 0 ? ExitCode.ok : ExitCode.partialFailure;
       }
+      // Every hint below works as printed (checked by hand against a running demo): Orthanc asks for the login on
+      // every HTTP route, browser pages included.
+      const login = `${credentials.username}:${credentials.password}`;
       io.stdout.write(
-        (withPlugin ? `\ntriage worklist (urgent first): ${orthanc.url}/t3/app/\n` : '\n') +
+        `\nOrthanc login for this run only (the browser pages below ask for it): user ${credentials.username}, password ${credentials.password}\n` +
+          (withPlugin ? `triage worklist (urgent first): ${orthanc.url}/t3/app/\n` : '') +
           `Orthanc Explorer: ${orthanc.url}/app/explorer.html  (study pages and lists show the AI triage)\n` +
-          `Orthanc login for this run only: ${credentials.username} / ${credentials.password}\n` +
-          (withPlugin ? `sidecar status through Orthanc: curl -u '${credentials.username}:${credentials.password}' ${orthanc.url}/t3/status\n` : '') +
-          // -R proposes each file's own transfer syntax, so compressed files are sent as they are.
-          `send more studies: storescu -R -aec ORTHANC 127.0.0.1 ${ports.dicom} FILE.dcm   (or: curl --data-binary @FILE.dcm ${orthanc.url}/instances)\n` +
+          (withPlugin ? `sidecar status through Orthanc: curl -u '${login}' ${orthanc.url}/t3/status\n` : '') +
+          // dcmsend proposes each file's own transfer syntax (JPEG 2000, RLE, … included) and its SOP class; storescu
+          // proposes uncompressed syntaxes only unless told which compressed one, so it fails on compressed files.
+          `send more studies (C-STORE, any transfer syntax): dcmsend -aec ORTHANC 127.0.0.1 ${ports.dicom} FILE.dcm  (several files: list them)\n` +
+          `  a folder: dcmsend -aec ORTHANC +sd +r +sp '*.dcm' 127.0.0.1 ${ports.dicom} DIR\n` +
+          `  over HTTP: curl -u '${login}' --data-binary @FILE.dcm ${orthanc.url}/instances\n` +
           `gRPC: 127.0.0.1:${grpcPort} (token in ${path.join(orthanc.configDir, 't3.json')})\n` +
           `metrics: http://127.0.0.1:${metricsPort}/metrics\n` +
           'serving; Ctrl-C to stop\n',

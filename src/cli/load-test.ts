@@ -25,8 +25,8 @@ options:
   --clients N          concurrent clients, each on its own connection (default 32)
   --duration S         seconds to run (default 60)
   --max-requests N     stop earlier after N requests in total
-  --file F             DICOM file sent by every request (repeat with commas; default the CT sample in
-                       ../shared/dicom-samples relative to the repository)
+  --file F             DICOM file sent by every request (repeat with commas; default the package's
+                       samples/dicom/pydicom_CT_small.dcm)
   --images N           images per request (the file repeated; default 1)
   --address HOST:PORT  an already running server (loopback only); default: start one in this process with the
                        demo bundle on 127.0.0.1 and a random token
@@ -129,8 +129,9 @@ export const loadTestCommand: CliCommand = {
     const maxRequests = optionNumber(args, 'max-requests', (n) => Number.isInteger(n) && n >= 1, 'a positive integer') ?? null;
     const imagesPerRequest = optionNumber(args, 'images', (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer in [1, 256]') ?? 1;
     const policy = optionString(args, 'policy') ?? 't3b';
+    // The package's own sample, found from this file (src/cli or dist/cli), not from the working directory.
     const repoRoot = path.resolve(__dirname, '..', '..');
-    const files = (optionString(args, 'file') ?? path.join(repoRoot, '..', 'shared', 'dicom-samples', 'pydicom_CT_small.dcm')).split(',');
+    const files = (optionString(args, 'file') ?? path.join(repoRoot, 'samples', 'dicom', 'pydicom_CT_small.dcm')).split(',');
     const loaded = await Promise.all(files.map(async (f) => ({ name: path.basename(f), dicom: await readFile(f) })));
     const images = Array.from({ length: imagesPerRequest }, (_, i) => loaded[i % loaded.length]);
 

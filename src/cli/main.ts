@@ -16,6 +16,8 @@ const COMMANDS: Record<string, { summary: string; load: () => CliCommand }> = {
   bench: { summary: 'engine benchmark (images/s, RSS, session start)', load: () => require('./bench').benchCommand },
   doctor: { summary: 'which execution providers can start here; for the others, what is missing and how to get it', load: () => require('./doctor').doctorCommand },
   'gpu-provider': { summary: 'install the CUDA execution provider matching onnxruntime-node (from the npm registry)', load: () => require('./gpu-provider').gpuProviderCommand },
+  'make-config': { summary: 'write a ready production configuration (tokens, TLS certificates, Orthanc logins) and check it', load: () => require('./make-config').makeConfigCommand },
+  install: { summary: 'install the systemd service, the plugin and a make-config configuration (into --root for staging)', load: () => require('./install').installCommand },
 };
 
 function usage(): string {
@@ -63,3 +65,7 @@ export function main(argv: string[]): void {
     },
   );
 }
+
+// `node dist/cli/main.js <command>` (a compiled deployment, e.g. a service unit) runs the command directly;
+// bin/orthanc-t3.js requires this module and calls main() itself.
+if (require.main === module) main(process.argv.slice(2));

@@ -48,6 +48,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { name: 'T3_EXECUTION_PROVIDERS', path: ['inference', 'executionProviders'], kind: 'list' },
   { name: 'T3_FIXED_PASS_SESSIONS', path: ['inference', 'fixedPassSessions'], kind: 'string' },
   { name: 'T3_INTRA_OP_THREADS', path: ['inference', 'intraOpThreads'], kind: 'integerOrWord' },
+  { name: 'T3_MAX_DECODED_IMAGE_BYTES', path: ['inference', 'maxDecodedImageBytes'], kind: 'integer' },
   { name: 'T3_RETRY_MAX_ATTEMPTS', path: ['retry', 'maxAttempts'], kind: 'integer' },
   { name: 'T3_GRPC_LISTEN', path: ['grpc', 'listen'], kind: 'string' },
   { name: 'T3_GRPC_TLS_CERT_FILE', path: ['grpc', 'tls', 'certFile'], kind: 'string' },

@@ -1,6 +1,7 @@
 import type { PolicyName } from '../t3/policy';
 import type { TriagePriority } from '../report/triage';
 import type { RouteRule, RouteTable } from '../pipeline/routing';
+import { DEFAULT_MAX_DECODED_IMAGE_BYTES } from '../dicom/decoded-size';
 
 /**
  * The sidecar's whole configuration as one typed object. The names other modules define (policies in t3/, triage
@@ -41,7 +42,10 @@ export interface BundleEntry {
   dir: string;
 }
 
-/** Routing rules are the pipeline's (pipeline/routing.ts): every present field must match; patterns are regexes. */
+/**
+ * Routing rules are the pipeline's (pipeline/routing.ts): every present field must match; description patterns are
+ * RE2 patterns (pipeline/route-pattern.ts: linear-time, no backreferences or lookaround).
+ */
 export type RoutingRule = RouteRule;
 /** Bundle for images no rule matches in `defaultBundle`; null skips them. */
 export type RoutingConfig = RouteTable;
@@ -99,6 +103,12 @@ export interface InferenceConfig {
    * count, e.g. to leave cores to Orthanc on a shared host. Read when bundles are (re)loaded.
    */
   intraOpThreads: 'auto' | number;
+  /**
+   * Largest decoded size, in bytes, an image may declare for the frames the frame policy uses (rows × columns ×
+   * samples per pixel × bytes per sample × frames). A larger one fails as `image-too-large` before any decoding, so a
+   * small file declaring a huge picture cannot take the sidecar's memory or a decoder's time.
+   */
+  maxDecodedImageBytes: number;
 }
 
 export interface GrpcTlsConfig {
@@ -157,6 +167,11 @@ export interface WorklistConfig {
    * (Orthanc 1.10.1's own authentication has no roles).
    */
   administrators: string[] | null;
+  /**
+   * The worklist warns (a banner) when a study not yet triaged has waited longer than this since it arrived: the AI
+   * is behind or down, and the radiologists must not take its silence for "routine".
+   */
+  maxWaitSeconds: number;
 }
 
 export interface MetricsConfig {
@@ -250,6 +265,7 @@ export function defaultSidecarConfig(): SidecarConfig {
       decodeConcurrency: 2,
       fixedPassSessions: 'auto',
       intraOpThreads: 'auto',
+      maxDecodedImageBytes: DEFAULT_MAX_DECODED_IMAGE_BYTES,
     },
     triage: {
       // SNOMED CT codes from docs/SR.md; thresholds are probabilities in [0,1].
@@ -263,7 +279,7 @@ export function defaultSidecarConfig(): SidecarConfig {
     retry: { maxAttempts: 3, initialDelayMs: 1000, maxDelayMs: 30000 },
     grpc: { listen: '127.0.0.1:50051', tls: null, tokens: [] },
     plugin: { sidecarAddress: '127.0.0.1:50051', token: null, tokenFile: null, deadlineSeconds: 5, tls: null },
-    worklist: { administrators: null },
+    worklist: { administrators: null, maxWaitSeconds: 600 },
     metrics: { listen: '' },
     speculation: { enabled: false, cacheMegabytes: 256, queueBound: 512 },
     coordination: { mode: 'single', workerId: '', quietMs: 3000, leaseMs: 30000 },

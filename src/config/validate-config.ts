@@ -1,5 +1,6 @@
 import { POLICY_NAMES } from '../t3/policy';
 import { TRIAGE_PRIORITIES } from '../report/triage';
+import { compileRoutePattern, RoutePatternError } from '../pipeline/route-pattern';
 import { ConfigError, ConfigErrorCollector, ConfigErrorList } from './config-error';
 import type {
   BatchingConfig,
@@ -92,12 +93,14 @@ function strList(value: unknown, key: string): string[] {
   return arr(value, key).map((v, i) => str(v, `${key}[${i}]`, { nonEmpty: true }));
 }
 
-function regex(value: unknown, key: string): string {
+/** A routing pattern, compiled here by the one compiler routing uses (so it is compiled once, when it loads). */
+function routePattern(value: unknown, key: string): string {
   const source = str(value, key);
   try {
-    new RegExp(source);
+    compileRoutePattern(source);
   } catch (err) {
-    throw new ConfigError(key, `is not a valid regular expression: ${(err as Error).message}`);
+    if (err instanceof RoutePatternError) throw new ConfigError(key, err.message);
+    throw err;
   }
   return source;
 }
@@ -151,14 +154,17 @@ function routing(v: unknown, key: string, bundleNames: string[]): RoutingConfig 
   const rules = eachItem(arr(o.rules, `${key}.rules`), (item, i) => {
     const k = `${key}.rules[${i}]`;
     const r = obj(item, k, ['bundle', 'modality', 'sopClassUid', 'bodyPartExamined', 'studyDescription', 'seriesDescription', 'callingAet']);
+    // Every bad field of a rule is reported, not only the first (both patterns of a rule may be refused).
+    const c = new ConfigErrorCollector();
     const rule: RoutingRule = { bundle: str(r.bundle, `${k}.bundle`, { nonEmpty: true }) };
-    checkBundle(rule.bundle, `${k}.bundle`);
-    if (r.modality !== undefined) rule.modality = strList(r.modality, `${k}.modality`);
-    if (r.sopClassUid !== undefined) rule.sopClassUid = strList(r.sopClassUid, `${k}.sopClassUid`);
-    if (r.bodyPartExamined !== undefined) rule.bodyPartExamined = strList(r.bodyPartExamined, `${k}.bodyPartExamined`);
-    if (r.studyDescription !== undefined) rule.studyDescription = regex(r.studyDescription, `${k}.studyDescription`);
-    if (r.seriesDescription !== undefined) rule.seriesDescription = regex(r.seriesDescription, `${k}.seriesDescription`);
-    if (r.callingAet !== undefined) rule.callingAet = strList(r.callingAet, `${k}.callingAet`);
+    c.check(() => checkBundle(rule.bundle, `${k}.bundle`));
+    if (r.modality !== undefined) c.check(() => { rule.modality = strList(r.modality, `${k}.modality`); });
+    if (r.sopClassUid !== undefined) c.check(() => { rule.sopClassUid = strList(r.sopClassUid, `${k}.sopClassUid`); });
+    if (r.bodyPartExamined !== undefined) c.check(() => { rule.bodyPartExamined = strList(r.bodyPartExamined, `${k}.bodyPartExamined`); });
+    if (r.studyDescription !== undefined) c.check(() => { rule.studyDescription = routePattern(r.studyDescription, `${k}.studyDescription`); });
+    if (r.seriesDescription !== undefined) c.check(() => { rule.seriesDescription = routePattern(r.seriesDescription, `${k}.seriesDescription`); });
+    if (r.callingAet !== undefined) c.check(() => { rule.callingAet = strList(r.callingAet, `${k}.callingAet`); });
+    c.throwIfAny();
     return rule;
   });
   const defaultBundle = strOrNull(o.defaultBundle, `${key}.defaultBundle`);
@@ -182,7 +188,7 @@ function batching(v: unknown, key: string): BatchingConfig {
 }
 
 function inference(v: unknown, key: string): InferenceConfig {
-  const o = obj(v, key, ['policy', 'wiseAlpha', 'framePolicy', 'pixelSource', 'onBadImage', 'executionProviders', 'decodeConcurrency', 'fixedPassSessions', 'intraOpThreads']);
+  const o = obj(v, key, ['policy', 'wiseAlpha', 'framePolicy', 'pixelSource', 'onBadImage', 'executionProviders', 'decodeConcurrency', 'fixedPassSessions', 'intraOpThreads', 'maxDecodedImageBytes']);
   let framePolicy: InferenceConfig['framePolicy'];
   if (typeof o.framePolicy === 'number') framePolicy = num(o.framePolicy, `${key}.framePolicy`, 0, 100000, true);
   else framePolicy = oneOf(o.framePolicy, `${key}.framePolicy`, ['first', 'middle', 'all'] as const);
@@ -200,6 +206,8 @@ function inference(v: unknown, key: string): InferenceConfig {
     decodeConcurrency: num(o.decodeConcurrency, `${key}.decodeConcurrency`, 1, 64, true),
     fixedPassSessions: oneOf(o.fixedPassSessions, `${key}.fixedPassSessions`, ['auto', 'plain', 'merged'] as const),
     intraOpThreads: o.intraOpThreads === 'auto' ? 'auto' : num(o.intraOpThreads, `${key}.intraOpThreads ("auto" or a count)`, 1, 1024, true),
+    // At least 1 MiB (a 512×512 16-bit frame is 0.5 MiB); at most 64 GiB, far past any memory a sidecar is given.
+    maxDecodedImageBytes: num(o.maxDecodedImageBytes, `${key}.maxDecodedImageBytes`, 1024 * 1024, 64 * 1024 ** 3, true),
   };
 }
 
@@ -287,8 +295,11 @@ function plugin(v: unknown, key: string): PluginConfig {
 }
 
 function worklist(v: unknown, key: string): WorklistConfig {
-  const o = obj(v, key, ['administrators']);
-  return { administrators: o.administrators === null ? null : strList(o.administrators, `${key}.administrators`) };
+  const o = obj(v, key, ['administrators', 'maxWaitSeconds']);
+  return {
+    administrators: o.administrators === null ? null : strList(o.administrators, `${key}.administrators`),
+    maxWaitSeconds: num(o.maxWaitSeconds, `${key}.maxWaitSeconds`, 1, 86400),
+  };
 }
 
 function bool(value: unknown, key: string): boolean {

@@ -1,5 +1,6 @@
+import { DEFAULT_MAX_DECODED_IMAGE_BYTES, refuseOversizedImage } from './decoded-size';
 import { DicomError } from './errors';
-import { encapsulatedFrames } from './encapsulated-frames';
+import { encapsulatedFrameFragments, joinFragments } from './encapsulated-frames';
 import { sharedFramePool, FrameTimeoutError } from './frame-pool';
 import type { FrameOutcome, FrameTask } from './frame-task';
 import { validateModelInputSpec } from './model-input';
@@ -30,6 +31,8 @@ export interface DecodeFramesOptions {
   framePolicy?: FramePolicy;
   source?: string;
   frameTimeoutMs?: number;
+  /** Refuse (image-too-large) when the selected frames declare more decoded bytes; default 256 MiB. */
+  maxDecodedImageBytes?: number;
 }
 
 /**
@@ -57,11 +60,18 @@ interface PreparedImage {
   parsed: ParsedDicom;
   layout: PixelLayout;
   syntax: TransferSyntax;
+  /** 0-based indices of the frames the policy selects, already checked against the decoded-size limit. */
+  indices: number[];
   /** Builds the task for one 0-based frame (pixel bytes only; rendering is added by the caller). */
   frameTask(index: number): { task: FrameTask; transfer: ArrayBuffer[] };
 }
 
-function prepare(bytes: Uint8Array, source: string | undefined): PreparedImage {
+/**
+ * Reads the header and checks everything that can be checked before decoding, the declared decoded size
+ * included; pixel bytes are copied later, one selected frame at a time.
+ */
+function prepare(bytes: Uint8Array, source: string | undefined, framePolicy: FramePolicy,
+  maxDecodedImageBytes: number): PreparedImage {
   const parsed = parseDicom(bytes, source);
   const { info, structure } = parsed;
   const name = parsed.source;
@@ -81,22 +91,24 @@ function prepare(bytes: Uint8Array, source: string | undefined): PreparedImage {
     throw new DicomError('unsupported-transfer-syntax', `transfer syntax ${info.transferSyntaxUid || '(empty)'} is not supported`, name);
   }
   const layout = readPixelLayout(info.header, name);
+  const indices = selectFrames(framePolicy, layout.numberOfFrames, name);
+  refuseOversizedImage(layout, indices.length, maxDecodedImageBytes, name);
   const pixel = structure.pixelData;
   if ((syntax.encoding === 'native') !== (pixel.native !== undefined)) {
     throw new DicomError('pixel-length', `PixelData is ${pixel.native ? 'native' : 'encapsulated'} but the transfer ` +
       `syntax ${syntax.name} says otherwise`, name);
   }
-  let frames: Uint8Array[] | undefined;
+  let frames: Uint8Array[][] | undefined;
   return {
-    parsed, layout, syntax,
+    parsed, layout, syntax, indices,
     frameTask(index) {
       if (pixel.native) {
         const raw = nativeFrame(pixel.native, pixel.vr, syntax.littleEndian, layout, index, name);
         return { task: { encoding: 'native', transferSyntaxUid: syntax.uid, native: raw, layout },
           transfer: [raw.bytes.buffer as ArrayBuffer] };
       }
-      frames ??= encapsulatedFrames(pixel.encapsulated!, layout.numberOfFrames, syntax.encoding, name);
-      const compressed = new Uint8Array(frames[index]); // a copy of its own, transferable to the worker
+      frames ??= encapsulatedFrameFragments(pixel.encapsulated!, layout.numberOfFrames, syntax.encoding, name);
+      const compressed = joinFragments(frames[index]); // a copy of its own, transferable to the worker
       return { task: { encoding: syntax.encoding, transferSyntaxUid: syntax.uid, compressed, layout },
         transfer: [compressed.buffer as ArrayBuffer] };
     },
@@ -111,12 +123,17 @@ function outcomeError(error: unknown, frameNumber: number, syntax: TransferSynta
   return new DicomError('codec-failure', `frame ${frameNumber} (${syntax.name}): ${(error as Error).message}`, name);
 }
 
+/**
+ * Runs the frame tasks through the shared pool, at most as many at once as the pool has workers: a frame's bytes
+ * are copied out of the file only when it is about to run, so the `all` policy on a long multi-frame object never
+ * holds a copy of every frame at once. The first failure stops the frames not yet started and is thrown.
+ */
 async function runFrames<T>(prepared: PreparedImage, indices: number[], timeoutMs: number,
   withTask: (task: FrameTask, index: number) => FrameTask, take: (outcome: Extract<FrameOutcome, { ok: true }>, index: number) => T): Promise<T[]> {
   const { syntax, parsed } = prepared;
   const name = parsed.source;
   const pool = sharedFramePool();
-  const settled = await Promise.allSettled(indices.map(async (index) => {
+  const one = async (index: number): Promise<T> => {
     const { task, transfer } = prepared.frameTask(index);
     let outcome: FrameOutcome;
     try {
@@ -129,10 +146,23 @@ async function runFrames<T>(prepared: PreparedImage, indices: number[], timeoutM
       throw new DicomError('codec-failure', `frame ${index + 1} (${syntax.name}): ${outcome.message}`, name);
     }
     return take(outcome, index);
-  }));
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw outcomeError(failed.reason, 0, syntax, name);
-  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+  };
+  const results: T[] = new Array(indices.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    while (!failure && next < indices.length) {
+      const at = next++;
+      try {
+        results[at] = await one(indices[at]);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(pool.size, indices.length) }, lane));
+  if (failure) throw outcomeError(failure.error, 0, syntax, name);
+  return results;
 }
 
 /**
@@ -141,9 +171,9 @@ async function runFrames<T>(prepared: PreparedImage, indices: number[], timeoutM
  */
 export async function decodeFrames(bytes: Uint8Array, options: DecodeFramesOptions = {}):
   Promise<{ info: DicomInstanceInfo; layout: PixelLayout; transferSyntax: TransferSyntax; frames: DecodedFrame[] }> {
-  const prepared = prepare(bytes, options.source);
-  const { layout } = prepared;
-  const indices = selectFrames(options.framePolicy ?? 'all', layout.numberOfFrames, prepared.parsed.source);
+  const prepared = prepare(bytes, options.source, options.framePolicy ?? 'all',
+    options.maxDecodedImageBytes ?? DEFAULT_MAX_DECODED_IMAGE_BYTES);
+  const { layout, indices } = prepared;
   const frames = await runFrames(prepared, indices, options.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS, (t) => t,
     (outcome, index) => ({ frameNumber: index + 1, rows: layout.rows, columns: layout.columns,
       samplesPerPixel: layout.samplesPerPixel, photometricInterpretation: outcome.photometricInterpretation,
@@ -155,10 +185,10 @@ export async function decodeFrames(bytes: Uint8Array, options: DecodeFramesOptio
 export async function loadModelInputs(bytes: Uint8Array, spec: ModelInputSpec, options: LoadModelInputsOptions):
   Promise<{ info: DicomInstanceInfo; frames: ModelInputFrame[] }> {
   validateModelInputSpec(spec);
-  const prepared = prepare(bytes, options.source);
-  const { layout, parsed, syntax } = prepared;
+  const prepared = prepare(bytes, options.source, options.framePolicy,
+    options.maxDecodedImageBytes ?? DEFAULT_MAX_DECODED_IMAGE_BYTES);
+  const { layout, parsed, syntax, indices } = prepared;
   const name = parsed.source;
-  const indices = selectFrames(options.framePolicy, layout.numberOfFrames, name);
   const fallback = options.voiFallback ?? 'minmax';
   const plans = indices.map((index) => resolveRenderPlan(parsed.info.header, layout, index, syntax.littleEndian, fallback, name));
   const frames = await runFrames(prepared, indices, options.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS,

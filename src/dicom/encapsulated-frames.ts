@@ -19,8 +19,11 @@ function startsCodestream(fragment: Uint8Array, encoding: FrameEncoding): boolea
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
+/**
+ * One frame's bytes as a fresh buffer of its own (transferable to a frame worker): its fragments joined. Only the
+ * frames a frame policy selects are ever joined, so a 1000-frame object with one frame used copies one frame.
+ */
+export function joinFragments(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) { out.set(p, at); at += p.length; }
@@ -55,10 +58,11 @@ function byCodestreamStarts(pixel: EncapsulatedPixelData, frames: number, encodi
 
 /**
  * Regroups encapsulated fragments into frames (PS3.5 A.4): by the Basic Offset Table when it is filled and
- * consistent, else one fragment per frame when the counts agree, else by codestream start markers.
+ * consistent, else one fragment per frame when the counts agree, else by codestream start markers. Returns views
+ * into the file, grouped per frame; nothing is copied (joinFragments copies the one frame that is decoded).
  */
-export function encapsulatedFrames(pixel: EncapsulatedPixelData, frames: number, encoding: FrameEncoding,
-  source: string): Uint8Array[] {
+export function encapsulatedFrameFragments(pixel: EncapsulatedPixelData, frames: number, encoding: FrameEncoding,
+  source: string): Uint8Array[][] {
   const fragments = pixel.fragments;
   if (fragments.length === 0) throw new DicomError('pixel-length', 'encapsulated PixelData holds no fragments', source);
   let groups: Uint8Array[][] | undefined;
@@ -69,5 +73,5 @@ export function encapsulatedFrames(pixel: EncapsulatedPixelData, frames: number,
     throw new DicomError('pixel-length', `${fragments.length} fragment(s) cannot be regrouped into ` +
       `NumberOfFrames ${frames} (Basic Offset Table has ${pixel.basicOffsetTable.length} entries)`, source);
   }
-  return groups.map(concat);
+  return groups;
 }

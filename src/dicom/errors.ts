@@ -10,7 +10,9 @@ export type DicomErrorCode =
   | 'codec-timeout'
   | 'not-an-image'
   | 'bad-frame-index'
-  | 'unsupported-photometric';
+  | 'unsupported-photometric'
+  /** The header declares more decoded bytes than the configured limit; refused before decoding. */
+  | 'image-too-large';
 
 /**
  * The only error src/dicom throws for bad input. The message always names the source (file name or

@@ -1,6 +1,6 @@
 import os from 'node:os';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../worker-script';
 import type { FrameOutcome, FrameTask } from './frame-task';
 
 export class FrameTimeoutError extends Error {}
@@ -84,10 +84,7 @@ export class FramePool {
   }
 
   private spawn(): void {
-    const isTs = path.extname(__filename) === '.ts';
-    const file = path.join(__dirname, `frame-worker${isTs ? '.ts' : '.js'}`);
-    // Under tsx/ts-jest the worker is TypeScript too: tsx's CommonJS hook compiles it.
-    const worker = new Worker(file, { execArgv: isTs ? ['--require', 'tsx/cjs'] : [] });
+    const worker = startWorker(__filename, 'frame-worker');
     const w: PoolWorker = { worker, ready: false };
     this.workers.add(w);
     worker.unref();

@@ -29,8 +29,12 @@ export interface DicomStructure {
   transferSyntaxUid: string;
   /** How the object arrived: a Part 10 file, one lacking the 128-byte preamble, or a bare dataset. */
   form: 'part10' | 'no-preamble' | 'bare-dataset';
-  /** Bytes dcmjs can read with DicomMessage.readFile: preamble, DICM, meta group, dataset. */
-  part10: Uint8Array;
+  /**
+   * The header as bytes dcmjs can read with DicomMessage.readFile: preamble, DICM, meta group and the dataset up to
+   * its pixel data element (a deflated dataset whole, since it cannot be cut before inflating). The pixel data is
+   * left out so that reading the header never copies it: a 131 MB multi-frame object costs its header's bytes.
+   */
+  header: Uint8Array;
   pixelData?: PixelDataElement;
   /** Float/Double Float Pixel Data are reported rather than decoded. */
   floatPixelData: boolean;
@@ -64,15 +68,15 @@ class Reader {
   vr(pos: number): string { this.need(pos, 2); return String.fromCharCode(this.bytes[pos], this.bytes[pos + 1]); }
 }
 
-interface ElementHeader { tag: number; vr: string; length: number; valueStart: number; }
+interface ElementHeader { tag: number; vr: string; length: number; start: number; valueStart: number; }
 
 function readElementHeader(r: Reader, pos: number, explicitVr: boolean): ElementHeader {
   const tag = r.tag(pos);
-  if ((tag >>> 16) === 0xfffe || !explicitVr) return { tag, vr: '', length: r.u32(pos + 4), valueStart: pos + 8 };
+  if ((tag >>> 16) === 0xfffe || !explicitVr) return { tag, vr: '', length: r.u32(pos + 4), start: pos, valueStart: pos + 8 };
   const vr = r.vr(pos + 4);
   if (!ALL_VRS.has(vr)) throw new Malformed(`invalid VR "${vr.replace(/[^\x20-\x7e]/g, '?')}" at byte ${pos}`);
-  if (LONG_VRS.has(vr)) return { tag, vr, length: r.u32(pos + 8), valueStart: pos + 12 };
-  return { tag, vr, length: r.u16(pos + 6), valueStart: pos + 8 };
+  if (LONG_VRS.has(vr)) return { tag, vr, length: r.u32(pos + 8), start: pos, valueStart: pos + 12 };
+  return { tag, vr, length: r.u16(pos + 6), start: pos, valueStart: pos + 8 };
 }
 
 /** Skips the items of an undefined-length sequence; returns the position after its delimiter. */
@@ -194,6 +198,13 @@ function guessBareDataset(bytes: Uint8Array): string | undefined {
   return undefined;
 }
 
+/**
+ * A deflated dataset is inflated whole before its header can be read, so the declared-size check cannot come first:
+ * this bounds what a "deflate bomb" (megabytes that inflate to gigabytes) may take. Deflated Explicit VR is used for
+ * small non-image objects and thumbnails; 1 GiB is far above any real one.
+ */
+const MAX_INFLATED_DATASET_BYTES = 1024 * 1024 * 1024;
+
 export function readDicomStructure(bytes: Uint8Array, source?: string): DicomStructure {
   const hasMagic = bytes.length >= 132 && Buffer.from(bytes.subarray(128, 132)).toString('latin1') === 'DICM';
   // Some writers drop only the preamble and keep "DICM"; others drop both and start with the meta group.
@@ -201,16 +212,15 @@ export function readDicomStructure(bytes: Uint8Array, source?: string): DicomStr
     && startsWithMetaGroup(bytes, 4);
   let form: DicomStructure['form'];
   let transferSyntaxUid: string;
+  let metaStart = 0;
   let datasetStart: number;
-  let part10: Uint8Array;
   try {
     if (hasMagic || magicFirst || startsWithMetaGroup(bytes, 0)) {
       form = hasMagic ? 'part10' : 'no-preamble';
-      const metaStart = hasMagic ? 132 : magicFirst ? 4 : 0;
+      metaStart = hasMagic ? 132 : magicFirst ? 4 : 0;
       const meta = readMeta(bytes, metaStart);
       transferSyntaxUid = meta.transferSyntaxUid;
       datasetStart = meta.end;
-      part10 = hasMagic ? bytes : Buffer.concat([Buffer.alloc(128), Buffer.from('DICM', 'latin1'), bytes.subarray(metaStart)]);
     } else {
       const guess = guessBareDataset(bytes);
       if (guess === undefined) {
@@ -221,8 +231,6 @@ export function readDicomStructure(bytes: Uint8Array, source?: string): DicomStr
       form = 'bare-dataset';
       transferSyntaxUid = guess;
       datasetStart = 0;
-      // dcmjs reads only Part 10; the wrapper lives for this read, so its meta group names no SOP instance.
-      part10 = wrapEncodedDataset({ transferSyntaxUid: guess }, bytes);
     }
   } catch (error) {
     throw asDicomError(error, source);
@@ -235,8 +243,11 @@ export function readDicomStructure(bytes: Uint8Array, source?: string): DicomStr
   let dataset = bytes.subarray(datasetStart);
   if (syntax?.deflated) {
     try {
-      dataset = inflateRawSync(dataset);
+      dataset = inflateRawSync(dataset, { maxOutputLength: MAX_INFLATED_DATASET_BYTES });
     } catch (error) {
+      if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new DicomError('image-too-large', `the deflated dataset inflates to more than ${MAX_INFLATED_DATASET_BYTES} bytes`, source);
+      }
       throw new DicomError('truncated', `the deflated dataset does not inflate (${(error as Error).message})`, source);
     }
   }
@@ -244,8 +255,11 @@ export function readDicomStructure(bytes: Uint8Array, source?: string): DicomStr
   const r = new Reader(dataset, littleEndian);
   let pixelData: PixelDataElement | undefined;
   let floatPixelData = false;
+  let pixelStart: number | undefined;
   try {
     walk(r, 0, explicitVr, true, (header, end) => {
+      const pixel = header.tag === PIXEL_DATA || header.tag === FLOAT_PIXEL_DATA || header.tag === DOUBLE_FLOAT_PIXEL_DATA;
+      if (pixel) pixelStart ??= header.start;
       if (header.tag === FLOAT_PIXEL_DATA || header.tag === DOUBLE_FLOAT_PIXEL_DATA) floatPixelData = true;
       if (header.tag !== PIXEL_DATA) return;
       pixelData = header.length === UNDEFINED
@@ -255,7 +269,16 @@ export function readDicomStructure(bytes: Uint8Array, source?: string): DicomStr
   } catch (error) {
     throw asDicomError(error, source);
   }
-  return { transferSyntaxUid, form, part10, pixelData, floatPixelData };
+  // The header ends where the first pixel data element starts (dcmjs stops there anyway); offsets inside a
+  // deflated dataset say nothing about the compressed bytes, so that one is handed over whole.
+  const headerEnd = syntax?.deflated || pixelStart === undefined ? bytes.length : datasetStart + pixelStart;
+  const headerBytes = bytes.subarray(0, headerEnd);
+  let header: Uint8Array;
+  if (form === 'part10') header = headerBytes;
+  else if (form === 'no-preamble') header = Buffer.concat([Buffer.alloc(128), Buffer.from('DICM', 'latin1'), headerBytes.subarray(metaStart)]);
+  // dcmjs reads only Part 10; the wrapper lives for this read, so its meta group names no SOP instance.
+  else header = wrapEncodedDataset({ transferSyntaxUid }, headerBytes);
+  return { transferSyntaxUid, form, header, pixelData, floatPixelData };
 }
 
 function asDicomError(error: unknown, source?: string): DicomError {

@@ -27,9 +27,10 @@ function integer(value: unknown, fallback: number): number {
 
 export function parseDicom(bytes: Uint8Array, source?: string): ParsedDicom {
   const structure = readDicomStructure(bytes, source);
-  const part10 = structure.part10;
+  const part10 = structure.header;
   let header: Record<string, unknown>;
   try {
+    // A copy of the header only (structure.header ends before the pixel data): dcmjs needs an ArrayBuffer of its own.
     const buffer = part10.buffer.slice(part10.byteOffset, part10.byteOffset + part10.byteLength) as ArrayBuffer;
     const dict = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: '7FE00010', includeUntilTagValue: false });
     header = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);

@@ -45,4 +45,10 @@ export interface LoadModelInputsOptions {
   voiFallback?: VoiFallback;
   /** Per-frame decode limit; the worker is terminated when it is exceeded. Default 10 000 ms. */
   frameTimeoutMs?: number;
+  /**
+   * Bound on the decoded bytes the header declares for the frames the policy selects (rows × columns × samples ×
+   * bytes per sample × frames); over it the image is refused as image-too-large before decoding. Default 256 MiB
+   * (decoded-size.ts).
+   */
+  maxDecodedImageBytes?: number;
 }

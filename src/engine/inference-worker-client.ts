@@ -1,6 +1,6 @@
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { EngineError } from './engine-error';
+import { startWorker } from '../worker-script';
 import { isShared } from './shared-pixels';
 import type { ExecutionProviderName, ProviderFailure } from './execution-providers';
 import type { RunRequest, WorkerInit, WorkerReply } from './inference-protocol';
@@ -15,15 +15,6 @@ export interface WorkerSessionInfo {
 interface Pending {
   resolve(value: { logits: Float32Array; dims: number[] }): void;
   reject(error: Error): void;
-}
-
-/** Where the worker script is and how to start it: under jest/tsx this file is TypeScript and so is the worker. */
-function workerScript(): { file: string; execArgv: string[] } {
-  const isTs = __filename.endsWith('.ts');
-  return {
-    file: path.join(__dirname, isTs ? 'inference-worker.ts' : 'inference-worker.js'),
-    execArgv: isTs ? ['--require', 'tsx/cjs'] : [],
-  };
 }
 
 /**
@@ -48,8 +39,7 @@ export class InferenceWorker {
     if (this.worker && this.info) return Promise.resolve(this.info);
     if (this.starting) return this.starting;
     this.starting = new Promise<WorkerSessionInfo>((resolve, reject) => {
-      const { file, execArgv } = workerScript();
-      const worker = new Worker(file, { workerData: this.init, execArgv });
+      const worker = startWorker(__filename, 'inference-worker', { workerData: this.init });
       this.worker = worker;
       this.starts++;
       let ready = false;

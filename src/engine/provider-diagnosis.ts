@@ -34,7 +34,7 @@ export interface RuntimeProbe extends MachineProbe {
   listDir(dir: string): string[];
 }
 
-/** Where onnxruntime-node keeps its native binding on this platform (bin/napi-v6/<platform>/<arch>). */
+/** Where onnxruntime-node keeps its native binding on this platform (onnxruntime-node/bin/napi-v6/<platform>/<arch>). */
 export function onnxruntimeBindingDir(): string {
   const root = path.dirname(require.resolve('onnxruntime-node/package.json'));
   return path.join(root, 'bin', 'napi-v6', process.platform, process.arch);

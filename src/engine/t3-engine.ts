@@ -215,9 +215,9 @@ export class T3Engine {
   }
 
   /**
-   * Hyperparameters of the policy with the bundle's fitted temperatures (docs/T3.md §2, contracts.md). Every pass is
-   * softmaxed at the temperature of its λ, T(λ) = T_pt^(1−λ)·T_ft^λ (t3/merged-temperature.ts): the generalist's
-   * at 0, the expert's at 1, interpolated for merged passes.
+   * Hyperparameters of the policy with the bundle's fitted temperatures (docs/T3.md §2, output distribution
+   * alignment). Every pass is softmaxed at the temperature of its λ, T(λ) = T_pt^(1−λ)·T_ft^λ
+   * (t3/merged-temperature.ts): the generalist's at 0, the expert's at 1, interpolated for merged passes.
    */
   private hyperparameters(policy: PolicyConfig): T3Hyperparameters {
     const t = this.bundle.manifest.temperatures;

@@ -64,6 +64,8 @@ export interface StatusView {
   /** Resident set size of this process now and its peak, MiB. */
   residentSetMB: number;
   peakResidentSetMB: number;
+  /** Taking work: false while starting or draining (the worklist warns that the AI is not working). */
+  accepting: boolean;
 }
 
 export interface ConfigUpdateView {

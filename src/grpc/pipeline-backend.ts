@@ -118,6 +118,7 @@ export class PipelineBackend implements TriageBackend {
       throughput: { windowSeconds: 0, imagesPerSecond: 0, studiesPerMinute: 0, imagesTotal: 0, studiesTotal: 0, failedTotal: 0 },
       jobs: null,
       follower: null,
+      accepting: true,
     };
   }
 

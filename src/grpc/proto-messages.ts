@@ -141,6 +141,7 @@ export function statusMessage(status: StatusView): Message {
     uptimeSeconds: status.uptimeSeconds,
     residentSetMb: status.residentSetMB,
     peakResidentSetMb: status.peakResidentSetMB,
+    accepting: status.accepting,
     ...(status.jobs ? { jobs: { ...status.jobs } } : {}),
     ...(status.follower ? { follower: { ...status.follower, lastError: status.follower.lastError ?? '' } } : {}),
   };

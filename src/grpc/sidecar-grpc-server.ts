@@ -52,6 +52,7 @@ export async function startSidecarGrpcServer<C extends ConfigWithTokens>(options
         defaultPolicy: config.inference.policy,
         defaultWiseAlpha: config.inference.wiseAlpha,
         defaultFrames: config.inference.framePolicy,
+        maxDecodedImageBytes: config.inference.maxDecodedImageBytes,
         decodeConcurrency: config.inference.decodeConcurrency,
         coefficientSample: config.batching.coefficientSample,
         triage: config.triage,

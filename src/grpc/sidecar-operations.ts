@@ -152,6 +152,7 @@ export function sidecarOperations<C extends PipelineConfig>(sidecar: Sidecar<C>,
         },
         jobs: { ...s.jobs },
         follower: options.follower ? options.follower() : null,
+        accepting: s.accepting,
       };
     },
 

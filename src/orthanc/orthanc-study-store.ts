@@ -9,6 +9,7 @@ import {
   type StudySnapshot,
   type StudyStore,
 } from '../pipeline/study-store';
+import { CategorizedError } from '../errors';
 import type { FramePolicy } from '../dicom';
 import { OrthancClient, OrthancError } from './orthanc-client';
 import { orthancDecodedInstance } from './orthanc-decoded-file';
@@ -175,6 +176,12 @@ export class OrthancStudyStore implements StudyStore {
 
   async storeSr(bytes: Uint8Array): Promise<{ orthancInstanceId: string; alreadyStored: boolean }> {
     const res = await this.client.storeInstance(bytes);
+    // Orthanc answers 200 with Status "FilteredOut" when a filter of the site (a Lua ReceivedInstanceFilter, a plugin)
+    // refused the instance: nothing was stored, and recording the study as done would point at an SR that is not
+    // there. A filter is configuration: it may be changed, so the study is retried, then parked with this reason.
+    if (res.Status !== 'Success' && res.Status !== 'AlreadyStored') {
+      throw new CategorizedError('failed-precondition', `Orthanc did not store the SR (status ${String(res.Status)}): a filter of this Orthanc refused it`);
+    }
     return { orthancInstanceId: res.ID, alreadyStored: res.Status === 'AlreadyStored' };
   }
 

@@ -1,5 +1,6 @@
 import { CategorizedError } from '../errors';
 import type { ClassifyInput, ClassifyOutcome } from './classify-images';
+import { FairLane, type LaneSlice } from './fair-lane';
 import type { RunPriority } from './study-result';
 
 export interface BatcherSettings {
@@ -20,23 +21,29 @@ export class QueueFullError extends CategorizedError {
   }
 }
 
+/** One submitted study: its inputs, the outcomes gathered so far (its images may run in several batches). */
 interface Work {
   lane: RunPriority;
   inputs: ClassifyInput[];
+  outcomes: ClassifyOutcome[];
+  /** Outcomes received. */
+  done: number;
   resolve(outcomes: ClassifyOutcome[]): void;
   reject(err: unknown): void;
 }
 
 /**
- * The T3B batcher of one bundle. Studies wait in two lanes (stat before routine). With `scope: study` each study is
- * classified on its own, so its λ_B depends only on its own images (a large study spans several batches). With
- * `scope: stream` studies are packed together until `batchSize` images are waiting or the oldest has waited
- * `maxDelayMs`, so batches span studies. One classification call runs at a time (the engine serialises anyway);
- * the callers load the next studies meanwhile, so loading overlaps inference.
+ * The T3B batcher of one bundle. Studies wait in two lanes; every batch is filled from the stat lane first. Within a
+ * lane the waiting studies take turns batch by batch (fair-lane.ts), so a one-image study that arrives while a
+ * 200-image study is being classified goes in the next batch rather than after all 200 images (no head-of-line
+ * blocking). With `scope: study` a batch holds one study's images only, so its λ_B depends only on that study (a large
+ * study spans several batches: the same batches of `batchSize` images in study order as one call would make, for
+ * single-frame images). With `scope: stream` a batch takes images round-robin from every waiting study until
+ * `batchSize` images or the oldest has waited `maxDelayMs`, so batches span studies. One classification call (one
+ * batch) runs at a time (the engine serialises anyway); the callers load the next studies meanwhile.
  */
 export class T3bBatcher {
-  private readonly lanes: Record<RunPriority, Work[]> = { stat: [], routine: [] };
-  private queued = 0;
+  private readonly lanes: Record<RunPriority, FairLane<Work>> = { stat: new FairLane(), routine: new FairLane() };
   private running = false;
   private arrival: (() => void) | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -53,12 +60,14 @@ export class T3bBatcher {
     this.settings = settings;
   }
 
+  /** Images submitted and not yet placed in a batch. */
   get queuedImages(): number {
-    return this.queued;
+    return this.lanes.stat.items + this.lanes.routine.items;
   }
 
+  /** Studies with images not yet placed in a batch, per lane. */
   get laneDepths(): Record<RunPriority, number> {
-    return { stat: this.lanes.stat.length, routine: this.lanes.routine.length };
+    return { stat: this.lanes.stat.entries, routine: this.lanes.routine.entries };
   }
 
   get busy(): boolean {
@@ -66,7 +75,7 @@ export class T3bBatcher {
   }
 
   hasRoom(extraImages = 0): boolean {
-    return this.queued + extraImages <= this.settings.queueBound;
+    return this.queuedImages + extraImages <= this.settings.queueBound;
   }
 
   /**
@@ -75,12 +84,12 @@ export class T3bBatcher {
    */
   submit(lane: RunPriority, inputs: ClassifyInput[], options: { bypassBound?: boolean } = {}): Promise<ClassifyOutcome[]> {
     if (inputs.length === 0) return Promise.resolve([]);
-    if (!options.bypassBound && !this.hasRoom(inputs.length) && this.queued > 0) {
-      return Promise.reject(new QueueFullError(this.bundleName, this.queued, this.settings.queueBound));
+    const queued = this.queuedImages;
+    if (!options.bypassBound && !this.hasRoom(inputs.length) && queued > 0) {
+      return Promise.reject(new QueueFullError(this.bundleName, queued, this.settings.queueBound));
     }
     return new Promise<ClassifyOutcome[]>((resolve, reject) => {
-      this.lanes[lane].push({ lane, inputs, resolve, reject });
-      this.queued += inputs.length;
+      this.lanes[lane].push({ lane, inputs, outcomes: new Array<ClassifyOutcome>(inputs.length), done: 0, resolve, reject });
       const a = this.arrival;
       this.arrival = null;
       a?.();
@@ -90,24 +99,28 @@ export class T3bBatcher {
 
   /** Resolves once `images` more fit under the bound (immediately when the queue is empty). */
   async waitForRoom(images: number): Promise<void> {
-    while (this.queued > 0 && !this.hasRoom(images)) await new Promise<void>((r) => this.roomWaiters.push(r));
+    while (this.queuedImages > 0 && !this.hasRoom(images)) await new Promise<void>((r) => this.roomWaiters.push(r));
   }
 
   /** Resolves when nothing is queued or running (SIGTERM drain). */
   whenIdle(): Promise<void> {
-    if (!this.running && this.queued === 0) return Promise.resolve();
+    if (!this.running && this.queuedImages === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private take(): Work | undefined {
-    const work = this.lanes.stat.shift() ?? this.lanes.routine.shift();
-    if (work) {
-      this.queued -= work.inputs.length;
-      const waiters = this.roomWaiters;
-      this.roomWaiters = [];
-      for (const w of waiters) w();
-    }
-    return work;
+  /** Up to `room` images for the batch being filled: stat first; from one study only unless `mix`. */
+  private take(room: number, mix: boolean): LaneSlice<Work>[] {
+    const slices = this.lanes.stat.take(room, mix);
+    const placed = slices.reduce((n, s) => n + s.count, 0);
+    if (mix || slices.length === 0) slices.push(...this.lanes.routine.take(room - placed, mix));
+    if (slices.length > 0) this.wakeRoomWaiters();
+    return slices;
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
   }
 
   private waitForArrival(ms: number): Promise<void> {
@@ -123,34 +136,45 @@ export class T3bBatcher {
     });
   }
 
+  /** The next batch: one study's next images (`scope: study`), or images of every waiting study (`scope: stream`). */
+  private async nextBatch(): Promise<LaneSlice<Work>[]> {
+    const size = this.settings.batchSize;
+    if (this.settings.scope !== 'stream') return this.take(size, false);
+    const batch = this.take(size, true);
+    if (batch.length === 0) return batch;
+    const deadline = Date.now() + this.settings.maxDelayMs;
+    let count = batch.reduce((n, s) => n + s.count, 0);
+    while (count < size) {
+      const more = this.take(size - count, true);
+      if (more.length > 0) {
+        for (const s of more) {
+          // A study already in the batch continues where its slice ended: one contiguous slice per study.
+          const same = batch.find((b) => b.entry === s.entry);
+          if (same) same.count += s.count;
+          else batch.push(s);
+          count += s.count;
+        }
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await this.waitForArrival(left);
+    }
+    return batch;
+  }
+
   private async pump(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
       for (;;) {
-        const first = this.take();
-        if (!first) break;
-        const group = [first];
-        let count = first.inputs.length;
-        if (this.settings.scope === 'stream') {
-          const deadline = Date.now() + this.settings.maxDelayMs;
-          while (count < this.settings.batchSize) {
-            const next = this.take();
-            if (next) {
-              group.push(next);
-              count += next.inputs.length;
-              continue;
-            }
-            const left = deadline - Date.now();
-            if (left <= 0) break;
-            await this.waitForArrival(left);
-          }
-        }
-        await this.runGroup(group);
+        const batch = await this.nextBatch();
+        if (batch.length === 0) break;
+        await this.runBatch(batch);
       }
     } finally {
       this.running = false;
-      if (this.queued === 0) {
+      if (this.queuedImages === 0) {
         const waiters = this.idleWaiters;
         this.idleWaiters = [];
         for (const w of waiters) w();
@@ -160,22 +184,33 @@ export class T3bBatcher {
     }
   }
 
-  private async runGroup(group: Work[]): Promise<void> {
-    const inputs = group.flatMap((w) => w.inputs);
+  private async runBatch(batch: LaneSlice<Work>[]): Promise<void> {
+    const inputs = batch.flatMap((s) => s.entry.inputs.slice(s.start, s.start + s.count));
     this.stats.calls++;
     this.stats.images += inputs.length;
-    this.stats.studies += group.length;
     let outcomes: ClassifyOutcome[];
     try {
       outcomes = await this.classify(inputs, this.settings.batchSize);
     } catch (err) {
-      for (const w of group) w.reject(err);
+      // The studies of this batch fail as a whole (their images still waiting are dropped); the others go on.
+      let dropped = 0;
+      for (const s of batch) {
+        dropped += this.lanes[s.entry.lane].remove(s.entry);
+        s.entry.reject(err);
+      }
+      if (dropped > 0) this.wakeRoomWaiters();
       return;
     }
     let offset = 0;
-    for (const w of group) {
-      w.resolve(outcomes.slice(offset, offset + w.inputs.length));
-      offset += w.inputs.length;
+    for (const s of batch) {
+      const work = s.entry;
+      for (let i = 0; i < s.count; i++) work.outcomes[s.start + i] = outcomes[offset + i];
+      offset += s.count;
+      work.done += s.count;
+      if (work.done === work.inputs.length) {
+        this.stats.studies++;
+        work.resolve(work.outcomes);
+      }
     }
   }
 }

@@ -18,6 +18,8 @@ export interface ClassifierSettings {
   defaultPolicy: PolicyName;
   defaultWiseAlpha: number;
   defaultFrames: FramePolicy;
+  /** An image declaring more decoded bytes fails as image-too-large before decoding; absent: dicom/'s default. */
+  maxDecodedImageBytes?: number;
   /** Inputs decoded at once per call (decoding overlaps inference). */
   decodeConcurrency?: number;
   /** T3B: λ_B from this many images per batch (0 or absent: every image). */
@@ -134,6 +136,7 @@ export class ClassifyCall {
       policy,
       batchSize: settings.batchSize,
       framePolicy: request.frames ?? settings.defaultFrames,
+      maxDecodedImageBytes: settings.maxDecodedImageBytes,
       decodeConcurrency: settings.decodeConcurrency,
       coefficientSample: settings.coefficientSample,
       signal: request.signal,

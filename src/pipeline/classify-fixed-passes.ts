@@ -69,7 +69,8 @@ export async function classifyWithFixedPasses(
         continue;
       }
       try {
-        const { info, frames } = await loadModelInputs(input.bytes, spec, { framePolicy: options.framePolicy, source: input.name });
+        const { info, frames } = await loadModelInputs(input.bytes, spec,
+          { framePolicy: options.framePolicy, source: input.name, maxDecodedImageBytes: options.maxDecodedImageBytes });
         infos[index] = info;
         framesOf[index] = frames.map((f) => ({ inputIndex: index, frameNumber: f.frameNumber, tensor: f.tensor, pt: null, ft: null }));
       } catch (err) {

@@ -35,6 +35,8 @@ export interface ClassifyOptions {
   policy: PolicyConfig;
   batchSize: number;
   framePolicy: FramePolicy;
+  /** An input declaring more decoded bytes fails as image-too-large before decoding; absent: dicom/'s default. */
+  maxDecodedImageBytes?: number;
   /** How many inputs are decoded at once; decoding overlaps inference of the previous batch. */
   decodeConcurrency?: number;
   /** Stops work between batches (a cancelled gRPC call); outcomes not yet computed become errors. */
@@ -141,7 +143,8 @@ export async function classifyImages(
         continue;
       }
       try {
-        const { info, frames } = await loadModelInputs(input.bytes, spec, { framePolicy: options.framePolicy, source: input.name });
+        const { info, frames } = await loadModelInputs(input.bytes, spec,
+          { framePolicy: options.framePolicy, source: input.name, maxDecodedImageBytes: options.maxDecodedImageBytes });
         infos[index] = info;
         ready.set(index, frames.map((f) => ({ inputIndex: index, frameNumber: f.frameNumber, tensor: f.tensor })));
       } catch (err) {

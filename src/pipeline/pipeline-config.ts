@@ -29,6 +29,8 @@ export interface PipelineConfig {
     fixedPassSessions?: 'auto' | 'plain' | 'merged';
     /** ONNX Runtime intra-op threads per session (engine/intra-op-threads.ts); absent: auto. Read when bundles load. */
     intraOpThreads?: 'auto' | number;
+    /** Images declaring more decoded bytes fail as image-too-large before decoding; absent: dicom/'s default. */
+    maxDecodedImageBytes?: number;
   };
   triage: TriageConfig;
   retry: RetrySettings;

@@ -1,3 +1,5 @@
+import { compileRoutePattern } from './route-pattern';
+
 /** Attributes of one series that routing rules look at. Empty string when the tag is absent. */
 export interface RoutingAttributes {
   modality: string;
@@ -9,7 +11,10 @@ export interface RoutingAttributes {
   callingAet: string | null;
 }
 
-/** Every field that is present must match (lists: any entry, case-insensitive; descriptions: a regex). */
+/**
+ * Every field that is present must match (lists: any entry, case-insensitive; descriptions: a pattern found in the
+ * text, case-insensitive, in RE2 syntax, route-pattern.ts).
+ */
 export interface RouteRule {
   bundle: string;
   modality?: string[];
@@ -32,8 +37,9 @@ function inList(list: string[] | undefined, value: string | null): boolean {
   return list.some((entry) => entry.trim().toUpperCase() === v);
 }
 
+/** Linear in the length of `value` whatever the pattern; compiled once per pattern (route-pattern.ts). */
 function matches(pattern: string | undefined, value: string): boolean {
-  return pattern === undefined || new RegExp(pattern, 'i').test(value);
+  return pattern === undefined || compileRoutePattern(pattern).test(value);
 }
 
 export function ruleMatches(rule: RouteRule, a: RoutingAttributes): boolean {

@@ -364,6 +364,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
         policy: policyFor(model.bundle, this.config.inference),
         batchSize,
         framePolicy: this.config.inference.framePolicy,
+        maxDecodedImageBytes: this.config.inference.maxDecodedImageBytes,
         decodeConcurrency: this.config.inference.decodeConcurrency,
         coefficientSample: this.config.batching.coefficientSample,
       };

@@ -36,6 +36,7 @@ export class SpeculationWiring {
       settings: () => ({
         routing: config().routing,
         framePolicy: config().inference.framePolicy,
+        maxDecodedImageBytes: config().inference.maxDecodedImageBytes,
         pixelSource: config().inference.pixelSource,
         batchSize: config().batching.batchSize,
         maxDelayMs: config().batching.maxDelayMs,

@@ -17,6 +17,8 @@ export interface SpeculationModel {
 export interface SpeculationSettings {
   routing: RouteTable;
   framePolicy: FramePolicy;
+  /** Absent: dicom/'s default bound on an image's declared decoded size. */
+  maxDecodedImageBytes?: number;
   pixelSource: PixelSourceName;
   batchSize: number;
   maxDelayMs: number;
@@ -148,7 +150,8 @@ export class SpeculativePasses {
       this.giveUp(offer);
       return;
     }
-    const { info, frames } = await loadModelInputs(bytes, model.engine.bundle.manifest.input, { framePolicy: s.framePolicy, source: offer.orthancInstanceId });
+    const { info, frames } = await loadModelInputs(bytes, model.engine.bundle.manifest.input,
+      { framePolicy: s.framePolicy, source: offer.orthancInstanceId, maxDecodedImageBytes: s.maxDecodedImageBytes });
     if (!this.current(offer) || frames.length === 0) {
       this.giveUp(offer);
       return;

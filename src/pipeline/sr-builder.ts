@@ -1,5 +1,5 @@
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../worker-script';
 import { ReportError, type BuiltSr, type SrInput } from '../report';
 
 type Reply =
@@ -42,9 +42,7 @@ export class SrBuilder {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const isTs = __filename.endsWith('.ts');
-    const file = path.join(__dirname, `sr-build-worker${isTs ? '.ts' : '.js'}`);
-    const worker = new Worker(file, { execArgv: isTs ? ['--require', 'tsx/cjs'] : [] });
+    const worker = startWorker(__filename, 'sr-build-worker');
     worker.on('message', (reply: Reply) => {
       const call = this.pending.get(reply.id);
       if (!call) return;

@@ -9,6 +9,7 @@ import { composeClassification, type ComposedClassification } from './compose-st
 import type { FixedPassEntry } from './fixed-pass-cache';
 import type { LoadedModel } from './model-registry';
 import { chooseBundle, type RouteTable } from './routing';
+import { mapWithLimit } from './map-with-limit';
 import type { Semaphore } from './semaphore';
 import { StudyNotFoundError, type PixelSourceName, type StudyInstance, type StudySnapshot, type StudyStore } from './study-store';
 import type { RunPriority, StudyImageFailure } from './study-result';
@@ -96,6 +97,13 @@ export interface StudyClassification {
 }
 
 /**
+ * Instance fetches in flight per loading study. A few keep Orthanc's file reads streaming; hundreds at once (a CT)
+ * filled Orthanc's HTTP threads, so the change-feed poll and a small study's requests waited seconds behind them and
+ * some fetches were reset (issue 21, item 5).
+ */
+const FETCHES_PER_STUDY = 4;
+
+/**
  * Loads a routed study's images and classifies them through the model's T3B batcher, then composes the result.
  * Loading takes a slot (a few studies at a time, and only when the batcher has room: memory stays bounded); the
  * inference wait does not, so the next study loads while this one is inferred. A missing instance (deleted
@@ -115,25 +123,23 @@ export async function classifyStudy(
   const { order, pending } = await ctx.loading.use(async () => {
     await ctx.model.batcher.waitForRoom(routed.images.length);
     const loaded: { input: ClassifyInput; inst: StudyInstance }[] = [];
-    await Promise.all(
-      routed.images.map(async (inst) => {
-        const cached = ctx.cachedFixedPasses(inst);
-        if (cached) {
-          // Speculation already ran both fixed passes: no fetch, no decode.
-          const input: FixedPassInput = { name: inst.orthancInstanceId, bytes: new Uint8Array(0), cached };
-          loaded.push({ input, inst });
-          return;
-        }
-        try {
-          const bytes = await ctx.store.fetchInstance(inst.orthancInstanceId, ctx.pixelSource, ctx.framePolicy);
-          loaded.push({ input: { name: inst.orthancInstanceId, bytes }, inst });
-        } catch (err) {
-          if (err instanceof StudyNotFoundError) return;
-          if (errorCategory(err) === 'unavailable') throw err;
-          failures.push({ index: positions.get(inst.orthancInstanceId)!, name: inst.orthancInstanceId, code: 'fetch-failed', message: err instanceof Error ? err.message : String(err) });
-        }
-      }),
-    );
+    await mapWithLimit(routed.images, FETCHES_PER_STUDY, async (inst) => {
+      const cached = ctx.cachedFixedPasses(inst);
+      if (cached) {
+        // Speculation already ran both fixed passes: no fetch, no decode.
+        const input: FixedPassInput = { name: inst.orthancInstanceId, bytes: new Uint8Array(0), cached };
+        loaded.push({ input, inst });
+        return;
+      }
+      try {
+        const bytes = await ctx.store.fetchInstance(inst.orthancInstanceId, ctx.pixelSource, ctx.framePolicy);
+        loaded.push({ input: { name: inst.orthancInstanceId, bytes }, inst });
+      } catch (err) {
+        if (err instanceof StudyNotFoundError) return;
+        if (errorCategory(err) === 'unavailable') throw err;
+        failures.push({ index: positions.get(inst.orthancInstanceId)!, name: inst.orthancInstanceId, code: 'fetch-failed', message: err instanceof Error ? err.message : String(err) });
+      }
+    });
     // Deterministic order: by position in the study.
     loaded.sort((a, b) => positions.get(a.inst.orthancInstanceId)! - positions.get(b.inst.orthancInstanceId)!);
     loadMs = Date.now() - tLoad;

@@ -2,13 +2,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { runCliCaptured } from '../helpers/cli-run';
+import { sampleFiles as allSampleFiles, samplesDir } from '../helpers/samples';
 
-const repoRoot = path.resolve(__dirname, '..', '..');
-const samplesDir = path.resolve(repoRoot, '..', 'shared', 'dicom-samples');
-const sampleFiles = readdirSync(samplesDir)
-  .filter((f) => f.endsWith('.dcm'))
-  .sort()
-  .map((f) => path.join(samplesDir, f));
+const sampleFiles = allSampleFiles();
 
 function lines(stdout: string): Record<string, any>[] {
   return stdout.trim().split('\n').map((l) => JSON.parse(l));

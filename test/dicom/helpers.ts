@@ -6,7 +6,7 @@ import dcmjs from 'dcmjs';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const fixturesDir = path.join(repoRoot, 'test', 'fixtures', 'dicom');
-export const samplesDir = path.resolve(repoRoot, '..', 'shared', 'dicom-samples');
+export { samplesDir, samplePath, sampleNames } from '../helpers/samples';
 
 export function fixture(name: string): Buffer {
   return fs.readFileSync(path.join(fixturesDir, name));

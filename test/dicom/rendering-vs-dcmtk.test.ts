@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { closeSharedFramePool, loadModelInputs, readDicomInfo } from '../../src/dicom';
-import { fixturesDir, samplesDir, tempDir } from './helpers';
+import { fixturesDir, samplePath, samplesDir, tempDir } from './helpers';
 
 afterAll(() => closeSharedFramePool());
 
@@ -34,7 +34,7 @@ const cases: [string, string, string[], number][] = [
   ['MONOCHROME1 min–max', path.join(fixturesDir, 'xa8_mono1_4f_explicit_le.dcm'), ['+Wm'], 1],
   ['PALETTE COLOR', path.join(fixturesDir, 'palette8_explicit_le.dcm'), [], 1],
   ['PALETTE COLOR big endian', path.join(fixturesDir, 'palette8_big_endian.dcm'), [], 1],
-  ['PALETTE COLOR US, RLE', path.join(samplesDir, 'octave_US-PAL-8-10x-echo.dcm'), [], 1],
+  ['PALETTE COLOR US, RLE', samplePath('octave_US-PAL-8-10x-echo.dcm'), [], 1],
   ['YBR_FULL_422 native (dcmtk converts in integers)', path.join(fixturesDir, 'pydicom', 'SC_ybr_full_422_uncompressed.dcm'), [], 2],
   ['RGB JPEG', path.join(samplesDir, 'pydicom_SC_rgb_jpeg_dcmtk.dcm'), [], 1],
   ['MR, window from file', path.join(samplesDir, 'pydicom_MR_small.dcm'), ['+Wi', '1'], 1],

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { evalCommand } from '../../src/cli/eval';
 import { UsageError } from '../../src/cli/command';
-import { repoRoot, runCommand, trainedBundleDir, trainedEvalDir } from './cli-helpers';
+import { runCommand, trainedBundleDir, trainedEvalDir } from './cli-helpers';
+import { samplesDir as samples } from '../helpers/samples';
 
 describe('orthanc-t3 eval', () => {
   let tmp: string;
@@ -88,7 +89,6 @@ describe('orthanc-t3 eval', () => {
   test('reads labelled DICOM files through the DICOM decoder and corrupts them at model resolution', async () => {
     const data = path.join(tmp, 'dicom');
     await fs.mkdir(data, { recursive: true });
-    const samples = path.resolve(repoRoot, '..', 'shared', 'dicom-samples');
     for (const file of ['pydicom_CT_small.dcm', 'pydicom_MR_small.dcm']) await fs.copyFile(path.join(samples, file), path.join(data, file));
     await fs.writeFile(path.join(data, 'labels.csv'), 'file,label\npydicom_CT_small.dcm,Normal\npydicom_MR_small.dcm,27925004\n');
     const out = path.join(tmp, 'dicom-out');

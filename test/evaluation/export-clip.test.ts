@@ -7,10 +7,10 @@ import { classifyCommand } from '../../src/cli/classify';
 import { evalCommand } from '../../src/cli/eval';
 import { loadBundle } from '../../src/engine';
 import { repoRoot, runCommand, trainedEvalDir } from './cli-helpers';
+import { samplesDir as samples } from '../helpers/samples';
 
 const run = promisify(execFile);
 const exportScript = path.join(repoRoot, 'scripts', 'export-clip', 'export_clip.py');
-const samples = path.resolve(repoRoot, '..', 'shared', 'dicom-samples');
 
 /**
  * End to end: scripts/export-clip exports its small CLIP-like generalist and a fine-tuned expert (checkpoints written

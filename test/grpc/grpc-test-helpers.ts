@@ -20,9 +20,10 @@ import {
   type TransportSecurity,
 } from '../../src/grpc';
 import type { TriageConfig } from '../../src/report';
+import { samplePath } from '../helpers/samples';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
-export const samplesDir = path.resolve(repoRoot, '..', 'shared', 'dicom-samples');
+export { samplesDir, samplePath, sampleNames } from '../helpers/samples';
 
 export const TRIAGE_TOKEN = 'triage-token-0123456789abcdef';
 export const ADMIN_TOKEN = 'admin-token-0123456789abcdef01';
@@ -140,11 +141,7 @@ export async function codeOf(call: Promise<unknown>): Promise<{ code: grpc.statu
 }
 
 export function readSample(name: string): Buffer {
-  return fs.readFileSync(path.join(samplesDir, name));
-}
-
-export function sampleNames(): string[] {
-  return fs.readdirSync(samplesDir).filter((f) => f.endsWith('.dcm')).sort();
+  return fs.readFileSync(samplePath(name));
 }
 
 export interface TestPki {

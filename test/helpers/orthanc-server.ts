@@ -13,8 +13,7 @@ import { parseJsonWithComments } from '../../src/config/json-with-comments';
 export const ORTHANC_BINARY = '/usr/sbin/Orthanc';
 export const ORTHANC_PLUGIN_DIR = '/usr/share/orthanc/plugins';
 export const repoRoot = path.resolve(__dirname, '..', '..');
-export const sharedDir = path.resolve(repoRoot, '..', 'shared');
-export const samplesDir = path.join(sharedDir, 'dicom-samples');
+export { samplesDir, samplePath, sampleFolders } from './samples';
 
 export interface StartOrthancOptions {
   /**

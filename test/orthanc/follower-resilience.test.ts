@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { closeSharedFramePool } from '../../src/dicom';
 import { CheckpointStore } from '../../src/orthanc';
-import { restartOrthanc, samplesDir, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
+import { restartOrthanc, samplePath, samplesDir, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { resultSrs, startSidecar, waitFor, type RunningSidecar, removeTempDirs } from './harness';
 
 jest.setTimeout(120000);
@@ -65,7 +65,7 @@ test('the checkpoint survives a restart of the sidecar: finished work is not rep
 
   sidecar = await startSidecar(orthanc, {}, running.checkpointPath);
   expect(sidecar.service.follower.position.cursor).toBeGreaterThanOrEqual(saved);
-  const us = await uploadFile(orthanc, path.join(samplesDir, 'octave_US-PAL-8-10x-echo.dcm'));
+  const us = await uploadFile(orthanc, samplePath('octave_US-PAL-8-10x-echo.dcm'));
   await oneSr(us.ParentStudy);
   await new Promise((r) => setTimeout(r, 2500));
   // Only the new study went through the restarted sidecar.

@@ -9,6 +9,7 @@ import { loadBundle, demoBundleDir } from '../../src/engine';
 import { closeSharedFramePool, loadModelInputs, DicomError } from '../../src/dicom';
 import { OrthancClient, OrthancStudyStore } from '../../src/orthanc';
 import { samplesDir, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
+import { sampleNames, samplePath } from '../helpers/samples';
 import { removeTempDirs, startSidecar } from './harness';
 
 jest.setTimeout(120000);
@@ -35,12 +36,12 @@ afterAll(async () => {
  */
 const EIGHT_BIT_RENDERED = new Set(['pydicom_SC_rgb_jpeg_dcmtk.dcm', 'octave_US-PAL-8-10x-echo.dcm']);
 
-const images = fs.readdirSync(samplesDir).filter((f) => f.endsWith('.dcm') && f !== 'pydicom_test-SR.dcm').sort();
+const images = sampleNames().filter((f) => f !== 'pydicom_test-SR.dcm');
 
 test.each(images)('%s: local and Orthanc-side decoding give the same tensors', async (file) => {
   const bundle = await loadBundle(demoBundleDir());
   const store = new OrthancStudyStore(new OrthancClient({ url: orthanc.url, username: null, password: null, timeoutMs: 30000 }));
-  const stored = await uploadFile(orthanc, path.join(samplesDir, file));
+  const stored = await uploadFile(orthanc, samplePath(file));
   const local = await store.fetchInstance(stored.ID, 'local', 'all');
   const decoded = await store.fetchInstance(stored.ID, 'orthanc', 'all');
   const options = { framePolicy: 'all' as const };

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { POLICY_NAMES, type PolicyName } from '../../src/t3';
 import { parseAiResultSr, TRIAGE_PRIORITIES } from '../../src/report';
 import { spawnServe } from '../helpers/serve-process';
-import { samplesDir, startOrthanc, storescu, type OrthancServer } from '../helpers/orthanc-server';
+import { sampleFolders, startOrthanc, storescu, type OrthancServer } from '../helpers/orthanc-server';
 import { getJson, makeTempDir, removeTempDirs, resultSrs, studyMetadata, waitFor } from './harness';
 
 jest.setTimeout(600000);
@@ -47,7 +47,7 @@ describe.each(POLICY_NAMES.map((p) => [p]))('serve with T3_POLICY=%s', (policy) 
     const serve = spawnServe(configFile, { T3_POLICY: policy });
     children.push(serve.child);
     await waitFor('serve to start', () => serve.lines.some((l) => l.event === 'serving'), 120000);
-    await storescu(orthanc, [samplesDir]);
+    await storescu(orthanc, sampleFolders());
 
     const studies = await getJson<string[]>(orthanc, '/studies');
     expect(studies.length).toBeGreaterThanOrEqual(6);

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { closeSharedFramePool } from '../../src/dicom';
 import { parseAiResultSr } from '../../src/report';
-import { samplesDir, startOrthanc, storescu, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
+import { sampleFolders, samplesDir, startOrthanc, storescu, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { getJson, postJsonForBytes, resultSrs, startSidecar, studyMetadata, waitFor, type RunningSidecar, removeTempDirs } from './harness';
 
 jest.setTimeout(120000);
@@ -32,7 +32,7 @@ async function imageStudies(): Promise<string[]> {
 }
 
 test('samples pushed by C-STORE: exactly one SR per image study, metadata done with a priority; the SR-only study is skipped', async () => {
-  await storescu(orthanc, [samplesDir]);
+  await storescu(orthanc, sampleFolders());
   const studies = await waitFor('the sample studies', async () => {
     const all = await getJson<string[]>(orthanc, '/studies');
     return all.length === 7 ? all : null;
@@ -107,7 +107,7 @@ test('a late image gives a new SR version that references its predecessor; a bad
   expect(result.sr?.predecessorSopInstanceUid).toBe(firstSr.sopInstanceUid);
 });
 
-test('a forced re-run is a no-op when the decision is unchanged, and a new SR version when changed rules decide differently', async () => {
+test('a forced re-run writes a new SR version that supersedes the last, whether or not changed rules decide differently', async () => {
   const sc = sidecar.service.sidecar;
   const ct = await uploadFile(orthanc, path.join(samplesDir, 'pydicom_CT_small.dcm'));
   const first = await waitFor('the CT study to have its SR', async () => {
@@ -117,9 +117,13 @@ test('a forced re-run is a no-op when the decision is unchanged, and a new SR ve
   }, 60000);
   const firstSr = parseAiResultSr(new Uint8Array(await (await fetch(`${orthanc.url}/instances/${first}/file`)).arrayBuffer()));
 
+  // The same rules: an explicit re-run is still an analysis of its own, recorded as a new version.
   const same = await sc.analyzeStudy({ orthancId: ct.ParentStudy }, { priority: 'stat', writeBack: true, force: true });
-  expect(same.sr?.sopInstanceUid).toBe(firstSr.sopInstanceUid);
-  expect(await resultSrs(orthanc, ct.ParentStudy)).toEqual([first]);
+  expect(same.sr?.reused).toBe(false);
+  expect(same.sr?.sopInstanceUid).not.toBe(firstSr.sopInstanceUid);
+  expect(same.sr?.predecessorSopInstanceUid).toBe(firstSr.sopInstanceUid);
+  expect(same.triage?.priority).toBe(firstSr.priority);
+  expect(await resultSrs(orthanc, ct.ParentStudy)).toHaveLength(2);
 
   // A rule on the CT's top finding that the current priority does not match.
   const top = same.images[0].predictions[0];
@@ -130,12 +134,11 @@ test('a forced re-run is a no-op when the decision is unchanged, and a new SR ve
     const rerun = await sc.analyzeStudy({ orthancId: ct.ParentStudy }, { priority: 'stat', writeBack: true, force: true });
     expect(rerun.triage?.priority).toBe(priority);
     const srs = await resultSrs(orthanc, ct.ParentStudy);
-    expect(srs).toHaveLength(2);
-    const newId = srs.find((id) => id !== first)!;
-    const second = parseAiResultSr(new Uint8Array(await (await fetch(`${orthanc.url}/instances/${newId}/file`)).arrayBuffer()));
-    expect(second.priority).toBe(priority);
-    expect(second.predecessor?.sopInstanceUid).toBe(firstSr.sopInstanceUid);
-    expect((await studyMetadata(orthanc, ct.ParentStudy))['4704']).toBe(newId);
+    expect(srs).toHaveLength(3);
+    const third = parseAiResultSr(new Uint8Array(await (await fetch(`${orthanc.url}/instances/${rerun.sr!.orthancInstanceId}/file`)).arrayBuffer()));
+    expect(third.priority).toBe(priority);
+    expect(third.predecessor?.sopInstanceUid).toBe(same.sr!.sopInstanceUid);
+    expect((await studyMetadata(orthanc, ct.ParentStudy))['4704']).toBe(rerun.sr!.orthancInstanceId);
   } finally {
     await sc.updateConfig({ triage: before }, { dryRun: false });
   }

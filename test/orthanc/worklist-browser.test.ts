@@ -10,7 +10,7 @@ import { loadSidecarConfig } from '../../src/config';
 import { closeSharedFramePool } from '../../src/dicom';
 import { startServeRuntime, type ServeRuntime } from '../../src/cli/serve';
 import { launchChromium, testOutputDir } from '../helpers/chromium';
-import { dicomFiles, freePort, repoRoot, samplesDir, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
+import { dicomFiles, freePort, repoRoot, sampleFolders, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { makeTempDir, removeTempDirs, studyMetadata, waitFor } from './harness';
 
 jest.setTimeout(240000);
@@ -23,7 +23,8 @@ const RULES = [
   { code: '36118008', threshold: 0.5, priority: 'emergency' },
   { code: '60046008', threshold: 0.5, priority: 'urgent' },
 ];
-const RANK: Record<string, number> = { emergency: 0, urgent: 1, routine: 2, none: 3 };
+// Worklist groups top to bottom: a study without a priority is not known to be routine (issue 21).
+const RANK: Record<string, number> = { emergency: 0, urgent: 1, waiting: 2, routine: 3, skipped: 4 };
 
 let orthanc: OrthancServer;
 let runtime: ServeRuntime;
@@ -55,7 +56,7 @@ beforeAll(async () => {
     credentials: USER,
     overrides: { T3: { plugin: { sidecarAddress: `127.0.0.1:${runtime.grpc!.port}`, token: TOKEN, deadlineSeconds: 5 } } },
   });
-  for (const file of dicomFiles([samplesDir])) {
+  for (const file of dicomFiles(sampleFolders())) {
     try {
       studies.add((await uploadFile(orthanc, file)).ParentStudy);
     } catch {
@@ -98,6 +99,7 @@ test('the worklist lists the studies emergency → urgent → routine with findi
   const rows = await page.$$eval('#worklist tbody tr[data-study-id]', (trs) => trs.map((tr) => ({
     id: tr.getAttribute('data-study-id')!,
     priority: tr.getAttribute('data-priority')!,
+    group: tr.getAttribute('data-group')!,
     status: tr.getAttribute('data-status')!,
     findings: [...tr.querySelectorAll('.findings li')].map((li) => li.textContent ?? ''),
     review: tr.querySelector('.badge.review')?.textContent ?? null,
@@ -108,7 +110,7 @@ test('the worklist lists the studies emergency → urgent → routine with findi
     rerun: tr.querySelector('button.rerun') !== null,
   })));
   expect(new Set(rows.map((r) => r.id))).toEqual(studies);
-  const ranks = rows.map((r) => RANK[r.priority]);
+  const ranks = rows.map((r) => RANK[r.group]);
   expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
   // The demo samples give every priority with these rules.
   expect(new Set(rows.map((r) => r.priority))).toEqual(new Set(['emergency', 'urgent', 'routine', ...rows.filter((r) => r.priority === 'none').map(() => 'none')]));
@@ -124,6 +126,8 @@ test('the worklist lists the studies emergency → urgent → routine with findi
     expect(row.review !== null).toBe(meta.T3Review.startsWith('yes'));
   }
   expect(await page.isVisible('#demo-banner')).toBe(true);
+  // The sidecar is up and following Orthanc: no "AI not working" banner.
+  expect(await page.isVisible('#ai-banner')).toBe(false);
 
   // Filters work in the page, and a refresh does not reload it.
   await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
@@ -172,7 +176,7 @@ test('re-run from the worklist goes through Orthanc (its plugin route) to the si
   await page.close();
   // T3.worklist.administrators is unset: every Orthanc user may re-run (1.10.1's authentication has no roles).
   const data = await fetch(`${orthanc.url}/t3/worklist`, { headers: { Authorization: orthanc.authorization! } });
-  expect(await data.json()).toMatchObject({ canRerun: true, user: USER.username });
+  expect(await data.json()).toMatchObject({ canRerun: true, user: USER.username, aiStatus: { ok: true, sidecar: 'ready', problems: [] } });
 });
 
 test('Orthanc Explorer shows the triage on the study page and badges in the patient\'s study list', async () => {

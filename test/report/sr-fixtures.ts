@@ -1,4 +1,4 @@
-/** Real source headers from ../shared/dicom-samples and SR inputs of every shape the project writes. */
+/** Real source headers from samples/dicom and SR inputs of every shape the project writes. */
 import fs from 'node:fs';
 import path from 'node:path';
 import dcmjs from 'dcmjs';
@@ -6,7 +6,8 @@ import { DEFAULT_T3_HYPERPARAMETERS } from '../../src/t3/hyperparameters';
 import type { AlgorithmRecord, ImageResult, LabelCode, RankedFinding, SrInput, TriageDecision } from '../../src/report';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
-export const samplesDir = path.resolve(repoRoot, '..', 'shared', 'dicom-samples');
+export { samplesDir } from '../helpers/samples';
+import { samplePath } from '../helpers/samples';
 
 const headerCache = new Map<string, Record<string, unknown>>();
 
@@ -14,7 +15,7 @@ const headerCache = new Map<string, Record<string, unknown>>();
 export function sampleHeader(file: string): Record<string, unknown> {
   const cached = headerCache.get(file);
   if (cached) return cached;
-  const bytes = fs.readFileSync(path.join(samplesDir, file));
+  const bytes = fs.readFileSync(samplePath(file));
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   const dict = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: '7FE00010' });
   const header = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { demoBundleDir, loadBundle, type BatchInference, type ModelBundle } from '../../src/engine';
 import { closeSharedFramePool, type DicomInstanceInfo } from '../../src/dicom';
+import { samplePath } from '../helpers/samples';
 import {
   FixedPassCache,
   fixedPassKey,
@@ -18,7 +19,6 @@ import {
   type StudyStore,
 } from '../../src/pipeline';
 
-const samples = path.resolve(__dirname, '..', '..', '..', 'shared', 'dicom-samples');
 let bundle: ModelBundle;
 
 beforeAll(async () => {
@@ -120,7 +120,7 @@ function fakeStore(files: Record<string, string>, fetched: string[]): StudyStore
     writeState: unused,
     async fetchInstance(id: string) {
       fetched.push(id);
-      return new Uint8Array(fs.readFileSync(path.join(samples, files[id])));
+      return new Uint8Array(fs.readFileSync(samplePath(files[id])));
     },
   };
 }

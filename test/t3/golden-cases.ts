@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { T3Hyperparameters } from '../../src/t3';
 
-/** One case of test/fixtures/t3_golden.json (a copy of ../shared/t3_golden.json, the numpy float64 reference). */
+/** One case of test/fixtures/t3_golden.json (an unchanged copy of the numpy float64 reference, pinned by SHA-256 in golden.test.ts). */
 export interface GoldenCase {
   name: string;
   hyperparameters: {
