@@ -29,6 +29,8 @@ export interface HeadOfLineOptions {
   gapMs: number;
   pairs: { name: string; bundleDir: string }[];
   log(line: string): void;
+  /** The sidecar's structured log lines on stderr (study ids only, no patient data). */
+  verbose?: boolean;
 }
 
 export interface ModeFigures {
@@ -127,7 +129,7 @@ interface Setup {
   stop(): Promise<void>;
 }
 
-async function startSetup(bundleDir: string, work: string): Promise<Setup> {
+async function startSetup(bundleDir: string, work: string, verbose: boolean): Promise<Setup> {
   const plugins = ['libOrthancGdcm.so', 'libOrthancDicomWeb.so'].map((p) => path.join(ORTHANC_PLUGIN_DIR, p));
   const present: string[] = [];
   for (const p of plugins) if (await fs.stat(p).then(() => true, () => false)) present.push(p);
@@ -143,7 +145,8 @@ async function startSetup(bundleDir: string, work: string): Promise<Setup> {
       metrics: { listen: '' },
     },
   });
-  const runtime = await startServeRuntime(config, { log: process.env.T3_HOL_DEBUG ? (e, f) => process.stderr.write(JSON.stringify({ t: Date.now(), e, ...f }) + '\n') : () => undefined });
+  const log = verbose ? (event: string, fields: Record<string, unknown>) => process.stderr.write(JSON.stringify({ time: Date.now(), event, ...fields }) + '\n') : () => undefined;
+  const runtime = await startServeRuntime(config, { log });
   const seen = new Map<string, { result: StudyResult; at: number }>();
   const waiting = new Map<string, (r: { result: StudyResult; at: number }) => void>();
   runtime.service.sidecar.feed.subscribe((e) => {
@@ -215,7 +218,7 @@ function modeFigures(runs: { ms: number; sentAt: number; result: StudyResult }[]
 
 async function benchPair(pair: { name: string; bundleDir: string }, options: HeadOfLineOptions): Promise<PairFigures> {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'orthanc-t3-hol-'));
-  const setup = await startSetup(pair.bundleDir, work);
+  const setup = await startSetup(pair.bundleDir, work, options.verbose === true);
   const alone: { ms: number; sentAt: number; result: StudyResult }[] = [];
   const behind: { ms: number; sentAt: number; result: StudyResult }[] = [];
   const bigMs: number[] = [];

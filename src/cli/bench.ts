@@ -23,7 +23,8 @@ options:
   --out FILE           also write the JSON summary to FILE
   --head-of-line       instead of the engine benchmark: time to flag a 1-image study sent 1 s after the last C-STORE
                        of a 200-image study, beside the same study alone (real Orthanc from the Debian package, storescu,
-                       the sidecar; --reps runs per mode, default 10; --big-images N, default 200)
+                       the sidecar; --reps runs per mode, default 10; --big-images N, default 200;
+                       --verbose: the sidecar's log lines on stderr)
 `;
 
 /** Shape of bench/engine-bench.ts's options (declared here: bench/ is outside the compiled src/ tree). */
@@ -75,6 +76,7 @@ async function runHeadOfLine(args: ReturnType<typeof parseArgs>, reps: number | 
       gapMs: 1000,
       pairs,
       log,
+      verbose: args.options.get('verbose') === true,
     });
   } finally {
     for (const dir of cleanup) await fs.rm(dir, { recursive: true, force: true });
@@ -85,7 +87,7 @@ export const benchCommand: CliCommand = {
   name: 'bench',
   summary: 'engine benchmark (images/s, RSS, session start)',
   async run(argv, io) {
-    const args = parseArgs(argv, { values: ['reps', 'vit-reps', 'batch-sizes', 'max-seconds', 'threads', 'vit-dir', 'out', 'big-images'], flags: ['skip-vit', 'skip-demo', 'help', 'head-of-line'] });
+    const args = parseArgs(argv, { values: ['reps', 'vit-reps', 'batch-sizes', 'max-seconds', 'threads', 'vit-dir', 'out', 'big-images'], flags: ['skip-vit', 'skip-demo', 'help', 'head-of-line', 'verbose'] });
     if (args.options.get('help')) {
       io.stdout.write(HELP);
       return ExitCode.ok;

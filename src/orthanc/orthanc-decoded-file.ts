@@ -1,4 +1,4 @@
-import { dcmjs, EXPLICIT_VR_LITTLE_ENDIAN, selectFrames, writePart10, type FramePolicy } from '../dicom';
+import { dcmjs, DicomError, EXPLICIT_VR_LITTLE_ENDIAN, selectFrames, writePart10, type FramePolicy } from '../dicom';
 import { OrthancClient } from './orthanc-client';
 
 /** A PAM image (netpbm P7) as Orthanc returns it: samples big-endian when maxval > 255. */
@@ -63,7 +63,8 @@ function firstNumber(dict: Record<string, { Value?: unknown[] }>, tag: string, f
  * frames from /frames/{n}/preview (8-bit RGB). Only the frames `framePolicy` selects are fetched; the others are
  * left zero, so the local frame selection picks the same frames. The header (modality LUT, VOI…) is the stored one.
  */
-export async function orthancDecodedInstance(client: OrthancClient, instanceId: string, framePolicy: FramePolicy): Promise<Uint8Array> {
+export async function orthancDecodedInstance(client: OrthancClient, instanceId: string, framePolicy: FramePolicy,
+  maxDecodedImageBytes: number): Promise<Uint8Array> {
   const id = encodeURIComponent(instanceId);
   const file = await client.instanceFile(instanceId);
   const buffer = file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength) as ArrayBuffer;
@@ -80,7 +81,14 @@ export async function orthancDecodedInstance(client: OrthancClient, instanceId: 
   const chosen = selectFrames(framePolicy, frames, instanceId);
   const frameSamples = rows * columns * (colour ? 3 : 1);
   const bytesPerSample = colour ? 1 : 2;
-  const pixels = new Uint8Array(frames * frameSamples * bytesPerSample);
+  // The rebuilt file holds every frame (the unused ones zero, so frame numbers stay those of the source): its size is
+  // what this path allocates, and it is refused before Orthanc is asked to decode a "bomb" of a header.
+  const rebuiltBytes = frames * frameSamples * bytesPerSample;
+  if (!(rebuiltBytes <= maxDecodedImageBytes)) {
+    throw new DicomError('image-too-large', `${frames} frame(s) of ${columns}×${rows} × ${colour ? 3 : 1} sample(s) decoded by Orthanc ` +
+      `= ${rebuiltBytes} bytes, over the limit of ${maxDecodedImageBytes} bytes (inference.maxDecodedImageBytes)`, instanceId);
+  }
+  const pixels = new Uint8Array(rebuiltBytes);
   for (const index of chosen) {
     const route = colour ? 'preview' : pixelRepresentation === 1 ? 'image-int16' : 'image-uint16';
     const pam = parsePam(await client.getBytes(`/instances/${id}/frames/${index}/${route}`, PAM));

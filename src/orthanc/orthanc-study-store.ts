@@ -10,7 +10,7 @@ import {
   type StudyStore,
 } from '../pipeline/study-store';
 import { CategorizedError } from '../errors';
-import type { FramePolicy } from '../dicom';
+import { DEFAULT_MAX_DECODED_IMAGE_BYTES, type FramePolicy } from '../dicom';
 import { OrthancClient, OrthancError } from './orthanc-client';
 import { orthancDecodedInstance } from './orthanc-decoded-file';
 import { readTriageMetadata, TRIAGE_METADATA, type TriageMetadataKey } from './triage-metadata';
@@ -147,10 +147,11 @@ export class OrthancStudyStore implements StudyStore {
     }
   }
 
-  async fetchInstance(orthancInstanceId: string, source: PixelSourceName, framePolicy: FramePolicy): Promise<Uint8Array> {
+  async fetchInstance(orthancInstanceId: string, source: PixelSourceName, framePolicy: FramePolicy,
+    maxDecodedImageBytes = DEFAULT_MAX_DECODED_IMAGE_BYTES): Promise<Uint8Array> {
     try {
       return source === 'orthanc'
-        ? await orthancDecodedInstance(this.client, orthancInstanceId, framePolicy)
+        ? await orthancDecodedInstance(this.client, orthancInstanceId, framePolicy, maxDecodedImageBytes)
         : await this.client.instanceFile(orthancInstanceId);
     } catch (err) {
       this.notFound(err, orthancInstanceId);

@@ -327,6 +327,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
       framePolicy: this.config.inference.framePolicy,
       triage: this.config.triage,
       onBadImage: this.config.inference.onBadImage,
+      maxDecodedImageBytes: this.config.inference.maxDecodedImageBytes,
       cachedFixedPasses: (inst) => this.speculationWiring?.cached(model, inst),
     });
     Object.assign(result, {

@@ -129,7 +129,7 @@ export class SpeculativePasses {
       this.giveUp(offer);
       return;
     }
-    const bytes = await this.deps.store.fetchInstance(offer.orthancInstanceId, s.pixelSource, s.framePolicy);
+    const bytes = await this.deps.store.fetchInstance(offer.orthancInstanceId, s.pixelSource, s.framePolicy, s.maxDecodedImageBytes);
     const header = readDicomInfo(bytes, offer.orthancInstanceId);
     const h = header.header as Record<string, unknown>;
     const text = (v: unknown) => (typeof v === 'string' ? v : '');

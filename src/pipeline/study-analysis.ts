@@ -86,6 +86,8 @@ export interface StudyClassificationContext {
   framePolicy: FramePolicy;
   triage: TriageConfig;
   onBadImage: 'skip' | 'fail-study';
+  /** inference.maxDecodedImageBytes: bounds what fetching from Orthanc's decoder may allocate (absent: the default). */
+  maxDecodedImageBytes?: number;
   /** Fixed passes speculation already ran for an instance, if any. */
   cachedFixedPasses(inst: StudyInstance): FixedPassEntry | undefined;
 }
@@ -101,7 +103,7 @@ export interface StudyClassification {
  * filled Orthanc's HTTP threads, so the change-feed poll and a small study's requests waited seconds behind them and
  * some fetches were reset (issue 21, item 5).
  */
-const FETCHES_PER_STUDY = 4;
+const FETCHES_PER_STUDY = 8;
 
 /**
  * Loads a routed study's images and classifies them through the model's T3B batcher, then composes the result.
@@ -132,7 +134,7 @@ export async function classifyStudy(
         return;
       }
       try {
-        const bytes = await ctx.store.fetchInstance(inst.orthancInstanceId, ctx.pixelSource, ctx.framePolicy);
+        const bytes = await ctx.store.fetchInstance(inst.orthancInstanceId, ctx.pixelSource, ctx.framePolicy, ctx.maxDecodedImageBytes);
         loaded.push({ input: { name: inst.orthancInstanceId, bytes }, inst });
       } catch (err) {
         if (err instanceof StudyNotFoundError) return;

@@ -83,7 +83,11 @@ export interface StudyStore {
    */
   instanceSopClassUid?(orthancInstanceId: string): Promise<string | null>;
   /** Part 10 bytes for the decoder; with source 'orthanc' only the frames `framePolicy` selects carry pixels. */
-  fetchInstance(orthancInstanceId: string, source: PixelSourceName, framePolicy: FramePolicy): Promise<Uint8Array>;
+  /**
+   * The instance's bytes. From 'orthanc', Orthanc decodes the frames and a file is rebuilt here: an image declaring
+   * more than `maxDecodedImageBytes` is refused before Orthanc decodes anything (DicomError image-too-large).
+   */
+  fetchInstance(orthancInstanceId: string, source: PixelSourceName, framePolicy: FramePolicy, maxDecodedImageBytes?: number): Promise<Uint8Array>;
   /** Our AI-result SRs in the snapshot. */
   listResultSrs(snapshot: StudySnapshot): Promise<StoredSr[]>;
   /** Marks the SR as the result of `inputSetHash` (instance metadata). */

@@ -20,6 +20,8 @@ import { bearer, unary } from '../grpc/grpc-test-helpers';
 import { freePort, repoRoot, samplesDir, startOrthanc, storescu, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { makeTempDir, removeTempDirs, resultSrs, studyMetadata, waitFor } from './harness';
 import { dciodvfy } from '../report/validators';
+import { rleBomb } from '../dicom/generated-images';
+import { launchChromium } from '../helpers/chromium';
 
 jest.setTimeout(240000);
 
@@ -95,7 +97,7 @@ beforeAll(async () => {
       inference: { executionProviders: ['cpu'] },
       retry: { maxAttempts: 2, initialDelayMs: 200, maxDelayMs: 400 },
       grpc: { listen: '127.0.0.1:0', tokens: [{ token: TOKEN, roles: ['admin', 'triage'] }] },
-      metrics: { listen: '' },
+      metrics: { listen: '127.0.0.1:0' },
     },
   }).config;
   runtime = await startServeRuntime(config, { log: (event, fields) => logs.push({ event, fields }) });
@@ -186,6 +188,26 @@ test('a study whose SR the archive refuses keeps its emergency priority with the
     expect(meta.T3ReportError).toMatch(/did not store the SR \(status FilteredOut\)/);
     expect(meta.T3Attempts).toBe('2');
     expect(await resultSrs(orthanc, studyId)).toEqual([]);
+    // The worklist, in a real browser: the study stands with the emergencies, marked "report failed" with the reason,
+    // and no emergency is listed below a routine study.
+    const browser = await launchChromium({ httpCredentials: CREDENTIALS });
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${orthanc.url}/t3/app/`);
+      await page.waitForSelector('body[data-loaded]');
+      const rows = await page.$$eval('#worklist tbody tr[data-study-id]', (trs) => trs.map((tr) => ({
+        id: tr.getAttribute('data-study-id')!, group: tr.getAttribute('data-group')!,
+        reportFailed: tr.querySelector('.badge.report-failed')?.getAttribute('title') ?? null,
+      })));
+      const refused = rows.findIndex((r) => r.id === studyId);
+      expect(rows[refused]).toMatchObject({ group: 'emergency' });
+      expect(rows[refused].reportFailed).toMatch(/FilteredOut/);
+      const firstRoutine = rows.findIndex((r) => r.group === 'routine');
+      if (firstRoutine >= 0) expect(refused).toBeLessThan(firstRoutine);
+      expect(rows.slice(0, refused).every((r) => r.group === 'emergency')).toBe(true);
+    } finally {
+      await browser.close();
+    }
     // gRPC says the same: the priority with the failure.
     const protos = loadT3Protos();
     const triage = new protos.triageService(`127.0.0.1:${runtime.grpc!.port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
@@ -261,4 +283,48 @@ test('after a rule change, Re-run through the plugin route and through gRPC writ
   } finally {
     await sidecar.updateConfig({ triage: before }, { dryRun: false });
   }
+});
+
+test('a decompression bomb and a backtracking-prone routing rule: named refusal, the rest triaged, /livez answering throughout', async () => {
+  const sidecar = runtime.service.sidecar;
+  const routing = sidecar.getConfig().routing;
+  // Under JavaScript's RegExp this rule held the event loop for about 37 s against the description below.
+  await sidecar.updateConfig({ routing: { rules: [{ bundle: routing.defaultBundle ?? 'demo', studyDescription: '^(a+)+$' }] } }, { dryRun: false });
+  const livez = `http://127.0.0.1:${runtime.metrics!.port}/livez`;
+  const probes: { ok: boolean; ms: number }[] = [];
+  let probing = true;
+  const prober = (async () => {
+    while (probing) {
+      const t0 = Date.now();
+      const ok = await fetch(livez, { signal: AbortSignal.timeout(1000) }).then((r) => r.status === 200, () => false);
+      probes.push({ ok, ms: Date.now() - t0 });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    const uid = '1.2.826.0.1.3680043.10.2121.300';
+    const dir = makeTempDir('t3-hostile-');
+    fs.writeFileSync(path.join(dir, 'description.dcm'), await variant({
+      StudyDescription: `${'a'.repeat(31)}!`, StudyInstanceUID: uid, SeriesInstanceUID: `${uid}.1`, SOPInstanceUID: `${uid}.1.1`,
+    }));
+    fs.writeFileSync(path.join(dir, 'bomb.dcm'), rleBomb());
+    await storescu(orthanc, [dir]);
+    const described = await studyIdOf(uid);
+    const bomb = await studyIdOf('2.25.40000.1');
+    await doneWithOneSr(described);
+    const parked = await waitFor('the bomb to be refused', async () => {
+      const m = await studyMetadata(orthanc, bomb);
+      return m.T3Status === 'parked' ? m : null;
+    }, 60000);
+    // Refused by its declared size before decoding, named, and not retried (the same file fails the same way).
+    expect(parked.T3Error).toMatch(/image-too-large/);
+    expect(parked.T3Attempts).toBe('1');
+    expect(await resultSrs(orthanc, bomb)).toEqual([]);
+  } finally {
+    probing = false;
+    await prober;
+    await sidecar.updateConfig({ routing }, { dryRun: false });
+  }
+  expect(probes.length).toBeGreaterThan(5);
+  expect(probes.filter((p) => !p.ok)).toEqual([]);
 });

@@ -11,6 +11,7 @@ import { OrthancClient, OrthancStudyStore } from '../../src/orthanc';
 import { samplesDir, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { sampleNames, samplePath } from '../helpers/samples';
 import { removeTempDirs, startSidecar } from './harness';
+import { rleBomb } from '../dicom/generated-images';
 
 jest.setTimeout(120000);
 
@@ -92,4 +93,19 @@ test('the sidecar configured with pixelSource "orthanc" gives the same predictio
   } finally {
     await sidecar.service.stop();
   }
+});
+
+test('pixelSource "orthanc" refuses a header that declares more than the limit before Orthanc decodes anything', async () => {
+  const store = new OrthancStudyStore(new OrthancClient({ url: orthanc.url, username: null, password: null, timeoutMs: 30000 }));
+  const stored = await uploadFile(orthanc, rleBomb());
+  const rssBefore = process.memoryUsage().rss;
+  const refused = await store.fetchInstance(stored.ID, 'orthanc', 'middle').then(() => null, (err: unknown) => err);
+  expect(refused).toBeInstanceOf(DicomError);
+  expect((refused as DicomError).code).toBe('image-too-large');
+  expect((refused as DicomError).category).toBe('invalid-argument');
+  // Nothing near the declared 3.2 GB was allocated.
+  expect(process.memoryUsage().rss - rssBefore).toBeLessThan(256 * 1024 * 1024);
+  // A limit above what the file really needs lets an ordinary image through.
+  const mr = await uploadFile(orthanc, samplePath('pydicom_MR_small.dcm'));
+  expect((await store.fetchInstance(mr.ID, 'orthanc', 'middle', 64 * 1024)).length).toBeGreaterThan(0);
 });
