@@ -18,11 +18,14 @@
     if (meta[name] !== undefined) return meta[name];
     return meta[NAMES[name]];
   }
-  // For element text and for quoted attribute values alike (the badge's reason goes into title="…").
+  // For element text and for quoted attribute values alike (the badge's reason goes into title="…"). Bidi and control
+  // characters become U+FFFD first (as t3_display.py does): a U+202E in a value would show the text reversed.
   function esc(text) {
-    return String(text == null ? '' : text).replace(/[&<>"']/g, function (c) {
-      return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
-    });
+    return String(text == null ? '' : text)
+      .replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u0000-\u001f\u007f-\u009f]/g, '\ufffd')
+      .replace(/[&<>"']/g, function (c) {
+        return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
+      });
   }
   function priorityOf(meta) {
     var priority = value(meta, 'T3Priority');
@@ -90,7 +93,9 @@
     button.click(function (e) {
       e.preventDefault();
       box.find('.t3-state').text('AI triage: queued…');
-      $.ajax({ url: '../t3/studies/' + studyId + '/analyze', type: 'POST', data: '{}', dataType: 'json' })
+      // A JSON body: the plugin refuses a state-changing request without one (or X-Requested-With), as a
+      // cross-site form would send it.
+      $.ajax({ url: '../t3/studies/' + encodeURIComponent(studyId) + '/analyze', type: 'POST', data: '{}', contentType: 'application/json', dataType: 'json' })
         .done(function () { setTimeout(function () { render(box, studyId); }, 2000); })
         .fail(function (xhr) {
           var text = xhr.responseText || ('HTTP ' + xhr.status);

@@ -7,6 +7,8 @@
 
 import html
 
+import t3_display
+
 # Concept codes of the SR (src/report/codes.ts): (scheme, value).
 IMAGING_MEASUREMENTS = ('DCM', '126010')
 MEASUREMENT_GROUP = ('DCM', '125007')
@@ -105,7 +107,9 @@ def parse_ai_result(tags):
 
 
 def _e(value):
-    return html.escape('' if value is None else str(value), quote=True)
+    # Bidi and control characters neutralised first (a U+202E in a PatientName would show it reversed), then escaped
+    # for text and quoted attribute values alike.
+    return html.escape(t3_display.neutralise('' if value is None else str(value)), quote=True)
 
 
 def _by_image(groups):

@@ -4,12 +4,17 @@
 #   GET  /t3/worklist                   its data: every study with its triage metadata in groups emergency →
 #                                       urgent → not yet triaged → routine → nothing to analyse, each by arrival
 #                                       (oldest first); `canRerun` for the user; `aiStatus`: whether the AI works
-#   POST /t3/worklist/rerun/{id}        re-run for administrators (T3.worklist.administrators), forwarded to the
-#                                       plugin's own POST /t3/studies/{id}/analyze
+#   POST /t3/worklist/rerun/{id}        re-run for administrators (T3.worklist.administrators): t3_plugin.py's
+#                                       re-run, with the same role and cross-site checks and the same audit
 #   GET  /t3/studies/{id}/report        the study's AI-result SR as HTML (t3_report_html.py)
+#   POST /t3/worklist/studies/{id}/workflow, …/feedback   seen / acknowledged / dismissed, and agree / disagree, kept
+#                                       as study metadata with user and time (t3_workflow.py)
 #
-# All of it is behind Orthanc's own HTTP authentication, like every REST route. Registered by t3_plugin.py's hook;
-# nothing here runs at import time except definitions (an exception while Orthanc loads the plugin stops Orthanc).
+# All of it is behind Orthanc's own HTTP authentication, like every REST route; reading is for every user Orthanc
+# lets in, re-running for administrators (t3_access.py). Pages are served with a Content-Security-Policy that allows
+# no inline script, and text from studies is shown with bidi and control characters neutralised (t3_display.py).
+# Registered by t3_plugin.py's hook; nothing here runs at import time except definitions (an exception while Orthanc
+# loads the plugin stops Orthanc).
 
 import base64
 import datetime
@@ -20,7 +25,10 @@ import time
 
 import orthanc
 
+import t3_display
+import t3_format
 import t3_report_html
+import t3_workflow
 
 ASSET_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'worklist')
 ASSETS = {
@@ -34,7 +42,7 @@ ASSETS = {
 METADATA = {
     'T3Status': '4701', 'T3Priority': '4702', 'T3Lambda': '4703', 'T3Sr': '4704', 'T3Error': '4705',
     'T3Review': '4710', 'T3TopFinding': '4711', 'T3Findings': '4712', 'T3Demo': '4713', 'T3Finished': '4714',
-    'T3ReportError': '4715',
+    'T3ReportError': '4715', 'T3PriorityReason': '4716', 'T3Ack': '4717', 'T3Feedback': '4718',
 }
 PRIORITIES = ('emergency', 'urgent', 'routine')
 # Worklist groups, top to bottom. A study that has no priority yet is not known to be routine: it stands above the
@@ -54,6 +62,13 @@ _arrivals_lock = threading.Lock()
 # Set by register(): a callable(deadline_s) → {'state': 'ready' | 'not-ready' | 'unreachable' | 'unknown', 'reason': str}
 # (t3_plugin.py owns the gRPC channel); None when the plugin registers the worklist without it.
 _sidecar_health = None
+# Set by register(): t3_plugin.py's guarded re-run route (roles, cross-site checks, audit) and its role check.
+_rerun = None
+_is_administrator = None
+# The plugin's pages: scripts only from this Orthanc's files (no inline script, no event-handler attribute), no
+# plugin, no framing by another site; styles may be inline (the report carries its own).
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                           "connect-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'")
 _health_cache = {'at': None, 'value': None}
 _health_lock = threading.Lock()
 
@@ -66,11 +81,12 @@ def _section():
         return {}
 
 
-def _administrators():
-    """None: every user Orthanc lets in (1.10.1 has no roles); else the Orthanc user names allowed to re-run."""
+def _viewer_url():
+    """T3.worklist.viewerUrl: where "Open" takes a study, with {id} (Orthanc's study id) and {StudyInstanceUID} filled
+    in by the page, relative to /t3/app/ or absolute (an OHIF, a Stone viewer); None: Orthanc Explorer."""
     worklist = _section().get('worklist') or {}
-    admins = worklist.get('administrators') if isinstance(worklist, dict) else None
-    return admins if isinstance(admins, list) else None
+    value = worklist.get('viewerUrl') if isinstance(worklist, dict) else None
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _max_wait_seconds():
@@ -94,8 +110,8 @@ def _user(request):
 
 
 def _can_rerun(request):
-    admins = _administrators()
-    return admins is None or _user(request) in admins
+    # The same rule the re-run itself enforces (t3_access.py): the button is only a convenience.
+    return bool(_is_administrator and _is_administrator(request))
 
 
 def _get(uri):
@@ -166,6 +182,9 @@ def worklist_rows(now=None):
         modalities = sorted(set(
             series_by_id[s].get('MainDicomTags', {}).get('Modality', '')
             for s in study.get('Series', []) if s in series_by_id) - set(['', 'SR']))
+        body_parts = sorted(set(
+            (series_by_id[s].get('MainDicomTags', {}).get('BodyPartExamined') or '').strip().upper()
+            for s in study.get('Series', []) if s in series_by_id) - set(['']))
         status = _meta(meta, 'T3Status') or 'queued'
         # Priority before paperwork: the sidecar records the priority as soon as the study is classified, before its
         # SR; it stands whatever happens to the SR afterwards (failed, parked, a re-run queued).
@@ -181,11 +200,21 @@ def worklist_rows(now=None):
         rows.append({
             'id': study_id,
             'patientName': patient.get('PatientName', ''),
+            # As a reader writes them (t3_format.py): "Family, Given", "2004-08-26", "34 Y".
+            'patientNameDisplay': t3_format.person_name(patient.get('PatientName', '')),
             'patientId': patient.get('PatientID', ''),
+            'patientSex': (patient.get('PatientSex') or '').strip().upper(),
+            'patientAge': t3_format.age(patient.get('PatientBirthDate'), tags.get('StudyDate')),
+            'accessionNumber': tags.get('AccessionNumber', ''),
+            'studyInstanceUid': tags.get('StudyInstanceUID', ''),
             'description': tags.get('StudyDescription', ''),
             'studyDate': tags.get('StudyDate', ''),
+            'studyDateDisplay': t3_format.dicom_date(tags.get('StudyDate', '')),
             'modalities': modalities,
+            'bodyParts': body_parts,
             'arrival': arrival,
+            # Time since the first image arrived, for every study (the list reads "12 min", "3 h 05 min").
+            'arrivedSeconds': _seconds_since(arrival, now),
             'status': status,
             'priority': priority,
             'group': group,
@@ -195,6 +224,11 @@ def worklist_rows(now=None):
             'reportError': report_error if priority else None,
             'review': review.startswith('yes'),
             'reviewReason': review[len('yes: '):] if review.startswith('yes: ') else None,
+            # Why the priority, as the sidecar worded it (T3PriorityReason); shown as written, never re-derived here.
+            'priorityReason': _meta(meta, 'T3PriorityReason') if priority else None,
+            # The reading workflow and the radiologist's verdict (t3_workflow.py): {state, user, at}, {verdict, …}.
+            'acknowledgement': t3_workflow.read_record(_meta(meta, 'T3Ack')),
+            'feedback': t3_workflow.read_record(_meta(meta, 'T3Feedback')),
             'topFinding': _meta(meta, 'T3TopFinding'),
             'findings': [f for f in (_meta(meta, 'T3Findings') or '').split('; ') if f],
             'demonstration': _meta(meta, 'T3Demo') == 'true',
@@ -274,6 +308,7 @@ def _send_json(output, status, body):
 
 def _html_error(output, status, message):
     text = '<!DOCTYPE html><html><body><h1>AI triage report</h1><p>%s</p></body></html>' % t3_report_html._e(message)
+    output.SetHttpHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY)
     output.SendHttpStatus(status, text, len(text.encode('utf-8')))
 
 
@@ -291,6 +326,8 @@ def app_route(output, uri, **request):
         output.SendHttpStatus(404, text, len(text.encode('utf-8')))
         return
     with open(os.path.join(ASSET_DIR, asset[0]), 'rb') as handle:
+        output.SetHttpHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY)
+        output.SetHttpHeader('X-Content-Type-Options', 'nosniff')
         output.AnswerBuffer(handle.read(), asset[1])
 
 
@@ -311,24 +348,21 @@ def worklist_route(output, uri, **request):
         status = {'ok': False, 'sidecar': 'unknown', 'waitingCount': None, 'oldestWaitingSeconds': None,
                   'maxWaitSeconds': None, 'problems': [{'kind': 'sidecar-unknown', 'message': 'The AI service\'s state '
                                                         'cannot be told: %s: %s' % (type(error).__name__, error)}]}
-    _send_json(output, 200, {'studies': rows, 'canRerun': _can_rerun(request), 'user': _user(request), 'aiStatus': status})
+    # Text from the studies is shown as stored, less bidi and control characters (a U+202E in a name reverses it).
+    _send_json(output, 200, {'studies': t3_display.neutralise_all(rows), 'canRerun': _can_rerun(request), 'viewerUrl': _viewer_url(),
+                             'user': t3_display.neutralise(_user(request)), 'aiStatus': t3_display.neutralise_all(status)})
 
 
 def rerun_route(output, uri, **request):
     if request['method'] != 'POST':
         output.SendMethodNotAllowed('POST')
         return
-    if not _can_rerun(request):
-        _send_json(output, 403, {'error': 'only the administrators named in T3.worklist.administrators may re-run a study'})
+    if _rerun is None:
+        _send_json(output, 503, {'error': 'the re-run is not available (the plugin registered the worklist without it)'})
         return
-    study_id = request['groups'][0]
-    try:
-        # The plugin's own route (t3_plugin.py) does the gRPC call; "AfterPlugins" lets the internal call reach it.
-        answer = orthanc.RestApiPostAfterPlugins('/t3/studies/%s/analyze' % study_id, '{}')
-        answer = answer.decode('utf-8') if isinstance(answer, bytes) else answer
-        output.AnswerBuffer(answer, 'application/json')
-    except Exception as error:
-        _send_json(output, 502, {'error': 'the re-run was refused: %s' % error})
+    # Called directly, not through Orthanc's REST API: an internal call carries no user, no address and no headers,
+    # which the role and cross-site checks and the audit need.
+    _rerun(output, uri, **request)
 
 
 def report_route(output, uri, **request):
@@ -352,14 +386,19 @@ def report_route(output, uri, **request):
     except Exception as error:
         _html_error(output, 500, 'The AI-result SR %s cannot be shown: %s' % (sr, error))
         return
+    output.SetHttpHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY)
     output.AnswerBuffer(page, 'text/html; charset=utf-8')
 
 
-def register(sidecar_health=None):
-    """Called once by t3_plugin.py while Orthanc loads the plugin, with its sidecar health probe."""
-    global _sidecar_health
+def register(sidecar_health=None, rerun=None, is_administrator=None):
+    """Called once by t3_plugin.py while Orthanc loads the plugin, with its sidecar health probe, its re-run route and
+    its administrator check."""
+    global _sidecar_health, _rerun, _is_administrator
     _sidecar_health = sidecar_health
+    _rerun = rerun
+    _is_administrator = is_administrator
     orthanc.RegisterRestCallback('/t3/app(.*)', app_route)
     orthanc.RegisterRestCallback('/t3/worklist', worklist_route)
     orthanc.RegisterRestCallback('/t3/worklist/rerun/(.*)', rerun_route)
+    t3_workflow.register()
     orthanc.RegisterRestCallback('/t3/studies/(.*)/report', report_route)

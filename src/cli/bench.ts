@@ -23,7 +23,7 @@ options:
   --out FILE           also write the JSON summary to FILE
   --head-of-line       instead of the engine benchmark: time to flag a 1-image study sent 1 s after the last C-STORE
                        of a 200-image study, beside the same study alone (real Orthanc from the Debian package, storescu,
-                       the sidecar; --reps runs per mode, default 10; --big-images N, default 200;
+                       the sidecar; --reps runs per mode, default 10; --big-images N, default 200; --gap-ms MS, default 1000;
                        --verbose: the sidecar's log lines on stderr)
 `;
 
@@ -73,7 +73,7 @@ async function runHeadOfLine(args: ReturnType<typeof parseArgs>, reps: number | 
     return await bench.runHeadOfLineBench({
       reps: reps ?? 10,
       bigImages: optionNumber(args, 'big-images', (n) => Number.isInteger(n) && n > 0, 'a positive integer') ?? 200,
-      gapMs: 1000,
+      gapMs: optionNumber(args, 'gap-ms', (n) => Number.isInteger(n) && n >= 0, 'a whole number of milliseconds') ?? 1000,
       pairs,
       log,
       verbose: args.options.get('verbose') === true,
@@ -87,7 +87,7 @@ export const benchCommand: CliCommand = {
   name: 'bench',
   summary: 'engine benchmark (images/s, RSS, session start)',
   async run(argv, io) {
-    const args = parseArgs(argv, { values: ['reps', 'vit-reps', 'batch-sizes', 'max-seconds', 'threads', 'vit-dir', 'out', 'big-images'], flags: ['skip-vit', 'skip-demo', 'help', 'head-of-line', 'verbose'] });
+    const args = parseArgs(argv, { values: ['reps', 'vit-reps', 'batch-sizes', 'max-seconds', 'threads', 'vit-dir', 'out', 'big-images', 'gap-ms'], flags: ['skip-vit', 'skip-demo', 'help', 'head-of-line', 'verbose'] });
     if (args.options.get('help')) {
       io.stdout.write(HELP);
       return ExitCode.ok;

@@ -14,6 +14,9 @@ export const ExitCode = {
   usage: 1,
   /** The command ran, but some inputs failed (the others were still processed). */
   partialFailure: 2,
+  /** The command ran and declined to deliver its result, saying why (fit: the fitted map loses to a single model on
+   *  validation, so nothing is written and the bundle keeps its map). */
+  refused: 3,
 } as const;
 
 /** One `orthanc-t3 <name>` subcommand; argv excludes the subcommand's own name. */

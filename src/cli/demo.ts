@@ -221,6 +221,9 @@ export const demoCommand: CliCommand = {
       grpc: { listen: `127.0.0.1:${grpcPort}`, tls: null, tokens: [{ token, roles: ['admin', 'triage'] }] },
       plugin: { sidecarAddress: `127.0.0.1:${grpcPort}`, token, deadlineSeconds: 5 },
       metrics: { listen: `127.0.0.1:${metricsPort}` },
+      // The run's login may change settings and re-run studies from the worklist: without a list, no one could
+      // (t3_access.py).
+      worklist: { administrators: [credentials.username] },
     };
     const verbose = args.options.has('verbose');
     const log = verbose ? jsonLog(io.stderr) : () => undefined;
@@ -237,8 +240,8 @@ export const demoCommand: CliCommand = {
       io.stdout.write(`starting Orthanc on http://127.0.0.1:${ports.http} (DICOM port ${ports.dicom}), storage in ${workDir}\n`);
       orthanc = await startDemoOrthanc(repoRoot, workDir, ports, t3, withPlugin, credentials);
       // The sidecar reads the same T3 section Orthanc was given, plus the environment.
-      const { config } = loadSidecarConfig({ configPath: path.join(orthanc.configDir, 't3.json'), env: process.env });
-      runtime = await startServeRuntime(config, { log });
+      const { config, layers } = loadSidecarConfig({ configPath: path.join(orthanc.configDir, 't3.json'), env: process.env });
+      runtime = await startServeRuntime(config, { log, layers });
       const results = new Map<string, StudyResult>();
       runtime.service.sidecar.feed.subscribe((e) => results.set(e.result.orthancStudyId, e.result));
 

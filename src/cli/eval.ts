@@ -6,6 +6,7 @@ import { optionNumber, optionString, parseArgs, type ParsedArgs } from './parse-
 import { demoBundleDir, loadBundle, policyForBundle, T3Engine, type ModelBundle } from '../engine';
 import { loadModelInputs } from '../dicom';
 import {
+  checkSplitNames,
   CORRUPTION_NAMES,
   DEFAULT_BOOTSTRAP,
   DEFAULT_T3B_BATCH_SIZES,
@@ -14,10 +15,13 @@ import {
   evaluationMarkdown,
   evaluationPolicies,
   evaluationSvg,
+  EvaluationInputError,
   fromModelTensor,
   loadLabelledSplit,
   parseCorruptionName,
+  POOLED_SPLIT,
   runEvaluation,
+  selectPolicies,
   SEVERITIES,
   type CorruptionName,
   type DicomImageReader,
@@ -33,7 +37,8 @@ ensemble, DaWin, T3, T3B at several batch sizes) on each clean split, on corrupt
 reference, and λ against corruption severity. Prints the Markdown tables; --out also writes JSON and an SVG plot.
 
 DIR is a labelled folder (labels.csv with "file,label" columns + PNG or DICOM files), or a folder of such folders
-(one split each, e.g. in-domain/ and shifted/). Labels are bundle class labels or their code values.
+(one split each, e.g. in-domain/ and shifted/). Labels are bundle class labels or their code values. A split may
+not be called "${POOLED_SPLIT}" or "corrupted (mean)": eval reserves those names for its own streams.
 
 options:
   --bundle DIR            model bundle (default: the demo bundle, bundles/demo-trained)
@@ -47,10 +52,13 @@ options:
   --batch-sizes LIST      T3B batch sizes (default ${DEFAULT_T3B_BATCH_SIZES.join(',')})
   --coefficient-samples LIST  also T3B at the largest batch size with λ_B from k images per batch, for each k
   --wise-alphas LIST      WiSE-FT α values (default ${DEFAULT_WISE_ALPHAS.join(',')})
+  --policies LIST         run and report only these: policy names (generalist, expert, wise, ensemble, dawin, t3,
+                          t3b; a name keeps all its rows) or row ids (wise-0.5, t3b-32, ...). The comparison with
+                          the better single model needs generalist and expert; mCE needs the generalist
   --exclude LIST          subfolders that are not test splits (default calibration)
-  --no-mixed              do not add the "mixed" split (every clean split's images shuffled into one stream,
-                          so T3B batches mix domains; its images are those of the other splits, so it is not
-                          independent evidence)
+  --no-pooled             do not add the "${POOLED_SPLIT}" stream (every clean split's images shuffled into one
+                          stream, so T3B batches mix domains; its images are those of the other splits, so it is
+                          not independent evidence). --no-mixed is the same (its former name)
   --oracle-lambdas LIST   fixed λ of the oracle-λ curve (default -0.2 to 1.2 by 0.1; "none" to skip)
   --bootstrap N           replicates of the paired bootstrap intervals (default 2000; blocks of 32 images)
   --title TEXT            heading of the Markdown and the plot
@@ -116,8 +124,8 @@ export const evalCommand: CliCommand = {
   async run(argv: string[], io: CliIo): Promise<number> {
     const args = parseArgs(argv, {
       values: ['bundle', 'data', 'out', 'limit', 'corrupted-limit', 'corrupt', 'corruptions', 'severities', 'batch-sizes',
-        'wise-alphas', 'exclude', 'title', 'providers', 'oracle-lambdas', 'bootstrap', 'coefficient-samples'],
-      flags: ['help', 'quick', 'no-mixed'],
+        'wise-alphas', 'exclude', 'title', 'providers', 'oracle-lambdas', 'bootstrap', 'coefficient-samples', 'policies'],
+      flags: ['help', 'quick', 'no-mixed', 'no-pooled'],
     });
     if (args.options.has('help')) {
       io.stdout.write(HELP);
@@ -148,11 +156,28 @@ export const evalCommand: CliCommand = {
       : numberList(args, 'oracle-lambdas', Number.isFinite, 'numbers') ?? (quick ? [0, 0.5, 1] : DEFAULT_ORACLE_LAMBDAS);
     const replicates = optionNumber(args, 'bootstrap', positiveInteger, 'a positive integer') ?? DEFAULT_BOOTSTRAP.replicates;
     const executionProviders = providersOption(args);
+    const policiesText = optionString(args, 'policies');
+    const pooledStream = !args.options.has('no-mixed') && !args.options.has('no-pooled');
 
     const bundle = await loadBundle(optionString(args, 'bundle') ?? demoBundleDir());
     const classes = bundle.manifest.classes;
     const readDicom = dicomReader(bundle);
+    const hyperparameters = policyForBundle(bundle, 't3b').hyperparameters;
+    let policies = evaluationPolicies({ wiseAlphas, t3bBatchSizes: batchSizes, defaultBatchSize: 32, hyperparameters, t3bCoefficientSamples: coefficientSamples });
     const found = await discoverSplits(dataDir, exclude);
+    // Both checks come before any image is read or any model is loaded: a typo should cost nothing.
+    try {
+      if (policiesText !== undefined) policies = selectPolicies(policies, policiesText.split(',').map((s) => s.trim()).filter(Boolean));
+    } catch (err) {
+      if (err instanceof EvaluationInputError) throw new UsageError(`--policies: ${err.message}`);
+      throw err;
+    }
+    try {
+      checkSplitNames(found.map((s) => s.name));
+    } catch (err) {
+      if (err instanceof EvaluationInputError) throw new UsageError(`${dataDir}: ${err.message}`);
+      throw err;
+    }
     const splits: LabelledSplit[] = [];
     for (const s of found) {
       const split = await loadLabelledSplit(s.dir, s.name, classes, { limit, readDicom });
@@ -164,19 +189,18 @@ export const evalCommand: CliCommand = {
     if (!corruptSplit && corruptions.length) throw new UsageError(`--corrupt: no split named "${corruptName}" (found ${splits.map((s) => s.name).join(', ')})`);
 
     const engine = await T3Engine.open(bundle, { executionProviders, log: (line) => io.stderr.write(line + '\n') });
-    const hyperparameters = policyForBundle(bundle, 't3b').hyperparameters;
     let result: EvaluationResult;
     try {
       result = await runEvaluation({
         runner: engine,
         spec: bundle.manifest.input,
-        policies: evaluationPolicies({ wiseAlphas, t3bBatchSizes: batchSizes, defaultBatchSize: 32, hyperparameters, t3bCoefficientSamples: coefficientSamples }),
+        policies,
         splits,
         corruptionBase: corruptSplit && corruptions.length ? { split: corruptSplit, limit: corruptedLimit } : null,
         corruptions,
         severities,
         referencePolicyId: 'generalist',
-        mixedSplit: !args.options.has('no-mixed'),
+        mixedSplit: pooledStream,
         ...(oracleLambdas ? { oracleLambdas } : {}),
         bootstrap: { ...DEFAULT_BOOTSTRAP, replicates },
         progress: (line) => io.stderr.write(`eval: ${line}\n`),

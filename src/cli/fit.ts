@@ -4,22 +4,33 @@ import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { providersOption } from './providers-option';
 import { optionNumber, optionString, parseArgs } from './parse-args';
 import { dicomReader } from './eval';
+import {
+  DEFAULT_GUARD_DELTAS, DEFAULT_GUARD_TAUS, ENDPOINT_STEP, gammaCandidates, JS_THRESHOLD_STEP, jsThresholdCandidates, lambdaRange, positiveList,
+} from './fit-search-ranges';
 import { loadBundle, policyForBundle, T3Engine, type ModelBundle, type T3FitRecord } from '../engine';
 import { defaultPolicyConfig, type PolicyConfig, type T3Hyperparameters } from '../t3';
 import {
-  buildFitSplit,
+  batchFitImages,
   combineHashes,
+  concatFitImageTables,
   describeGrid,
   discoverSplits,
   fitCoefficientMap,
+  fitImageTable,
+  fitVerdict,
   hashLabelledFolder,
   lambdaGrid,
   loadLabelledSplit,
+  MEAN_COLUMN,
   PAPER_MAP,
+  POOLED_SPLIT,
+  pooledOrder,
+  pooledPreparedSplit,
   prepareSplit,
   scorePolicyOnSplit,
   sweepLogits,
   type CoefficientMap,
+  type FitImageTable,
   type FitSplit,
   type MapSearchSpace,
   type PreparedSplit,
@@ -30,14 +41,23 @@ const HELP = `usage: orthanc-t3 fit --bundle DIR --data DIR [--out DIR] [options
 Fits the bundle's T3B coefficient map on labelled validation images (docs/T3.md §2, fitted coefficient map):
 λ = λ_min + (λ_max − λ_min)·σ(γ·(JS − τ_JS)), aggregated per batch as the mean of λ (the paper's) or as λ of the
 batch's mean JS, and optionally the extrapolation guard (entropies compared at one temperature). The objective is
-T3B's top-1 accuracy at --batch-size, averaged over the validation splits with equal weight. The search is
-exhaustive over a grid; the chosen map is then measured with real merged passes, and the command prints what it
-chose and what T3B, the generalist and the expert score on the validation data.
+T3B's top-1 accuracy at --batch-size, averaged with equal weight over the validation splits and, with two splits or
+more, the "${POOLED_SPLIT}" stream (every split's images shuffled into one stream, so batches mix domains). The search
+is exhaustive over a grid; the chosen map is then measured with real merged passes on every split and the pooled
+stream, next to the paper's map, WiSE-FT α=0.5, the generalist and the expert, and the command prints each split's
+difference to them.
+
+A fitted map whose mean validation accuracy is below the better single model's (the one a site would deploy
+instead) is refused: the command says so in numbers, writes nothing (the bundle keeps its map, even with --out)
+and exits with status 3. On the data it was fitted on a map rarely loses (both models are among its candidates);
+--check-data DIR measures the comparison and the verdict on held-out labelled splits instead, which is what tells
+whether the map carries.
 
 DIR is a folder of labelled splits (labels.csv + PNG or DICOM files each), e.g. validation/in-domain and
 validation/broad as written by scripts/train-demo. Use data that no evaluation reads: not the test splits, not the
 calibration split. The fit refuses data with too few batches, or where one model is right on every image the
-other gets right (nothing to trade off), and warns when a parameter ends on a bound of its search range.
+other gets right (nothing to trade off), and warns when a parameter ends on a bound of its search range: widen that
+range with the options below.
 
 Nothing is written without --out. --out DIR writes the bundle with the fitted map ("t3") and its provenance
 ("t3Fit": data hash and size, objective, date, command, validation scores) into DIR: the bundle's own folder
@@ -50,19 +70,20 @@ options:
   --batch-size N       T3B batch size the map is fitted for (default 32, the sidecar's)
   --limit N            use the first N images of each split
   --exclude LIST       subfolders that are not validation splits (default calibration)
-  --lambda-range A,B   range of λ_min and λ_max (default -0.2,1.2: extrapolation allowed)
+  --lambda-range A,B   range of λ_min and λ_max, every 0.05; must hold 0 and 1 (default -0.2,1.2: extrapolation)
+  --gamma-range A,B    range of γ, doubling from A, B included (default 0.5,256)
+  --js-threshold-range A,B  range of τ_JS in nats, every 0.005, within [0, 0.7] (default 0,0.5)
+  --guard-taus LIST    guard entropy thresholds τ tried (default ${DEFAULT_GUARD_TAUS.join(',')})
+  --guard-deltas LIST  guard shifts δ tried (default ${DEFAULT_GUARD_DELTAS.join(',')})
+  --check-data DIR     held-out labelled splits for the comparison and the verdict (default: the --data splits)
+  --no-pooled          leave the pooled stream out of the objective and the comparison (how the shipped demo
+                       map was fitted)
   --providers LIST     execution providers to try in order (default cuda,webgpu,cpu)
 `;
 
 /** Steps of the λ grids: the engine runs every SWEEP_STEP; accuracies are interpolated every FINE_STEP. */
 const SWEEP_STEP = 0.05;
 const FINE_STEP = 0.01;
-const ENDPOINT_STEP = 0.05;
-const GAMMAS = [0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256];
-/** τ_JS from 0 to 0.5 nats (JS ≤ ln 2 ≈ 0.69; the demo's batch-mean JS lies in 0.02–0.3). */
-const JS_THRESHOLDS = Array.from({ length: 101 }, (_, i) => Number((i * 0.005).toFixed(3)));
-const GUARD_TAUS = [0.01, 0.03, 0.1, 0.3];
-const GUARD_DELTAS = [0.05, 0.1, 0.2];
 /** The guard compares entropies of the models' own logits (temperature 1): one scale for both. */
 const GUARD_TEMPERATURE = 1;
 /** The guard is turned on only if it raises the validation objective by this much (0.25 points). */
@@ -71,18 +92,14 @@ const MIN_BATCHES_PER_SPLIT = 4;
 /** Accuracy is averaged over λ_B ± 0.05 (5 fine steps) in the objective (coefficient-fit.ts says why). */
 const SMOOTHING_STEPS = 5;
 const MIN_DISAGREEMENTS = 20;
+/** The WiSE-FT the fitted map is compared with: the plain average of the two models. */
+const WISE_ALPHA = 0.5;
+/** Seed name of the fit's pooled stream (any fixed name: the order only has to be the same on every run). */
+const POOLED_SEED = 'fit-pooled';
 
-const OBJECTIVE = 'T3B top-1 accuracy at the batch size, mean over the validation splits (equal weight), '
-  + 'each batch\'s accuracy averaged over λ_B ± 0.05; ties broken by accuracy at λ_B, then smaller γ';
-
-function parseRange(text: string | undefined): [number, number] {
-  if (text === undefined) return [-0.2, 1.2];
-  const parts = text.split(',').map((s) => Number(s.trim()));
-  if (parts.length !== 2 || parts.some((v) => !Number.isFinite(v)) || parts[0] >= parts[1] - ENDPOINT_STEP) {
-    throw new UsageError(`--lambda-range must be two numbers A,B with A < B, got "${text}"`);
-  }
-  // Round outward to whole endpoint steps so that 0 and 1 stay on the grid.
-  return [Math.floor(parts[0] / ENDPOINT_STEP) * ENDPOINT_STEP, Math.ceil(parts[1] / ENDPOINT_STEP) * ENDPOINT_STEP].map((v) => Number(v.toFixed(10))) as [number, number];
+function objective(pooled: boolean): string {
+  return `T3B top-1 accuracy at the batch size, mean over the validation splits${pooled ? ` and the ${POOLED_SPLIT} stream (their images shuffled into mixed batches)` : ''} (equal weight), `
+    + 'each batch\'s accuracy averaged over λ_B ± 0.05; ties broken by accuracy at λ_B, then smaller γ';
 }
 
 /** The fitted map as bundle.json's "t3" section: the bundle's other hyperparameters are kept. */
@@ -137,7 +154,10 @@ export const fitCommand: CliCommand = {
   name: 'fit',
   summary: "fit the bundle's T3B coefficient map on labelled validation images (written only with --out)",
   async run(argv: string[], io: CliIo): Promise<number> {
-    const args = parseArgs(argv, { values: ['bundle', 'data', 'out', 'batch-size', 'limit', 'exclude', 'lambda-range', 'providers'], flags: ['help'] });
+    const args = parseArgs(argv, {
+      values: ['bundle', 'data', 'check-data', 'out', 'batch-size', 'limit', 'exclude', 'lambda-range', 'gamma-range', 'js-threshold-range', 'guard-taus', 'guard-deltas', 'providers'],
+      flags: ['help', 'no-pooled'],
+    });
     if (args.options.has('help')) {
       io.stdout.write(HELP);
       return ExitCode.ok;
@@ -151,33 +171,49 @@ export const fitCommand: CliCommand = {
     const batchSize = optionNumber(args, 'batch-size', positiveInteger, 'a positive integer') ?? 32;
     const limit = optionNumber(args, 'limit', positiveInteger, 'a positive integer');
     const exclude = (optionString(args, 'exclude') ?? 'calibration').split(',').map((s) => s.trim()).filter(Boolean);
-    const [lo, hi] = parseRange(optionString(args, 'lambda-range'));
+    const [lo, hi] = lambdaRange(optionString(args, 'lambda-range'));
+    const gammas = gammaCandidates(optionString(args, 'gamma-range'));
+    const jsThresholds = jsThresholdCandidates(optionString(args, 'js-threshold-range'));
+    const guardTaus = positiveList('guard-taus', optionString(args, 'guard-taus'), DEFAULT_GUARD_TAUS);
+    const guardDeltas = positiveList('guard-deltas', optionString(args, 'guard-deltas'), DEFAULT_GUARD_DELTAS);
     const outDir = optionString(args, 'out');
     const executionProviders = providersOption(args);
 
     const bundle = await loadBundle(bundleDir);
     const classes = bundle.manifest.classes.length;
     const readDicom = dicomReader(bundle);
-    const found = await discoverSplits(dataDir, exclude);
-    const loaded = [];
-    for (const s of found) {
-      const split = await loadLabelledSplit(s.dir, s.name, bundle.manifest.classes, { limit, readDicom });
-      for (const failure of split.failures) io.stderr.write(`fit: ${s.name}/${failure.file}: ${failure.error}\n`);
-      if (split.images.length === 0) throw new UsageError(`${s.dir}: no readable labelled images`);
-      loaded.push(split);
-    }
-    const hashes = [];
-    for (const split of loaded) {
-      hashes.push({ name: split.name, images: split.images.length, sha256: await hashLabelledFolder(split.dir, split.images.map((im) => im.file)) });
-    }
-    const prepared = loaded.map((s) => prepareSplit(s.name, s.images, bundle.manifest.input));
+    const loadSplits = async (dir: string) => {
+      const loaded = [];
+      for (const s of await discoverSplits(dir, exclude)) {
+        const split = await loadLabelledSplit(s.dir, s.name, bundle.manifest.classes, { limit, readDicom });
+        for (const failure of split.failures) io.stderr.write(`fit: ${s.name}/${failure.file}: ${failure.error}\n`);
+        if (split.images.length === 0) throw new UsageError(`${s.dir}: no readable labelled images`);
+        if (split.name === POOLED_SPLIT) throw new UsageError(`${s.dir}: a split may not be called "${POOLED_SPLIT}": the fit reserves that name for its stream of mixed batches`);
+        loaded.push(split);
+      }
+      const hashes = [];
+      for (const split of loaded) {
+        hashes.push({ name: split.name, images: split.images.length, sha256: await hashLabelledFolder(split.dir, split.images.map((im) => im.file)) });
+      }
+      return { hashes, prepared: loaded.map((s) => prepareSplit(s.name, s.images, bundle.manifest.input)) };
+    };
+    const { hashes, prepared } = await loadSplits(dataDir);
+    const checkDir = optionString(args, 'check-data');
+    const check = checkDir ? await loadSplits(checkDir) : null;
+    const checkPrepared = check ? check.prepared : prepared;
+    // Mixed batches enter the objective (and the check) through the pooled stream; one split has nothing to mix.
+    const pooledEnabled = !args.options.has('no-pooled');
+    const pooled = pooledEnabled && prepared.length >= 2;
+    const order = pooled ? pooledOrder(prepared.map((s) => s.labels.length), POOLED_SEED) : [];
+    const checkPooled = pooledEnabled && checkPrepared.length >= 2;
+    const checkOrder = !check ? order : checkPooled ? pooledOrder(checkPrepared.map((s) => s.labels.length), POOLED_SEED) : [];
 
     const sweep = lambdaGrid(lo, hi, SWEEP_STEP);
     const fine = lambdaGrid(lo, hi, FINE_STEP);
     const endpoints = Array.from({ length: Math.round((hi - lo) / ENDPOINT_STEP) + 1 }, (_, i) => Number((lo + i * ENDPOINT_STEP).toFixed(10)));
     const space: MapSearchSpace = {
-      grid: fine, endpoints, gammas: GAMMAS, jsThresholds: JS_THRESHOLDS, aggregations: ['mean-lambda', 'lambda-of-mean-js'],
-      guardTaus: GUARD_TAUS, guardDeltas: GUARD_DELTAS, guardTemperature: GUARD_TEMPERATURE, minGuardGain: MIN_GUARD_GAIN,
+      grid: fine, endpoints, gammas, jsThresholds, aggregations: ['mean-lambda', 'lambda-of-mean-js'],
+      guardTaus, guardDeltas, guardTemperature: GUARD_TEMPERATURE, minGuardGain: MIN_GUARD_GAIN,
       smoothingSteps: SMOOTHING_STEPS, minBatchesPerSplit: MIN_BATCHES_PER_SPLIT, minDisagreements: MIN_DISAGREEMENTS,
     };
     // Refuse too-small data before any inference: a fit on a handful of images is noise.
@@ -197,22 +233,30 @@ export const fitCommand: CliCommand = {
     let fitSplits: FitSplit[];
     let fitted: T3Hyperparameters;
     let result;
-    const validation: Record<string, Record<string, number>> = { generalist: {}, expert: {}, 't3b-paper': {}, 't3b-fitted': {} };
+    const wiseId = `wise-${WISE_ALPHA}`;
+    const validation: Record<string, Record<string, number>> = { generalist: {}, expert: {}, [wiseId]: {}, 't3b-paper': {}, 't3b-fitted': {} };
+    const streams = [...checkPrepared.map((s) => s.name), ...(checkPooled ? [POOLED_SPLIT] : [])];
     try {
       fitSplits = [];
+      const imageTables: FitImageTable[] = [];
       for (const split of prepared) {
         io.stderr.write(`fit: ${split.name}: ${split.labels.length} images, merged passes at ${sweep.count} values of λ from ${lo} to ${hi}\n`);
         const tables = await sweepLogits(engine, split, sweep, classes);
-        fitSplits.push(buildFitSplit({ name: split.name, labels: split.labels, classes, sweep, sweepTables: tables, fine, batchSize, hp: engineHp, guardTemperature: GUARD_TEMPERATURE }));
+        const table = fitImageTable({ labels: split.labels, classes, sweep, sweepTables: tables, fine, hp: engineHp, guardTemperature: GUARD_TEMPERATURE });
+        imageTables.push(table);
+        fitSplits.push(batchFitImages(split.name, table, batchSize));
       }
+      if (pooled) fitSplits.push(batchFitImages(POOLED_SPLIT, concatFitImageTables(imageTables, order), batchSize, prepared.map((s) => s.name)));
       result = fitCoefficientMap(fitSplits, space);
       fitted = fittedHyperparameters(base, result.map);
       const paper = fittedHyperparameters(base, PAPER_MAP);
-      for (const split of prepared) {
+      const t3b = (hyperparameters: T3Hyperparameters): PolicyConfig => ({ ...defaultPolicyConfig('t3b'), hyperparameters });
+      for (const split of [...checkPrepared, ...(checkPooled ? [pooledPreparedSplit(POOLED_SPLIT, checkPrepared, checkOrder)] : [])]) {
         validation.generalist[split.name] = await accuracy(engine, split, defaultPolicyConfig('generalist'), batchSize);
         validation.expert[split.name] = await accuracy(engine, split, defaultPolicyConfig('expert'), batchSize);
-        validation['t3b-paper'][split.name] = await accuracy(engine, split, { ...defaultPolicyConfig('t3b'), hyperparameters: paper }, batchSize);
-        validation['t3b-fitted'][split.name] = await accuracy(engine, split, { ...defaultPolicyConfig('t3b'), hyperparameters: fitted }, batchSize);
+        validation[wiseId][split.name] = await accuracy(engine, split, { ...defaultPolicyConfig('wise'), wiseAlpha: WISE_ALPHA }, batchSize);
+        validation['t3b-paper'][split.name] = await accuracy(engine, split, t3b(paper), batchSize);
+        validation['t3b-fitted'][split.name] = await accuracy(engine, split, t3b(fitted), batchSize);
       }
     } finally {
       await engine.close();
@@ -220,32 +264,37 @@ export const fitCommand: CliCommand = {
     const seconds = (performance.now() - started) / 1000;
 
     const m = result.map;
+    const verdict = fitVerdict(validation, streams, 't3b-fitted', { "paper's map": 't3b-paper', [`WiSE-FT α=${WISE_ALPHA}`]: wiseId });
+    const columns = [...streams, MEAN_COLUMN];
+    const signedPoints = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}`;
     const lines = [
       `fitted T3B map for ${bundle.manifest.name} ${bundle.manifest.version} at batch ${batchSize} (${result.candidates} candidates, ${seconds.toFixed(1)} s):`,
       `  λ = ${m.lambdaMin} + (${m.lambdaMax} − ${m.lambdaMin})·σ(${m.gamma}·(JS − ${m.jsThreshold})), aggregation ${m.batchAggregation}, `
         + (m.extDelta !== 0 ? `guard on (τ ${m.extTau}, δ ${m.extDelta}, entropies at T = ${m.guardTemperature})` : 'guard off'),
       `  images where only the generalist is right: ${result.generalistOnly}, only the expert: ${result.expertOnly}`,
-      `  validation top-1 (%), measured with merged passes:`,
-      `    ${'policy'.padEnd(22)}${prepared.map((s) => s.name.padStart(12)).join('')}${'mean'.padStart(10)}`,
-      ...Object.entries(validation).map(([policy, bySplit]) => {
-        const values = prepared.map((s) => bySplit[s.name]);
-        return `    ${policy.padEnd(22)}${values.map((v) => percent(v).padStart(12)).join('')}${percent(values.reduce((a, b) => a + b, 0) / values.length).padStart(10)}`;
-      }),
+      `  ${check ? `held-out check data (${checkDir})` : 'validation'} top-1 (%), measured with merged passes${checkPooled ? ` (${POOLED_SPLIT}: the splits' images shuffled into mixed batches)` : ''}:`,
+      `    ${'policy'.padEnd(22)}${columns.map((c) => c.padStart(12)).join('')}`,
+      ...Object.entries(validation).map(([policy, byStream]) =>
+        `    ${policy.padEnd(22)}${streams.map((s) => percent(byStream[s]).padStart(12)).join('')}${percent(verdict.mean[policy]).padStart(12)}`),
+      `  fitted map against (points; the better single model per column, the ${verdict.betterSingle} on the mean):`,
+      ...verdict.comparisons.map((c) => `    ${c.against.padEnd(22)}${columns.map((col) => signedPoints(c.byStream[col].difference).padStart(12)).join('')}`),
       ...result.warnings.map((w) => `  warning: ${w}`),
+      verdict.ships ? `  verdict: ships (not below the ${verdict.betterSingle} alone on ${check ? 'the check data' : 'validation'})`
+        : `  verdict: refused: ${verdict.reason}; nothing written, the bundle keeps its map`,
     ];
     io.stdout.write(lines.join('\n') + '\n');
     for (const w of result.warnings) io.stderr.write(`fit: warning: ${w}\n`);
 
     const record: T3FitRecord = {
-      objective: OBJECTIVE,
+      objective: objective(pooled),
       command: ['orthanc-t3', 'fit', ...argv].join(' '),
       date: new Date().toISOString(),
       data: { sha256: combineHashes(hashes), images: hashes.reduce((n, h) => n + h.images, 0), splits: hashes },
       batchSize,
       search: {
-        lambda: describeGrid(fine), sweepStep: SWEEP_STEP, endpointStep: ENDPOINT_STEP, gammas: GAMMAS,
-        jsThreshold: { min: JS_THRESHOLDS[0], max: JS_THRESHOLDS[JS_THRESHOLDS.length - 1], step: 0.005 },
-        aggregations: space.aggregations, guardTaus: GUARD_TAUS, guardDeltas: GUARD_DELTAS,
+        lambda: describeGrid(fine), sweepStep: SWEEP_STEP, endpointStep: ENDPOINT_STEP, gammas,
+        jsThreshold: { min: jsThresholds[0], max: jsThresholds[jsThresholds.length - 1], step: JS_THRESHOLD_STEP },
+        aggregations: space.aggregations, guardTaus, guardDeltas, pooledStream: pooled,
         guardTemperature: GUARD_TEMPERATURE, minGuardGain: MIN_GUARD_GAIN, candidates: result.candidates,
       },
       temperatures: bundle.manifest.temperatures,
@@ -253,9 +302,19 @@ export const fitCommand: CliCommand = {
       estimatedAccuracy: result.accuracy,
       smoothingSteps: SMOOTHING_STEPS,
       validation,
+      comparison: {
+        on: check ? 'held-out check data' : 'the validation data the map was fitted on',
+        ...(check ? { data: { sha256: combineHashes(check.hashes), images: check.hashes.reduce((n, h) => n + h.images, 0), splits: check.hashes } } : {}),
+        betterSingle: verdict.betterSingle, mean: verdict.mean, against: verdict.comparisons,
+      },
       warnings: result.warnings,
     };
     let written: string | null = null;
+    if (!verdict.ships) {
+      io.stderr.write(`fit: refused: ${verdict.reason}: nothing written, the bundle keeps its map\n`);
+      io.stdout.write(JSON.stringify({ written, refused: verdict.reason, t3: fitted, t3Fit: record }) + '\n');
+      return ExitCode.refused;
+    }
     if (outDir) {
       written = await writeFittedBundle(bundle, outDir, fitted, record);
       io.stderr.write(`fit: wrote ${written}\n`);

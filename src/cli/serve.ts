@@ -5,10 +5,13 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { optionString, parseArgs, type ParsedArgs } from './parse-args';
-import { ConfigError, ENV_BINDINGS, loadSidecarConfig, mergeConfig, validateSidecarConfig, type SidecarConfig } from '../config';
+import {
+  ConfigError, ENV_BINDINGS, liveOverridesOf, liveSettingsParticipant, liveSettingsPath, loadSidecarConfig, mergeConfig,
+  readLiveSettings, validateSidecarConfig, valueSources, withLiveSettings, type ConfigLayers, type SidecarConfig,
+} from '../config';
 import { closeSharedFramePool } from '../dicom';
 import { memoryAllocator } from '../engine';
-import { redactSecrets, startSidecarGrpcServer, type ExtraTokenSources, type RunningGrpcServer } from '../grpc';
+import { isLoopbackHost, redactSecrets, startSidecarGrpcServer, type ExtraTokenSources, type RunningGrpcServer } from '../grpc';
 import { startOrthancSidecar, type OrthancSidecar } from '../orthanc/sidecar-service';
 import type { SidecarLog } from '../pipeline';
 
@@ -32,15 +35,38 @@ export interface ServeRuntime {
 }
 
 /**
+ * The configuration to start on: `config` (files, environment, options) with the live settings kept beside the
+ * checkpoint (live-settings.ts) applied, so the follower never triages a study under rules an administrator had
+ * already changed. Kept settings that no longer fit (invalid, a bundle folder gone) are refused whole and logged; the
+ * sidecar then starts on its files, as it would have without them.
+ */
+function startingConfig(config: SidecarConfig, log: SidecarLog): SidecarConfig {
+  const file = liveSettingsPath(config.follower.checkpointPath);
+  try {
+    const kept = readLiveSettings(file);
+    if (!kept) return config;
+    const effective = withLiveSettings(config, kept, file);
+    log('live-settings-loaded', { file, keys: Object.keys(liveOverridesOf(config, effective)).sort() });
+    return effective;
+  } catch (err) {
+    log('live-settings-refused', { file, error: err instanceof Error ? err.message : String(err), using: 'the configuration files and environment only' });
+    return config;
+  }
+}
+
+/**
  * Starts the main job: engines, change-feed follower, and (when `grpc.listen` is set and tokens are configured) the
- * gRPC server sharing the same engines and Sidecar.
+ * gRPC server sharing the same engines and Sidecar. Live settings kept by an earlier run are applied before the
+ * follower starts, and every live change is kept again (live-settings.ts).
  */
 export async function startServeRuntime(
   config: SidecarConfig,
-  options: { log: SidecarLog; follow?: boolean; extraTokens?: ExtraTokenSources },
+  options: { log: SidecarLog; follow?: boolean; extraTokens?: ExtraTokenSources; layers?: ConfigLayers },
 ): Promise<ServeRuntime> {
+  const base = config;
+  const liveFile = liveSettingsPath(config.follower.checkpointPath);
   const service = await startOrthancSidecar({
-    config,
+    config: startingConfig(base, options.log),
     validateConfig: validateSidecarConfig,
     mergeConfig,
     version: PACKAGE_VERSION,
@@ -48,6 +74,9 @@ export async function startServeRuntime(
     follow: options.follow,
   });
   const following = options.follow !== false;
+  service.sidecar.addConfigParticipant(liveSettingsParticipant(liveFile, base, (err) => {
+    options.log('live-settings-not-saved', { file: liveFile, error: err instanceof Error ? err.message : String(err) });
+  }));
   let grpcServer: RunningGrpcServer | null = null;
   try {
     const extraTokens = options.extraTokens ?? {};
@@ -70,6 +99,11 @@ export async function startServeRuntime(
         }),
         // Token changes by id (never the token): who can call the sidecar is an audited fact.
         audit: (event, fields) => options.log(event, fields),
+        configSources: () => {
+          const now = service.sidecar.getConfig();
+          const live = liveOverridesOf(base, now);
+          return { values: valueSources(now, options.layers ?? null, live), live };
+        },
         onInternalError: (method, err) => options.log('grpc-internal-error', { method, error: err instanceof Error ? err.message : String(err) }),
       });
       options.log('grpc-listening', { host: grpcServer.host, port: grpcServer.port, tls: config.grpc.tls !== null });
@@ -86,7 +120,13 @@ export async function startServeRuntime(
     await service.stop();
     throw err;
   }
-  if (metrics) options.log('metrics-listening', { host: metrics.host, port: metrics.port });
+  if (metrics) {
+    options.log('metrics-listening', { host: metrics.host, port: metrics.port });
+    if (!isLoopbackHost(metrics.host)) {
+      // /metrics has no TLS and no login: queue depths, study counts and model names are readable by whoever reaches it.
+      options.log('configuration-warning', { message: `metrics.listen ${config.metrics.listen} is reachable beyond this machine over plain HTTP without authentication: bind it to 127.0.0.1, or restrict it with a firewall or a TLS proxy` });
+    }
+  }
   let stopping: Promise<void> | null = null;
   return {
     service,
@@ -213,8 +253,9 @@ export const serveCommand: CliCommand = {
     if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}" (orthanc-t3 serve --help)`);
     let config: SidecarConfig;
     let warnings: string[];
+    let layers: ConfigLayers;
     try {
-      ({ config, warnings } = loadSidecarConfig({ configPath: optionString(args, 'config'), env: process.env, overrides: cliOverrides(args) }));
+      ({ config, warnings, layers } = loadSidecarConfig({ configPath: optionString(args, 'config'), env: process.env, overrides: cliOverrides(args) }));
     } catch (err) {
       // Every bad value at once, one per line, so an administrator fixes them in one go.
       if (err instanceof ConfigError) throw new UsageError(`configuration:\n  ${err.message.split('\n').join('\n  ')}`);
@@ -235,7 +276,7 @@ export const serveCommand: CliCommand = {
       tokenFile: optionString(args, 'grpc-token-file') ?? process.env.T3_GRPC_TOKEN_FILE ?? null,
       tokenList: process.env.T3_GRPC_TOKENS ?? null,
     };
-    const runtime = await startServeRuntime(config, { log, follow: !args.options.has('no-follow'), extraTokens });
+    const runtime = await startServeRuntime(config, { log, follow: !args.options.has('no-follow'), extraTokens, layers });
     log('serving', { orthanc: config.orthanc.url, checkpoint: config.follower.checkpointPath, bundles: config.bundles.map((b) => b.name) });
     const signal = await untilSignal();
     log('stopping', { signal });

@@ -4,6 +4,7 @@ import { ConfigError, ConfigErrorList } from './config-error';
 import { parseJsonWithComments } from './json-with-comments';
 import { defaultSidecarConfig, type SidecarConfig } from './sidecar-config';
 import { CONFIG_ROOT, validateSidecarConfig } from './validate-config';
+import type { ConfigLayers } from './live-settings';
 
 type Obj = Record<string, unknown>;
 
@@ -156,18 +157,22 @@ export interface LoadedConfig {
   sectionFile: string | null;
   /** Things that are valid but probably not what was meant (a --config without a T3 section); for the log. */
   warnings: string[];
+  /** What each layer set, so GetConfig can say where a value comes from (live-settings.ts valueSources). */
+  layers: ConfigLayers;
 }
 
 /** defaults ← T3 section ← environment ← overrides, validated once. Throws ConfigError naming the key. */
 export function loadSidecarConfig(options: LoadConfigOptions = {}): LoadedConfig {
   let merged: unknown = defaultSidecarConfig();
   let sectionFile: string | null = null;
+  let fileLayer: Obj | null = null;
   const warnings: string[] = [];
   if (options.configPath) {
     const found = readT3Section(options.configPath);
     if (found) {
       merged = mergeConfig(merged, found.section);
       sectionFile = found.file;
+      fileLayer = found.section;
     } else {
       // Orthanc itself would ignore the missing section too; say so, or every setting silently stays at its default.
       warnings.push(`${options.configPath} has no "${CONFIG_ROOT}" section: the built-in defaults are used (see orthanc-config/t3.json for one)`);
@@ -187,5 +192,5 @@ export function loadSidecarConfig(options: LoadConfigOptions = {}): LoadedConfig
     throw named.length === 1 ? named[0] : new ConfigErrorList(named);
   }
   const config = validateSidecarConfig(mergeConfig(withEnv, options.overrides ?? {}));
-  return { config, sectionFile, warnings };
+  return { config, sectionFile, warnings, layers: { file: fileLayer, environment: fromEnv, commandLine: options.overrides ?? {} } };
 }

@@ -158,6 +158,8 @@ export interface PluginConfig {
   deadlineSeconds: number;
   /** null: plaintext, which the plugin uses only towards a loopback address. */
   tls: PluginTlsConfig | null;
+  /** The plugin's audit trail (JSON lines); null: t3-audit.jsonl in Orthanc's StorageDirectory. */
+  auditFile: string | null;
 }
 
 /** Read by the Orthanc plugin's triage worklist (orthanc-config/plugin/t3_worklist.py). */
@@ -278,7 +280,7 @@ export function defaultSidecarConfig(): SidecarConfig {
     },
     retry: { maxAttempts: 3, initialDelayMs: 1000, maxDelayMs: 30000 },
     grpc: { listen: '127.0.0.1:50051', tls: null, tokens: [] },
-    plugin: { sidecarAddress: '127.0.0.1:50051', token: null, tokenFile: null, deadlineSeconds: 5, tls: null },
+    plugin: { sidecarAddress: '127.0.0.1:50051', token: null, tokenFile: null, deadlineSeconds: 5, tls: null, auditFile: null },
     worklist: { administrators: null, maxWaitSeconds: 600 },
     metrics: { listen: '' },
     speculation: { enabled: false, cacheMegabytes: 256, queueBound: 512 },

@@ -277,7 +277,7 @@ function grpc(v: unknown, key: string): GrpcConfig {
 }
 
 function plugin(v: unknown, key: string): PluginConfig {
-  const o = obj(v, key, ['sidecarAddress', 'token', 'tokenFile', 'deadlineSeconds', 'tls']);
+  const o = obj(v, key, ['sidecarAddress', 'token', 'tokenFile', 'deadlineSeconds', 'tls', 'auditFile']);
   let tls: PluginConfig['tls'] = null;
   if (o.tls !== null && o.tls !== undefined) {
     const t = obj(o.tls, `${key}.tls`, ['caFile', 'certFile', 'keyFile', 'serverName']);
@@ -291,6 +291,7 @@ function plugin(v: unknown, key: string): PluginConfig {
     tokenFile: o.tokenFile === undefined ? null : strOrNull(o.tokenFile, `${key}.tokenFile`),
     deadlineSeconds: num(o.deadlineSeconds, `${key}.deadlineSeconds`, 0.1, 600),
     tls,
+    auditFile: o.auditFile === undefined ? null : strOrNull(o.auditFile, `${key}.auditFile`),
   };
 }
 

@@ -9,6 +9,9 @@ import { gridValue, nearestIndex, onGrid, type LambdaGrid } from './lambda-grid'
  * λ of the batch's mean JS, optionally with the extrapolation guard. The objective is T3B's top-1 accuracy at the
  * deployment batch size, averaged over the validation splits with equal weight (e.g. in-domain and broad-style
  * batches: the map must keep the expert's precision where it is reliable and defer to the generalist elsewhere).
+ * The caller may add a pooled stream (FitSplit.pooledFrom, pooled-stream.ts) whose batches mix the splits' images:
+ * without it the objective only sees homogeneous batches, and a map that is a hard switch between the two models
+ * scores as well as one that also serves a batch that mixes domains.
  * The search is exhaustive over a grid; accuracy at any λ_B is read from per-batch tables precomputed on a fine λ
  * grid, so each candidate costs one lookup per batch.
  */
@@ -34,6 +37,9 @@ export interface FitBatch {
 export interface FitSplit {
   name: string;
   batches: FitBatch[];
+  /** Present for a stream that pools these splits' images in a shuffled order (mixed batches): it enters the
+   *  objective like any split, but its images are not counted again where images are counted (disagreements). */
+  pooledFrom?: string[];
 }
 
 export interface CoefficientMap {
@@ -136,6 +142,7 @@ function checkData(splits: readonly FitSplit[], space: MapSearchSpace): { genera
   let generalistOnly = 0;
   let expertOnly = 0;
   for (const split of splits) {
+    if (split.pooledFrom) continue;
     for (const batch of split.batches) {
       for (const im of batch.images) {
         if (im.generalistRight && !im.expertRight) generalistOnly++;

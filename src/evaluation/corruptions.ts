@@ -9,6 +9,13 @@ import { resizeImage } from './resize';
  * Corruptions and Perturbations", ICLR 2019, the ImageNet-C definition), each at severities 1..5. Parameters are
  * ImageNet-C's where they do not depend on image size; the blur radius is ImageNet-C's scaled from 224 px to the
  * 64-px demo images (×64/224), so that severity means a similar loss of detail relative to the image.
+ *
+ * Size-dependent parameters (the blur's σ, in pixels) are given for a 64 × 64 image and scaled per image by
+ * √(width·height) / 64, so a severity takes the same share of the image's detail at any size: σ is unchanged on
+ * 64 × 64 images (factor exactly 1, so earlier 64-px results reproduce bit for bit), 0.44 × on 28 × 28 images, and
+ * ImageNet-C's own [1, 2, 3, 4, 6] (within 0.02) on 224 × 224 images. The other parameters are sizeless: noise,
+ * contrast and brightness act per pixel, pixelation is a fraction of the side. JPEG's 8 × 8 blocks have a fixed
+ * size in pixels and quality has no size to scale by, so JPEG stays somewhat harsher on small images.
  */
 export const CORRUPTION_NAMES = ['gaussian-noise', 'gaussian-blur', 'contrast', 'brightness', 'jpeg', 'pixelate'] as const;
 export type CorruptionName = (typeof CORRUPTION_NAMES)[number];
@@ -29,6 +36,24 @@ export const CORRUPTION_PARAMETERS: Readonly<Record<CorruptionName, readonly num
   /** fraction of the side the image is box-downsampled to before nearest upsampling (ImageNet-C) */
   pixelate: [0.6, 0.5, 0.4, 0.3, 0.25],
 };
+
+/** The image side, in pixels, that size-dependent parameters are given for. */
+export const CORRUPTION_REFERENCE_SIDE = 64;
+
+/** Corruptions whose parameter is a length in pixels, scaled by corruptionSizeScale. */
+export const SIZE_SCALED_CORRUPTIONS: readonly CorruptionName[] = Object.freeze(['gaussian-blur'] as CorruptionName[]);
+
+/** The factor a size-dependent parameter is multiplied by on a width × height image: √(width·height) / 64, the side
+ *  of the square with as many pixels relative to the reference (non-square images count by their area). */
+export function corruptionSizeScale(width: number, height: number): number {
+  return Math.sqrt(width * height) / CORRUPTION_REFERENCE_SIDE;
+}
+
+/** The parameter `applyCorruption` uses for a corruption and severity on a width × height image. */
+export function corruptionParameter(name: CorruptionName, severity: number, width: number, height: number): number {
+  const value = CORRUPTION_PARAMETERS[name][severity - 1];
+  return SIZE_SCALED_CORRUPTIONS.includes(name) ? value * corruptionSizeScale(width, height) : value;
+}
 
 export class CorruptionError extends Error {
   constructor(message: string) {
@@ -53,7 +78,7 @@ export function applyCorruption(image: PlanarImage, name: CorruptionName, severi
   }
   const parameters = CORRUPTION_PARAMETERS[name];
   if (!parameters) throw new CorruptionError(`unknown corruption "${String(name)}"`);
-  const c = parameters[severity - 1];
+  const c = corruptionParameter(name, severity, image.width, image.height);
   switch (name) {
     case 'gaussian-noise': return gaussianNoise(image, c, seed);
     case 'gaussian-blur': return gaussianBlur(image, c);

@@ -1,4 +1,4 @@
-import { CORRUPTION_PARAMETERS, type CorruptionName } from './corruptions';
+import { CORRUPTION_PARAMETERS, CORRUPTION_REFERENCE_SIDE, corruptionSizeScale, SIZE_SCALED_CORRUPTIONS, type CorruptionName } from './corruptions';
 import type { EvaluatedPolicy } from './evaluation-policies';
 import { scorePolicyOnSplit, type InferenceRunner, type SplitScore } from './evaluation-runner';
 import type { LabelledSplit } from './labelled-dataset';
@@ -6,14 +6,15 @@ import { corruptionErrors } from './metrics';
 import { pairedBootstrap, type BootstrapInterval } from './paired-bootstrap';
 import type { ModelInputShape } from './model-input';
 import { prepareSplit } from './prepare-split';
-import { hashSeed, uniformGenerator } from './random';
+import { pooledOrder } from './pooled-stream';
+import { checkSplitNames, CORRUPTED_MEAN, POOLED_SPLIT } from './split-names';
 import { defaultPolicyConfig } from '../t3';
 
-/** Name of the split that shuffles every clean split into one stream. */
-export const MIXED_SPLIT = 'mixed';
+export { CORRUPTED_MEAN, POOLED_SPLIT } from './split-names';
 
-/** Column of the corruption average in summaries and curves. */
-export const CORRUPTED_MEAN = 'corrupted (mean)';
+/** @deprecated The pooled stream is named POOLED_SPLIT ("pooled") so that it never takes a user split's name;
+ *  this alias keeps callers written before the rename compiling. */
+export const MIXED_SPLIT = POOLED_SPLIT;
 
 /** Blocks of 32 consecutive images: one T3B batch at the default batch size. */
 export const DEFAULT_BOOTSTRAP = Object.freeze({ blockSize: 32, replicates: 2000, seed: 12 });
@@ -39,7 +40,8 @@ export interface EvaluationOptions {
   corruptionBase: { split: LabelledSplit; limit?: number } | null;
   corruptions: readonly CorruptionName[];
   severities: readonly number[];
-  /** Also evaluate `mixed`: all clean splits' images shuffled into one stream (needs two or more clean splits). */
+  /** Also evaluate the pooled stream (POOLED_SPLIT): all clean splits' images shuffled into one stream, so T3B
+   *  batches mix domains (needs two or more clean splits). */
   mixedSplit?: boolean;
   /** Policy id whose errors normalise the corruption errors (ImageNet-C's AlexNet; here the generalist). */
   referencePolicyId: string;
@@ -58,6 +60,9 @@ export interface SplitInfo {
   corruption?: string;
   severity?: number;
   images: number;
+  /** Present when the evaluation built this split by pooling the images of these splits: it repeats their images,
+   *  so it is not independent evidence. Independence goes by how a split was built, never by its name. */
+  pooledFrom?: string[];
 }
 
 export interface PolicySummary {
@@ -70,7 +75,7 @@ export interface PolicySummary {
   mce: number | null;
   relativeMce: number | null;
   /** Fraction of all evaluated (split, image) pairs, clean and corrupted, where this policy predicts the same
-   *  class as T3 (images of the mixed split count again there). */
+   *  class as T3 (images of the pooled stream count again there). */
   agreementWithT3: number | null;
   /**
    * Against the better of generalist and expert on each clean split and on the corruption average ("corrupted"):
@@ -104,7 +109,11 @@ export interface EvaluationResult {
   policies: { id: string; label: string; policy: string; batchSize: number; wiseAlpha?: number; coefficientSample?: number }[];
   referencePolicy: string;
   corruptionBase: string | null;
-  corruptions: { name: string; parameters: readonly number[] }[];
+  /** Each corruption's parameter per severity at the reference size, and whether it is scaled by image size. */
+  corruptions: { name: string; parameters: readonly number[]; scaledToImageSize: boolean }[];
+  /** Size-dependent parameters are scaled per image by √(width·height) / referenceSide: the smallest and largest
+   *  factor over the corrupted images (1 for 64 × 64 images); null without corruptions. */
+  corruptionScale: { referenceSide: number; min: number; max: number } | null;
   severities: number[];
   /** scores[policyId][splitName] */
   scores: Record<string, Record<string, SplitScore>>;
@@ -129,6 +138,7 @@ function meanOf(values: number[]): number | null {
  */
 export async function runEvaluation(options: EvaluationOptions): Promise<EvaluationResult> {
   const started = performance.now();
+  checkSplitNames(options.splits.map((s) => s.name));
   const progress = options.progress ?? (() => undefined);
   const bootstrapOptions = options.bootstrap ?? DEFAULT_BOOTSTRAP;
   const scores: Record<string, Record<string, SplitScore>> = {};
@@ -173,21 +183,24 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   if (options.mixedSplit && usable.length >= 2) {
     // One stream with every clean split's images in a seeded random order: batch-mates then come from different
     // domains, the case where one λ_B per batch must serve images that would each want their own λ.
-    const pool = usable.flatMap((s) => s.images.map((image) => ({ ...image, file: `${s.name}/${image.file}` })));
-    const random = uniformGenerator(hashSeed('mixed'));
-    for (let i = pool.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [pool[i], pool[j]] = [pool[j], pool[i]];
-    }
-    splits.push({ name: MIXED_SPLIT, kind: 'clean', images: pool.length });
-    await evaluate(prepareSplit(MIXED_SPLIT, pool, options.spec));
+    // The seed keeps the name the stream had before it was called "pooled", so its order (and every number
+    // reported for it in docs/EVALUATION.md) is unchanged.
+    const pool = pooledOrder(usable.map((s) => s.images.length), 'mixed')
+      .map(([s, i]) => ({ ...usable[s].images[i], file: `${usable[s].name}/${usable[s].images[i].file}` }));
+    splits.push({ name: POOLED_SPLIT, kind: 'clean', images: pool.length, pooledFrom: usable.map((s) => s.name) });
+    await evaluate(prepareSplit(POOLED_SPLIT, pool, options.spec));
   }
 
   const base = options.corruptionBase;
   let corruptionCleanSplit: string | null = null;
+  let corruptionScale: EvaluationResult['corruptionScale'] = null;
   if (base && base.split.images.length > 0) {
     const images = base.limit !== undefined ? base.split.images.slice(0, base.limit) : base.split.images;
     corruptionCleanSplit = base.split.name;
+    if (options.corruptions.length > 0 && images.length > 0) {
+      const factors = images.map((item) => corruptionSizeScale(item.image.width, item.image.height));
+      corruptionScale = { referenceSide: CORRUPTION_REFERENCE_SIDE, min: Math.min(...factors), max: Math.max(...factors) };
+    }
     if (images.length < base.split.images.length) {
       // Relative mCE subtracts the clean error from the corrupted errors: both must be measured on the same images.
       corruptionCleanSplit = `${base.split.name}/clean`;
@@ -223,7 +236,8 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     })),
     referencePolicy: options.referencePolicyId,
     corruptionBase: base ? base.split.name : null,
-    corruptions: base ? options.corruptions.map((name) => ({ name, parameters: CORRUPTION_PARAMETERS[name] })) : [],
+    corruptions: base ? options.corruptions.map((name) => ({ name, parameters: CORRUPTION_PARAMETERS[name], scaledToImageSize: SIZE_SCALED_CORRUPTIONS.includes(name) })) : [],
+    corruptionScale,
     severities: base ? [...options.severities] : [],
     scores,
     summary: summarise(options, splits, scores, predictions, labels, corruptionCleanSplit, bootstrapOptions),

@@ -38,12 +38,77 @@ function sweepIndexOf(sweep: LambdaGrid, lambda: number): number {
   return i;
 }
 
+/** Every image of a split as the fit sees it, in the split's order: what the map reads (JS, entropies) and whether
+ *  the merged model gets it right at each point of the fine grid (correct[f][i]). */
+export interface FitImageTable {
+  images: FitImage[];
+  correct: Uint8Array[];
+}
+
 /**
- * One validation split as the fit sees it: consecutive batches of `batchSize` images (the last one may be smaller,
- * as in deployment), each image's JS at the bundle's temperatures (`hp`, exactly as the engine computes it), its
- * entropies at the guard's temperature, and how many images of each batch the merged model gets right at every
- * point of `fine`.
+ * The per-image table of one split: each image's JS at the bundle's temperatures (`hp`, exactly as the engine computes
+ * it: per image, whatever its batch), its entropies at the guard's temperature, and whether the merged model gets it
+ * right at every point of `fine`.
  */
+export function fitImageTable(options: {
+  labels: readonly number[];
+  classes: number;
+  sweep: LambdaGrid;
+  sweepTables: readonly Float32Array[];
+  fine: LambdaGrid;
+  hp: T3Hyperparameters;
+  guardTemperature: number;
+}): FitImageTable {
+  const { labels, classes, sweep, sweepTables, fine, hp } = options;
+  const count = labels.length;
+  const pt = rows(sweepTables[sweepIndexOf(sweep, 0)], count, classes);
+  const ft = rows(sweepTables[sweepIndexOf(sweep, 1)], count, classes);
+  const argmaxRight = (row: Float32Array, label: number) => {
+    let best = 0;
+    for (let c = 1; c < row.length; c++) if (row[c] > row[best]) best = c;
+    return best === label;
+  };
+  const coefficients = computeBatchCoefficients(pt, ft, hp);
+  const images = pt.map((_, i): FitImage => ({
+    js: coefficients.images[i].js,
+    guardEntropyPt: entropyFromLogProbabilities(logSoftmax(pt[i], options.guardTemperature)),
+    guardEntropyFt: entropyFromLogProbabilities(logSoftmax(ft[i], options.guardTemperature)),
+    generalistRight: argmaxRight(pt[i], labels[i]),
+    expertRight: argmaxRight(ft[i], labels[i]),
+  }));
+  return { images, correct: correctnessOnGrid(sweep, sweepTables, labels, classes, fine) };
+}
+
+/** The images of several tables in `order` ([table index, image index], e.g. from pooledOrder) as one table. */
+export function concatFitImageTables(tables: readonly FitImageTable[], order: readonly [number, number][]): FitImageTable {
+  return {
+    images: order.map(([t, i]) => tables[t].images[i]),
+    correct: tables[0].correct.map((_, f) => Uint8Array.from(order, ([t, i]) => tables[t].correct[f][i])),
+  };
+}
+
+/**
+ * A table cut into consecutive batches of `batchSize` images (the last one may be smaller, as in deployment), each
+ * with how many of its images the merged model gets right at every point of the fine grid. `pooledFrom` marks a
+ * stream that repeats the images of those splits (see FitSplit).
+ */
+export function batchFitImages(name: string, table: FitImageTable, batchSize: number, pooledFrom?: readonly string[]): FitSplit {
+  const count = table.images.length;
+  const batches: FitBatch[] = [];
+  for (let start = 0; start < count; start += batchSize) {
+    const end = Math.min(start + batchSize, count);
+    const correctAt = new Uint16Array(table.correct.length);
+    for (let f = 0; f < table.correct.length; f++) {
+      let n = 0;
+      for (let i = start; i < end; i++) n += table.correct[f][i];
+      correctAt[f] = n;
+    }
+    batches.push({ images: table.images.slice(start, end), correctAt });
+  }
+  return { name, batches, ...(pooledFrom ? { pooledFrom: [...pooledFrom] } : {}) };
+}
+
+/** One validation split as the fit sees it: its table (fitImageTable) in consecutive batches of `batchSize`. */
 export function buildFitSplit(options: {
   name: string;
   labels: readonly number[];
@@ -55,37 +120,5 @@ export function buildFitSplit(options: {
   hp: T3Hyperparameters;
   guardTemperature: number;
 }): FitSplit {
-  const { labels, classes, sweep, sweepTables, fine, batchSize, hp } = options;
-  const count = labels.length;
-  const pt = rows(sweepTables[sweepIndexOf(sweep, 0)], count, classes);
-  const ft = rows(sweepTables[sweepIndexOf(sweep, 1)], count, classes);
-  const correct = correctnessOnGrid(sweep, sweepTables, labels, classes, fine);
-  const argmaxRight = (row: Float32Array, label: number) => {
-    let best = 0;
-    for (let c = 1; c < row.length; c++) if (row[c] > row[best]) best = c;
-    return best === label;
-  };
-  const batches: FitBatch[] = [];
-  for (let start = 0; start < count; start += batchSize) {
-    const end = Math.min(start + batchSize, count);
-    const coefficients = computeBatchCoefficients(pt.slice(start, end), ft.slice(start, end), hp);
-    const images: FitImage[] = [];
-    for (let i = start; i < end; i++) {
-      images.push({
-        js: coefficients.images[i - start].js,
-        guardEntropyPt: entropyFromLogProbabilities(logSoftmax(pt[i], options.guardTemperature)),
-        guardEntropyFt: entropyFromLogProbabilities(logSoftmax(ft[i], options.guardTemperature)),
-        generalistRight: argmaxRight(pt[i], labels[i]),
-        expertRight: argmaxRight(ft[i], labels[i]),
-      });
-    }
-    const correctAt = new Uint16Array(fine.count);
-    for (let f = 0; f < fine.count; f++) {
-      let n = 0;
-      for (let i = start; i < end; i++) n += correct[f][i];
-      correctAt[f] = n;
-    }
-    batches.push({ images, correctAt });
-  }
-  return { name: options.name, batches };
+  return batchFitImages(options.name, fitImageTable(options), options.batchSize);
 }

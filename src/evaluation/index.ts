@@ -1,5 +1,11 @@
-export { applyCorruption, CORRUPTION_NAMES, CORRUPTION_PARAMETERS, CorruptionError, gaussianBlur, parseCorruptionName, SEVERITIES, type CorruptionName } from './corruptions';
-export { CORRUPTED_MEAN, DEFAULT_BOOTSTRAP, MIXED_SPLIT, runEvaluation, type EvaluationOptions, type EvaluationResult, type LambdaPoint, type OracleCurve, type PolicySummary, type SplitInfo } from './evaluation';
+export {
+  applyCorruption, CORRUPTION_NAMES, CORRUPTION_PARAMETERS, CORRUPTION_REFERENCE_SIDE, corruptionParameter, corruptionSizeScale, CorruptionError,
+  gaussianBlur, parseCorruptionName, SEVERITIES, SIZE_SCALED_CORRUPTIONS, type CorruptionName,
+} from './corruptions';
+export { checkSplitNames, RESERVED_SPLIT_NAMES } from './split-names';
+export { EvaluationInputError } from './evaluation-input-error';
+export { selectPolicies } from './policy-filter';
+export { CORRUPTED_MEAN, DEFAULT_BOOTSTRAP, MIXED_SPLIT, POOLED_SPLIT, runEvaluation, type EvaluationOptions, type EvaluationResult, type LambdaPoint, type OracleCurve, type PolicySummary, type SplitInfo } from './evaluation';
 export { pairedBootstrap, type BootstrapInterval, type BootstrapOptions } from './paired-bootstrap';
 export { DEFAULT_T3B_BATCH_SIZES, DEFAULT_WISE_ALPHAS, evaluationPolicies, type EvaluatedPolicy, type PolicySetOptions } from './evaluation-policies';
 export { scorePolicyOnSplit, type InferenceRunner, type PolicySplitRun, type PreparedSplit, type SplitScore } from './evaluation-runner';
@@ -21,6 +27,8 @@ export { CalibrationError, fitTemperature, temperatureNll, type TemperatureFit, 
 export { calibrationWarnings, MIN_CALIBRATION_IMAGES, TEMPERATURE_SEARCH_RANGE } from './calibration-warnings';
 export { fitCoefficientMap, PAPER_MAP, describeGrid, type CoefficientMap, type CoefficientMapFit, type FitBatch, type FitImage, type FitSplit, type MapSearchSpace } from './coefficient-fit';
 export { FitError } from './fit-error';
-export { buildFitSplit, sweepLogits, type LogitPassRunner } from './fit-data';
+export { batchFitImages, buildFitSplit, concatFitImageTables, fitImageTable, sweepLogits, type FitImageTable, type LogitPassRunner } from './fit-data';
+export { pooledOrder, pooledPreparedSplit } from './pooled-stream';
+export { fitVerdict, MEAN_COLUMN, type FitComparison, type FitValidation, type FitVerdict } from './fit-verdict';
 export { combineHashes, hashLabelledFolder } from './data-hash';
 export { correctnessOnGrid, gridValue, gridValues, lambdaGrid, nearestIndex, onGrid, type LambdaGrid } from './lambda-grid';

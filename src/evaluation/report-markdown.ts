@@ -1,4 +1,4 @@
-import { CORRUPTED_MEAN as CORRUPTED, MIXED_SPLIT as MIXED, type EvaluationResult } from './evaluation';
+import { CORRUPTED_MEAN as CORRUPTED, type EvaluationResult } from './evaluation';
 
 const pct = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : (100 * v).toFixed(digits));
 const num = (v: number | null | undefined, digits = 3) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
@@ -20,9 +20,18 @@ export function evaluationMarkdown(result: EvaluationResult, title = 'Evaluation
   const out: string[] = [`## ${title}`, ''];
   const images = clean.map((s) => `${s.name} ${s.images}`).join(', ');
   const cleanBase = result.corruptionCleanSplit;
+  const scale = result.corruptionScale;
+  const scaled = result.corruptions.filter((c) => c.scaledToImageSize).map((c) => c.name);
+  // Say so only where the scale changed something: 64 × 64 images keep the reference parameters.
+  const scaleNote = scale && scaled.length && (scale.min !== 1 || scale.max !== 1)
+    ? ` ${scaled.join(', ')} scaled to the image size: ×${num(scale.min, 2)}${scale.max !== scale.min ? `–${num(scale.max, 2)}` : ''} of the ${scale.referenceSide}-pixel parameters.`
+    : '';
+  // Streams the evaluation built by pooling other splits repeat their images: they are marked and not counted as
+  // independent evidence, whatever they are called.
+  const pooled = new Map(result.splits.filter((s) => s.pooledFrom).map((s) => [s.name, s.pooledFrom!]));
   out.push(`Images: ${images}${corrupted.length ? `; ${corrupted.length} corrupted splits (${result.corruptions.length} corruptions × ${result.severities.length} severities) of ${corrupted[0].images} ${result.corruptionBase} images each. ` +
     `mCE and relative mCE are ImageNet-C's, with the ${result.referencePolicy} as reference (100 = as robust as it; lower is better); `
-    + `relative mCE's clean error is measured on the same ${corrupted[0].images} images (${cleanBase})` : ''}.`);
+    + `relative mCE's clean error is measured on the same ${corrupted[0].images} images (${cleanBase})` : ''}.${scaleNote}`);
   out.push('');
 
   out.push('### Top-1 accuracy (%)', '');
@@ -44,11 +53,11 @@ export function evaluationMarkdown(result: EvaluationResult, title = 'Evaluation
     const level = Math.round(100 * result.bootstrap.level);
     out.push(`### Every policy against the better of generalist and expert (top-1 points, paired bootstrap ${level} % interval)`, '');
     out.push(`The better single model is chosen per column. Intervals resample blocks of ${result.bootstrap.blockSize} consecutive images `
-      + `(one T3B batch) ${result.bootstrap.replicates} times; the corruption average resamples the same base images in every corrupted split. `
-      + `The mixed stream holds the in-domain and shifted images again, so it is not independent of those two columns.`, '');
+      + `(one T3B batch) ${result.bootstrap.replicates} times; the corruption average resamples the same base images in every corrupted split.`
+      + [...pooled].map(([name, from]) => ` The ${name} stream holds the images of ${from.join(' and ')} again, so it is not independent of those columns.`).join(''), '');
     const columns = Object.keys(result.summary.generalist.againstBetter);
     const reference = result.summary.generalist.againstBetter;
-    const header = ['policy', ...columns.map((c) => `${c}${c === MIXED ? ' (not independent)' : ''}`)];
+    const header = ['policy', ...columns.map((c) => `${c}${pooled.has(c) ? ' (not independent)' : ''}`)];
     const cell = (id: string, column: string) => {
       const c = result.summary[id].againstBetter[column];
       return c ? `${signed(c.difference)} [${signed(c.low)}, ${signed(c.high)}]` : '–';
@@ -59,8 +68,8 @@ export function evaluationMarkdown(result: EvaluationResult, title = 'Evaluation
     ]));
     out.push('');
     // Split by split (independent clean splits and every corruption × severity): how often the policy is at least
-    // as accurate as the better of the two models on that very split. The mixed stream repeats other splits' images.
-    const counted = result.splits.filter((split) => split.kind !== 'corruption-base' && split.name !== MIXED);
+    // as accurate as the better of the two models on that very split. A pooled stream repeats other splits' images.
+    const counted = result.splits.filter((split) => split.kind !== 'corruption-base' && !split.pooledFrom);
     const atLeastBest = (id: string) => counted.filter((split) => {
       const acc = (pid: string) => result.scores[pid][split.name].accuracy;
       return acc(id) >= Math.max(acc('generalist'), acc('expert'));
@@ -87,7 +96,8 @@ export function evaluationMarkdown(result: EvaluationResult, title = 'Evaluation
     out.push(table(['λ', ...columns], [
       ...oracle.lambdas.map((lambda, i) => [num(lambda, 1), ...columns.map((c) => (i === best(oracle.accuracy[c]) ? `**${pct(oracle.accuracy[c][i])}**` : pct(oracle.accuracy[c][i])))]),
       [`λ_B of ${main ? main.label : 'T3B'}: mean (range)`, ...columns.map(marks)],
-      [`${main ? main.label : 'T3B'} top-1`, ...columns.map((c) => pct(c === CORRUPTED ? result.summary[main!.id].corruptedAccuracy : result.summary[main!.id].clean[c]))],
+      // Without a T3B row (eval --policies) there is nothing to mark: the row shows dashes.
+      [`${main ? main.label : 'T3B'} top-1`, ...columns.map((c) => (main ? pct(c === CORRUPTED ? result.summary[main.id].corruptedAccuracy : result.summary[main.id].clean[c]) : '–'))],
     ]));
     out.push('');
   }

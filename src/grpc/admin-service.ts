@@ -42,13 +42,14 @@ export function parseConfigPatch(json: string): Record<string, unknown> {
 export function adminServiceHandlers(context: HandlerContext, options: AdminServiceOptions): grpc.UntypedServiceImplementation {
   const { backend, admission } = options;
   return {
-    GetConfig: unaryHandler<unknown, unknown>(context, 'GetConfig', 'admin', async () => ({
-      json: JSON.stringify(await backend.getConfig()),
-    })),
+    GetConfig: unaryHandler<unknown, unknown>(context, 'GetConfig', 'admin', async () => {
+      const sources = backend.configSources ? await backend.configSources() : null;
+      return { json: JSON.stringify(await backend.getConfig()), sourcesJson: sources === null ? '' : JSON.stringify(sources) };
+    }),
 
-    UpdateConfig: unaryHandler<{ json: string; dryRun: boolean }, unknown>(context, 'UpdateConfig', 'admin', async (request) => {
+    UpdateConfig: unaryHandler<{ json: string; dryRun: boolean }, unknown>(context, 'UpdateConfig', 'admin', async (request, _signal, caller) => {
       const patch = parseConfigPatch(request.json ?? '');
-      const update = await backend.updateConfig(patch, { dryRun: Boolean(request.dryRun) });
+      const update = await backend.updateConfig(patch, { dryRun: Boolean(request.dryRun), actor: caller });
       return {
         applied: update.applied,
         json: JSON.stringify(update.config),

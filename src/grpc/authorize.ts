@@ -1,13 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
 import type { RoleName } from './backend';
 import { CallError } from './status-mapping';
-import type { TokenTable } from './token-table';
+import { tokenIdOf, type TokenTable } from './token-table';
 
 /**
  * Checks the call's `authorization: Bearer <token>` metadata against the token table: UNAUTHENTICATED when the
- * header is missing, malformed or names no configured token; PERMISSION_DENIED when the token lacks `role`.
+ * header is missing, malformed or names no configured token; PERMISSION_DENIED when the token lacks `role`. Returns
+ * the token's id (token-table.ts tokenIdOf), what logs name the caller by.
  */
-export function authorize(metadata: grpc.Metadata, tokens: TokenTable, role: RoleName): void {
+export function authorize(metadata: grpc.Metadata, tokens: TokenTable, role: RoleName): string {
   const values = metadata.get('authorization');
   if (values.length === 0) {
     throw new CallError(grpc.status.UNAUTHENTICATED, 'missing "authorization: Bearer <token>" metadata');
@@ -21,4 +22,5 @@ export function authorize(metadata: grpc.Metadata, tokens: TokenTable, role: Rol
   if (!roles.has(role)) {
     throw new CallError(grpc.status.PERMISSION_DENIED, `this token lacks the "${role}" role needed for this call`);
   }
+  return tokenIdOf(match[1]);
 }

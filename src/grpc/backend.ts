@@ -68,6 +68,13 @@ export interface StatusView {
   accepting: boolean;
 }
 
+/** Who asked for a configuration change (call-handlers.ts CallerView). */
+export interface ConfigActorView {
+  tokenId: string | null;
+  orthancUser?: string;
+  remoteAddress?: string;
+}
+
 export interface ConfigUpdateView {
   applied: boolean;
   /** The resulting configuration (secrets redacted). */
@@ -108,7 +115,9 @@ export interface TriageBackend {
 
   /** The effective configuration, secrets redacted. */
   getConfig(): Promise<unknown>;
-  updateConfig(patch: Record<string, unknown>, options: { dryRun: boolean }): Promise<ConfigUpdateView>;
+  /** Where each value comes from and the live changes kept ({values, live}); null when not known. */
+  configSources?(): Promise<unknown>;
+  updateConfig(patch: Record<string, unknown>, options: { dryRun: boolean; actor?: ConfigActorView }): Promise<ConfigUpdateView>;
   status(): Promise<StatusView>;
   /** Reloads the named bundles (all when empty) and returns the models now loaded. */
   reloadModels(bundles: string[]): Promise<LoadedModelView[]>;

@@ -44,6 +44,19 @@ export interface HandlerContext {
   onInternalError: (method: string, err: unknown) => void;
 }
 
+/** Who made a call: its token's id, and what the caller says of its own user in metadata (the Orthanc plugin). */
+export interface CallerView {
+  tokenId: string;
+  orthancUser?: string;
+  remoteAddress?: string;
+}
+
+/** A metadata value the caller sets about itself, bounded; undefined when absent (it is a claim, logged as such). */
+function claimed(metadata: grpc.Metadata, key: string): string | undefined {
+  const value = metadata.get(key)[0];
+  return typeof value === 'string' && value !== '' ? value.slice(0, 256) : undefined;
+}
+
 /**
  * Wraps a unary method: checks the bearer token's role first, gives the body an AbortSignal that fires when the
  * client cancels or its deadline passes, and maps any thrown error to a status.
@@ -52,15 +65,17 @@ export function unaryHandler<Req, Res>(
   context: HandlerContext,
   method: string,
   role: RoleName,
-  body: (request: Req, signal: AbortSignal) => Promise<Res>,
+  body: (request: Req, signal: AbortSignal, caller: CallerView) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const controller = new AbortController();
     call.on('cancelled', () => controller.abort());
     const run = async (): Promise<Res> => {
-      authorize(call.metadata, context.tokens(), role);
+      const tokenId = authorize(call.metadata, context.tokens(), role);
       checkDecoded(call.request);
-      return body(call.request, controller.signal);
+      const orthancUser = claimed(call.metadata, 'x-t3-orthanc-user');
+      const remoteAddress = claimed(call.metadata, 'x-t3-remote-address');
+      return body(call.request, controller.signal, { tokenId, ...(orthancUser ? { orthancUser } : {}), ...(remoteAddress ? { remoteAddress } : {}) });
     };
     run().then(
       (response) => callback(null, response),

@@ -11,6 +11,7 @@ import type {
 } from '../pipeline';
 import type {
   AnalyzeStudyOptions,
+  ConfigActorView,
   ConfigUpdateView,
   FailedJobView,
   StatusView,
@@ -28,7 +29,8 @@ export interface StudyOperations {
   getStudyResult(ref: StudyRefView): Promise<StudyResult | null>;
   subscribeTriage(resumeAfterEventId: number | null, listener: (event: StudyResultEvent) => void): TriageSubscription;
   getConfig(): Promise<unknown>;
-  updateConfig(patch: Record<string, unknown>, options: { dryRun: boolean }): Promise<ConfigUpdateView>;
+  configSources?(): Promise<unknown>;
+  updateConfig(patch: Record<string, unknown>, options: { dryRun: boolean; actor?: ConfigActorView }): Promise<ConfigUpdateView>;
   /** Status without the models (the backend adds the classifier's). */
   status(): Promise<Omit<StatusView, 'models' | 'version' | 'uptimeSeconds' | 'residentSetMB' | 'peakResidentSetMB'>>;
   /** Reloads the engines; the backend then reports the classifier's view of them. */
@@ -96,7 +98,11 @@ export class PipelineBackend implements TriageBackend {
     return this.studies.getConfig();
   }
 
-  async updateConfig(patch: Record<string, unknown>, options: { dryRun: boolean }): Promise<ConfigUpdateView> {
+  async configSources(): Promise<unknown> {
+    return this.studies?.configSources ? this.studies.configSources() : null;
+  }
+
+  async updateConfig(patch: Record<string, unknown>, options: { dryRun: boolean; actor?: ConfigActorView }): Promise<ConfigUpdateView> {
     if (!this.studies) throw withoutSidecar('UpdateConfig');
     return this.studies.updateConfig(patch, options);
   }

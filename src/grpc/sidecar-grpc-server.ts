@@ -21,6 +21,8 @@ export interface SidecarGrpcOptions<C extends ConfigWithTokens> {
   onInternalError?: GrpcServerOptions['onInternalError'];
   /** Where token changes are audited (token ids only). */
   audit?: TokenAudit;
+  /** Where each configuration value comes from and the live changes kept, for GetConfig. */
+  configSources?: () => unknown;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function startSidecarGrpcServer<C extends ConfigWithTokens>(options
   const studies = sidecarOperations(sidecar, {
     queueBound: () => sidecar.getConfig().batching.queueBound,
     follower: options.follower,
+    ...(options.configSources ? { configSources: options.configSources } : {}),
   });
   return startGrpcServer({
     listen,

@@ -72,6 +72,8 @@ export interface SidecarOperationsOptions {
   follower?: FollowerStatusSource;
   /** How long AnalyzeStudy with return_immediately waits for early errors (unknown study, full queue). */
   acceptWindowMs?: number;
+  /** Where each configuration value comes from and the live changes kept (GetConfig's sources_json). */
+  configSources?: () => unknown;
 }
 
 function sidecarRef(ref: StudyRefView): { orthancId?: string; studyInstanceUid?: string } {
@@ -121,9 +123,11 @@ export function sidecarOperations<C extends PipelineConfig>(sidecar: Sidecar<C>,
       return redactSecrets(sidecar.getConfig());
     },
 
-    async updateConfig(patch, { dryRun }) {
+    ...(options.configSources ? { configSources: async () => options.configSources!() } : {}),
+
+    async updateConfig(patch, { dryRun, actor }) {
       const before = sidecar.getConfig();
-      const update = await sidecar.updateConfig(withoutRedacted(patch), { dryRun });
+      const update = await sidecar.updateConfig(withoutRedacted(patch), { dryRun, ...(actor ? { actor } : {}) });
       return {
         applied: update.applied,
         config: redactSecrets(update.config),

@@ -121,6 +121,7 @@ export class OrthancStudyStore implements StudyStore {
       review: readTriageMetadata(metadata, 'review'),
       topFinding: readTriageMetadata(metadata, 'topFinding'),
       findings: readTriageMetadata(metadata, 'findings'),
+      priorityReason: readTriageMetadata(metadata, 'priorityReason'),
       demonstration: readTriageMetadata(metadata, 'demonstration'),
       finishedAt: readTriageMetadata(metadata, 'finishedAt'),
       lambda: readTriageMetadata(metadata, 'lambda'),
@@ -189,10 +190,12 @@ export class OrthancStudyStore implements StudyStore {
   async writeState(orthancStudyId: string, state: Partial<StoredTriageState>): Promise<void> {
     const id = encodeURIComponent(orthancStudyId);
     // The status goes last: a reader that sees "done" sees the rest too.
+    // Only the entries of the triage state: the workflow entries (T3Ack, T3Feedback) are the plugin's to write.
+    type StateKey = TriageMetadataKey & keyof StoredTriageState;
     const keys = (Object.keys(state) as (keyof StoredTriageState)[]).filter(
-      (k): k is TriageMetadataKey => k in TRIAGE_METADATA && k !== 'status',
+      (k): k is StateKey => k in TRIAGE_METADATA && k !== 'status',
     );
-    const writeOne = async (key: TriageMetadataKey): Promise<void> => {
+    const writeOne = async (key: StateKey): Promise<void> => {
       const value = state[key];
       const index = TRIAGE_METADATA[key].index;
       try {

@@ -21,6 +21,15 @@ export const TRIAGE_METADATA = {
    * show it as "report failed" beside the priority, which stays in force.
    */
   reportError: { name: 'T3ReportError', index: 4715 },
+  /** Why the study has its priority, in a radiologist's words (decideTriage's priorityReason); absent when routine. */
+  priorityReason: { name: 'T3PriorityReason', index: 4716 },
+  /**
+   * Written by the Orthanc plugin, never by the sidecar (declared here so every configuration names them): the
+   * reading workflow, JSON {"state": "seen" | "acknowledged" | "dismissed", "user", "at"}, and the radiologist's
+   * verdict on the AI, JSON {"verdict": "agree" | "disagree", "finding"?, "user", "at", "model"?, "lambda"?}.
+   */
+  acknowledgement: { name: 'T3Ack', index: 4717 },
+  feedback: { name: 'T3Feedback', index: 4718 },
   lambda: { name: 'T3Lambda', index: 4703 },
   srInstanceId: { name: 'T3Sr', index: 4704 },
   error: { name: 'T3Error', index: 4705 },

@@ -4,6 +4,16 @@
  */
 export const LIVE_KEYS: readonly string[] = Object.freeze(['bundles', 'routing', 'batching', 'inference', 'triage', 'retry', 'grpc.tokens']);
 
+/**
+ * Who asked for a configuration change, for the sidecar's log line: the gRPC token's id (never the token) and what
+ * the caller says of its own user (the Orthanc plugin passes the Orthanc user and the browser's address).
+ */
+export interface ConfigActor {
+  tokenId: string | null;
+  orthancUser?: string;
+  remoteAddress?: string;
+}
+
 export interface ConfigUpdate<C> {
   config: C;
   applied: boolean;
@@ -37,7 +47,7 @@ function withValueAt(config: unknown, path: readonly string[], value: unknown): 
 }
 
 /** Dotted paths whose values differ (objects compared key by key, arrays and scalars whole). */
-function differingPaths(a: unknown, b: unknown, prefix = ''): string[] {
+export function differingPaths(a: unknown, b: unknown, prefix = ''): string[] {
   if (isObject(a) && isObject(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     return keys.flatMap((k) => differingPaths(a[k], b[k], prefix ? `${prefix}.${k}` : k));

@@ -1,5 +1,5 @@
 export * from './study-result';
-export { Sidecar, type AnalyzeOptions, type SidecarStatus, type ConfigUpdate, type SidecarOptions, type SidecarLog, type LoadedModel } from './sidecar';
+export { Sidecar, type AnalyzeOptions, type SidecarStatus, type ConfigActor, type ConfigUpdate, type SidecarOptions, type SidecarLog, type LoadedModel } from './sidecar';
 export { JobRunner, type JobRunnerDeps, type JobRunnerSettings, type EnqueueOptions, type FailedJobRecord } from './job-runner';
 export { systemClock, type JobClock } from './job-clock';
 export { ModelRegistry, policyFor } from './model-registry';

@@ -1,6 +1,6 @@
 import { memoryAllocator, peakResidentSetMB, residentSetMB, type ExecutionProviderName, type T3Engine } from '../engine';
 import type { ClassifyFn } from './batcher';
-import { proposeConfigUpdate, type ConfigParticipant, type ConfigUpdate } from './config-update';
+import { differingPaths, proposeConfigUpdate, type ConfigActor, type ConfigParticipant, type ConfigUpdate } from './config-update';
 import { classifyImages, type ClassifyOutcome } from './classify-images';
 import { classifyWithFixedPasses, type FixedPassInput } from './classify-fixed-passes';
 import { bundleIdentityOf, srInputFor } from './compose-study-result';
@@ -26,7 +26,7 @@ import { StudyNotFoundError, type StudyRef, type StudyStore } from './study-stor
 export type { SidecarLog } from './job-runner';
 export type { LoadedModel } from './model-registry';
 export type AnalyzeOptions = EnqueueOptions;
-export type { ConfigParticipant, ConfigUpdate } from './config-update';
+export type { ConfigActor, ConfigParticipant, ConfigUpdate } from './config-update';
 
 export interface SidecarStatus {
   version: string;
@@ -230,13 +230,13 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
    * `restartRequired`. Atomic: an invalid value (the validator's error names the key), a participant that refuses, or
    * a bundle that does not load throws, and nothing changes.
    */
-  updateConfig(partial: unknown, opts: { dryRun: boolean }): Promise<ConfigUpdate<C>> {
+  updateConfig(partial: unknown, opts: { dryRun: boolean; actor?: ConfigActor }): Promise<ConfigUpdate<C>> {
     const run = this.configUpdates.then(() => this.applyConfigUpdate(partial, opts));
     this.configUpdates = run.catch(() => undefined);
     return run;
   }
 
-  private async applyConfigUpdate(partial: unknown, opts: { dryRun: boolean }): Promise<ConfigUpdate<C>> {
+  private async applyConfigUpdate(partial: unknown, opts: { dryRun: boolean; actor?: ConfigActor }): Promise<ConfigUpdate<C>> {
     const { effective, restartRequired, changed } = proposeConfigUpdate(this.config, partial, {
       validate: this.options.validateConfig,
       merge: this.options.mergeConfig,
@@ -250,11 +250,21 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
       this.speculationWiring?.cache.clear();
     }
     // Commit: nothing below may fail.
+    const before = this.config;
     this.config = effective;
     this.loading.setLimit(effective.inference.decodeConcurrency);
     this.runner.settingsChanged();
     this.models.updateBatching(effective.batching);
     for (const commit of commits) commit();
+    // Keys only (values may be secrets); who asked, by token id and the user its caller names. The plugin keeps the
+    // full audit record (values before and after, secrets masked).
+    this.log('config-changed', {
+      changedKeys: differingPaths(before, effective).filter((k) => k !== '(root)'),
+      restartRequired,
+      tokenId: opts.actor?.tokenId ?? null,
+      ...(opts.actor?.orthancUser ? { orthancUser: opts.actor.orthancUser } : {}),
+      ...(opts.actor?.remoteAddress ? { remoteAddress: opts.actor.remoteAddress } : {}),
+    });
     return { config: structuredClone(effective), applied: true, restartRequired };
   }
 

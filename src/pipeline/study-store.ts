@@ -27,6 +27,8 @@ export interface StoredTriageState {
   review: string | null;
   topFinding: string | null;
   findings: string | null;
+  /** Why the priority, in words (T3PriorityReason); optional: stores written before it have none. */
+  priorityReason?: string | null;
   demonstration: string | null;
   finishedAt: string | null;
   lambda: string | null;

@@ -11,6 +11,8 @@ export interface TriageSummary {
   topFinding: string | null;
   /** The three most probable distinct findings, "; "-separated; null when none. */
   findings: string | null;
+  /** Why the priority ("Pneumothorax 99 % (rule: ≥ 50 % → emergency)"), as decideTriage worded it; null: no rule fired. */
+  priorityReason: string | null;
 }
 
 /** Probability as a radiologist reads it: one decimal, in percent. */
@@ -29,5 +31,6 @@ export function summarizeTriage(images: readonly Pick<ImageResult, 'predictions'
     review: triage.needsHumanReview ? `yes: ${triage.reviewReason ?? 'the two models disagree'}` : 'no',
     topFinding: ranked[0] ?? null,
     findings: ranked.length > 0 ? ranked.join('; ') : null,
+    priorityReason: triage.priorityReason ?? null,
   };
 }

@@ -103,6 +103,7 @@ export class WriteBack {
         review: summary.review,
         topFinding: summary.topFinding,
         findings: summary.findings,
+        priorityReason: summary.priorityReason,
         demonstration: input.algorithm.demonstration ? 'true' : null,
         lambda: meanLambda === null ? null : meanLambda.toFixed(4),
         error: failedImages.length ? `${failedImages.length} image(s) not used: ${failedImages.map((f) => f.code).join(', ')}` : null,

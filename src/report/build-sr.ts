@@ -127,9 +127,11 @@ function contentTree(input: SrInput, uids: SrUids, studyUid: string, source: Sou
   ]);
 
   const evaluations: ContentItem[] = [codeItem('CONTAINS', CODES.priority, priorityCode(input.triage.priority))];
-  if (input.triage.needsHumanReview) {
-    evaluations.push(codeItem('CONTAINS', CODES.recommendation, CODES.needsHumanReview));
-    if (input.triage.reviewReason) evaluations.push(textItem('CONTAINS', CODES.comment, input.triage.reviewReason));
+  if (input.triage.needsHumanReview) evaluations.push(codeItem('CONTAINS', CODES.recommendation, CODES.needsHumanReview));
+  // TEXT items after every CODE item (TID 1500 row order): why the priority, then why human review.
+  if (input.triage.priorityReason) evaluations.push(textItem('CONTAINS', CODES.priorityReason, input.triage.priorityReason));
+  if (input.triage.needsHumanReview && input.triage.reviewReason) {
+    evaluations.push(textItem('CONTAINS', CODES.comment, input.triage.reviewReason));
   }
 
   return [

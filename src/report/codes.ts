@@ -48,6 +48,12 @@ export const CODES = {
   recommendation: code('121075', 'DCM', 'Recommendation'),
   needsHumanReview: code('HUMANREVIEW', PRIVATE_SCHEME, 'Needs human review'),
   comment: code('121106', 'DCM', 'Comment'),
+  /**
+   * Why the study has its priority, in words (the rule that fired and the finding that fired it), as TEXT after the
+   * evaluations' CODE items (TID 1500 rows 13–14 keep CODEs before TEXTs). DCM has no concept for it; a concept of its
+   * own keeps it apart from the review reason's Comment.
+   */
+  priorityReason: code('PRIORITYREASON', PRIVATE_SCHEME, 'Reason for priority'),
   processingAlgorithm: code('Newcode1', '99IHE', 'Processing Algorithm'),
 } as const;
 

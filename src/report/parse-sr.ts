@@ -162,6 +162,7 @@ export function parseAiResultSr(bytes: Uint8Array): ParsedAiResult {
   const needsHumanReview = reader.find(evaluations, CODES.recommendation)
     .some((item) => sameCode(reader.valueCode(item), CODES.needsHumanReview));
   const comment = reader.find(evaluations, CODES.comment)[0];
+  const priorityComment = reader.find(evaluations, CODES.priorityReason)[0];
 
   const deviceItem = reader.find(top, CODES.deviceObserverUid)[0];
   const equipment = sequence(root, 'ContributingEquipmentSequence')[0] ?? {};
@@ -195,6 +196,7 @@ export function parseAiResultSr(bytes: Uint8Array): ParsedAiResult {
     priority,
     needsHumanReview,
     reviewReason: comment ? reader.text(comment) : null,
+    priorityReason: priorityComment ? reader.text(priorityComment) : null,
     evidence,
     predecessor: reference(sequence(root, 'PredecessorDocumentsSequence')[0]),
     specificCharacterSet: typeof charset === 'string' ? charset : null,

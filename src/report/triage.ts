@@ -20,6 +20,47 @@ export interface TriageDecision {
   firedRule: TriageRule | null;
   needsHumanReview: boolean;
   reviewReason: string | null;
+  /**
+   * Why the study has its priority, in a radiologist's words ("Pneumothorax 99 % (rule: ≥ 50 % → emergency)"); null
+   * when no rule fired. Optional so that decisions recorded before it existed still type-check.
+   */
+  priorityReason?: string | null;
+}
+
+/**
+ * A probability as the reasons write it: whole percent, with one decimal where rounding would mislead (below 10 %, and
+ * from 99.5 % up to but not including 100 %, so 0.996 never reads "100 %").
+ */
+export function formatPercent(probability: number): string {
+  const value = probability * 100;
+  const text = value >= 10 && value < 99.5 ? String(Math.round(value)) : String(Number(value.toFixed(1)));
+  return `${text} %`;
+}
+
+/** The priority reason: the finding that fired the rule, at its highest probability, and the rule itself. */
+export function describeFiredRule(label: string, probability: number, rule: TriageRule): string {
+  return `${label} ${formatPercent(probability)} (rule: ≥ ${formatPercent(rule.threshold)} → ${rule.priority})`;
+}
+
+/** A divergence or its limit with two decimals, or as many as the limit needs (a limit of 0.005 is not "0.01"). */
+function formatMeasure(value: number, limit: number): string {
+  let digits = 2;
+  while (digits < 4 && Number(limit.toFixed(digits)) !== limit) digits++;
+  return value.toFixed(digits);
+}
+
+/**
+ * The review reason as the worklist, the report page, the Explorer badge and the SR's Comment all show it: one
+ * sentence that says what the numbers mean before giving them.
+ */
+export function describeDisagreement(js: { value: number; limit: number } | null, lambda: { value: number; limit: number } | null): string | null {
+  const parts: string[] = [];
+  if (js) parts.push(`the two models disagree on this study (divergence ${formatMeasure(js.value, js.limit)}, limit ${formatMeasure(js.limit, js.limit)})`);
+  if (lambda) {
+    parts.push(`${js ? 'and the' : 'the'} merged model leans far towards one of them (|λ − 0.5| ${formatMeasure(lambda.value, lambda.limit)}, `
+      + `limit ${formatMeasure(lambda.limit, lambda.limit)})`);
+  }
+  return parts.length ? `${parts.join(' ')}: read with care` : null;
 }
 
 /** Higher number wins. */
@@ -67,11 +108,13 @@ export function decideTriage(images: ImageResult[], config: TriageConfig): Triag
   });
   let firedRule: TriageRule | null = null;
   let firedMargin = -Infinity;
+  let firedFinding: { label: string; probability: number } | null = null;
   for (const rule of config.rules) {
     let best = -Infinity;
+    let bestLabel = rule.code;
     for (const image of images) {
       for (const finding of image.predictions) {
-        if (finding.code.value === rule.code && finding.probability > best) best = finding.probability;
+        if (finding.code.value === rule.code && finding.probability > best) { best = finding.probability; bestLabel = finding.label; }
       }
     }
     if (best < rule.threshold) continue;
@@ -79,10 +122,11 @@ export function decideTriage(images: ImageResult[], config: TriageConfig): Triag
     const better = firedRule === null
       || PRIORITY_RANK[rule.priority] > PRIORITY_RANK[firedRule.priority]
       || (PRIORITY_RANK[rule.priority] === PRIORITY_RANK[firedRule.priority] && margin > firedMargin);
-    if (better) { firedRule = rule; firedMargin = margin; }
+    if (better) { firedRule = rule; firedMargin = margin; firedFinding = { label: bestLabel, probability: best }; }
   }
 
-  const reasons: string[] = [];
+  let jsReason: { value: number; limit: number } | null = null;
+  let lambdaReason: { value: number; limit: number } | null = null;
   // Disagreement needs both models' outputs: images classified by one model (js null) have none to measure, and
   // their λ is the policy's constant, not a sign of disagreement.
   const compared = images.filter((image): image is ImageResult & { js: number } => image.js !== null);
@@ -90,17 +134,17 @@ export function decideTriage(images: ImageResult[], config: TriageConfig): Triag
     const { jsThreshold, lambdaDistanceThreshold } = config.disagreement;
     const maxJs = Math.max(...compared.map((image) => image.js));
     const maxLambdaDistance = Math.max(...compared.map((image) => Math.abs(image.lambda - 0.5)));
-    if (jsThreshold !== undefined && maxJs >= jsThreshold) {
-      reasons.push(`max JS divergence ${maxJs.toFixed(4)} >= ${jsThreshold}`);
-    }
+    if (jsThreshold !== undefined && maxJs >= jsThreshold) jsReason = { value: maxJs, limit: jsThreshold };
     if (lambdaDistanceThreshold !== undefined && maxLambdaDistance >= lambdaDistanceThreshold) {
-      reasons.push(`max |lambda - 0.5| ${maxLambdaDistance.toFixed(4)} >= ${lambdaDistanceThreshold}`);
+      lambdaReason = { value: maxLambdaDistance, limit: lambdaDistanceThreshold };
     }
   }
+  const reviewReason = describeDisagreement(jsReason, lambdaReason);
   return {
     priority: firedRule ? firedRule.priority : 'routine',
     firedRule,
-    needsHumanReview: reasons.length > 0,
-    reviewReason: reasons.length > 0 ? reasons.join('; ') : null,
+    needsHumanReview: reviewReason !== null,
+    reviewReason,
+    priorityReason: firedRule && firedFinding ? describeFiredRule(firedFinding.label, firedFinding.probability, firedRule) : null,
   };
 }

@@ -130,6 +130,8 @@ export interface ParsedAiResult {
   priority: TriagePriority;
   needsHumanReview: boolean;
   reviewReason: string | null;
+  /** Why the study has its priority (the fired rule in words); null when the SR gives none. */
+  priorityReason: string | null;
   evidence: { studyInstanceUid: string; seriesInstanceUid: string; sopClassUid: string; sopInstanceUid: string }[];
   predecessor: SrReference | null;
   specificCharacterSet: string | null;

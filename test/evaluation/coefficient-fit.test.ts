@@ -8,6 +8,7 @@ import {
   type FitSplit,
   type MapSearchSpace,
 } from '../../src/evaluation';
+import { gammaCandidates } from '../../src/cli/fit-search-ranges';
 
 const grid = lambdaGrid(-0.2, 1.2, 0.01);
 const BATCH = 100;
@@ -65,6 +66,29 @@ describe('fitting the coefficient map', () => {
     const fit = fitCoefficientMap(splitsFrom((js) => 1.4 - 1.4 * sigmoid(80 * (js - 0.1))), space());
     expect(fit.map.lambdaMin).toBe(1.2);
     expect(fit.warnings.join('\n')).toMatch(/λ_min = 1\.2 is on the upper bound of its search range \[-0\.2, 1\.2\]/);
+  });
+
+  test('a γ range widened from the command line is searched, and its bound moves with it', () => {
+    // The truth is a step steeper than the narrow range allows: γ ends on the narrow range's bound, with a warning
+    // that names that range; the widened range (fit --gamma-range 1,512) holds a γ that fits and warns no more.
+    const truth = (js: number) => 1 - 0.9 * sigmoid(200 * (js - 0.1));
+    const narrow = fitCoefficientMap(splitsFrom(truth), space({ gammas: gammaCandidates('1,64') }));
+    expect(narrow.map.gamma).toBe(64);
+    expect(narrow.warnings.join('\n')).toMatch(/γ = 64 is on the upper bound of its search range \[1, 64\]/);
+    const wide = fitCoefficientMap(splitsFrom(truth), space({ gammas: gammaCandidates('1,512') }));
+    expect(wide.map.gamma).toBeGreaterThan(64);
+    expect(wide.objective).toBeGreaterThan(narrow.objective);
+    expect(wide.warnings.join('\n')).not.toMatch(/γ =/);
+    expect(wide.candidates).toBeGreaterThan(narrow.candidates);
+  });
+
+  test('a pooled stream enters the objective but its images are not counted twice', () => {
+    const splits = splitsFrom((js) => t3Lambda(js, { lambdaMin: 1, lambdaMax: 0.1, gamma: 60, jsThreshold: 0.1 }));
+    const pooled: FitSplit = { name: 'pooled', batches: [...splits[0].batches, ...splits[1].batches].reverse(), pooledFrom: ['in-domain', 'broad'] };
+    const alone = fitCoefficientMap(splits, space());
+    const withPooled = fitCoefficientMap([...splits, pooled], space());
+    expect([withPooled.generalistOnly, withPooled.expertOnly]).toEqual([alone.generalistOnly, alone.expertOnly]);
+    expect(Object.keys(withPooled.perSplit)).toEqual(['in-domain', 'broad', 'pooled']);
   });
 
   test('refuses too few batches, saying how many it needs', () => {

@@ -1,8 +1,12 @@
 import {
   applyCorruption,
   CORRUPTION_NAMES,
+  CORRUPTION_PARAMETERS,
+  corruptionParameter,
+  corruptionSizeScale,
   CorruptionError,
   createImage,
+  gaussianBlur,
   meanAbsoluteDifference,
   parseCorruptionName,
   type PlanarImage,
@@ -77,6 +81,70 @@ describe('corruptions', () => {
     expect(() => applyCorruption(card, 'jpeg', 2.5, 0)).toThrow(CorruptionError);
     expect(() => parseCorruptionName('fog')).toThrow(/unknown corruption "fog"/);
     expect(parseCorruptionName(' JPEG ')).toBe('jpeg');
+  });
+});
+
+describe('corruption strength scaled to the image size', () => {
+  /** A size × size version of the test card's gradient and stripes (blur has detail to remove at any size). */
+  function card(size: number): PlanarImage {
+    const image = createImage(size, size, 1);
+    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) image.data[y * size + x] = 0.2 + 0.5 * (x / (size - 1)) + (y > size / 2 ? 0.2 * (x % 2) : 0);
+    return image;
+  }
+  const same = (a: PlanarImage, b: PlanarImage) => Buffer.from(a.data.buffer).equals(Buffer.from(b.data.buffer));
+
+  test('64 × 64 images keep the 64-pixel parameters exactly (earlier results reproduce bit for bit)', () => {
+    expect(corruptionSizeScale(64, 64)).toBe(1);
+    const image = card(64);
+    for (let severity = 1; severity <= 5; severity++) {
+      expect(corruptionParameter('gaussian-blur', severity, 64, 64)).toBe(CORRUPTION_PARAMETERS['gaussian-blur'][severity - 1]);
+      expect(same(applyCorruption(image, 'gaussian-blur', severity, 0), gaussianBlur(image, CORRUPTION_PARAMETERS['gaussian-blur'][severity - 1]))).toBe(true);
+    }
+  });
+
+  test('the blur σ scales with the side: ×28/64 on 28-pixel images, ImageNet-C\'s own σ on 224-pixel ones', () => {
+    const small = card(28);
+    for (let severity = 1; severity <= 5; severity++) {
+      const sigma = CORRUPTION_PARAMETERS['gaussian-blur'][severity - 1];
+      expect(corruptionParameter('gaussian-blur', severity, 28, 28)).toBeCloseTo(sigma * 28 / 64, 12);
+      expect(same(applyCorruption(small, 'gaussian-blur', severity, 0), gaussianBlur(small, sigma * 28 / 64))).toBe(true);
+    }
+    // ImageNet-C blurs 224-pixel images with σ = 1, 2, 3, 4, 6; the 64-pixel values were scaled from those.
+    [1, 2, 3, 4, 6].forEach((sigma, i) => expect(Math.abs(corruptionParameter('gaussian-blur', i + 1, 224, 224) - sigma)).toBeLessThan(0.02));
+    // A non-square image counts by its area.
+    expect(corruptionSizeScale(32, 128)).toBe(1);
+  });
+
+  test('so a severity keeps the same share of a picture\'s detail at any size, where an unscaled σ is harsher on small images', () => {
+    // The same picture at two sizes: 4 cycles of a sine across the image. A Gaussian keeps exp(−2π²σ²f²) of a
+    // sine of f cycles per pixel, so σ proportional to the side keeps the same share at every size.
+    const sine = (size: number) => {
+      const image = createImage(size, size, 1);
+      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) image.data[y * size + x] = 0.5 + 0.3 * Math.sin((2 * Math.PI * 4 * (x + 0.5)) / size);
+      return image;
+    };
+    /** The sine's amplitude left, over the middle half of a row (away from the replicated edges). */
+    const amplitudeKept = (size: number, blurred: PlanarImage, original: PlanarImage) => {
+      const row = Math.floor(size / 2) * size;
+      const range = (im: PlanarImage) => {
+        const values = Array.from(im.data.subarray(row + size / 4, row + (3 * size) / 4));
+        return Math.max(...values) - Math.min(...values);
+      };
+      return range(blurred) / range(original);
+    };
+    const at = (size: number, sigma?: number) => {
+      const image = sine(size);
+      return amplitudeKept(size, sigma === undefined ? applyCorruption(image, 'gaussian-blur', 5, 0) : gaussianBlur(image, sigma), image);
+    };
+    const reference = at(64);
+    expect(Math.abs(at(28) - reference)).toBeLessThan(0.03);
+    expect(at(28, CORRUPTION_PARAMETERS['gaussian-blur'][4])).toBeLessThan(reference - 0.2);
+  });
+
+  test('sizeless corruptions are not scaled', () => {
+    for (const name of ['gaussian-noise', 'contrast', 'brightness', 'jpeg', 'pixelate'] as const) {
+      expect(corruptionParameter(name, 3, 28, 28)).toBe(CORRUPTION_PARAMETERS[name][2]);
+    }
   });
 });
 

@@ -37,7 +37,9 @@ let work: string;
 const logs: { event: string; fields: Record<string, unknown> }[] = [];
 
 async function call(method: string, p: string, body?: string): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(orthanc.url + p, { method, body, headers: { Authorization: orthanc.authorization! } });
+  // A JSON body: the plugin refuses a state-changing request without one (cross-site forms send text/plain).
+  const headers: Record<string, string> = { Authorization: orthanc.authorization!, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) };
+  const res = await fetch(orthanc.url + p, { method, body, headers });
   const text = await res.text();
   let json: any = null;
   try { json = JSON.parse(text); } catch { json = null; }
@@ -108,7 +110,11 @@ beforeAll(async () => {
     credentials: CREDENTIALS,
     overrides: {
       LuaScripts: [path.join(work, 'refuse-sr.lua')],
-      T3: { plugin: { sidecarAddress: `127.0.0.1:${runtime.grpc!.port}`, tokenFile: path.join(work, 'plugin-token'), deadlineSeconds: 10 } },
+      T3: {
+        plugin: { sidecarAddress: `127.0.0.1:${runtime.grpc!.port}`, tokenFile: path.join(work, 'plugin-token'), deadlineSeconds: 10 },
+        // This test's login changes rules and re-runs studies: an administrator.
+        worklist: { administrators: [CREDENTIALS.username] },
+      },
     },
   });
   seedId = (await uploadFile(orthanc, path.join(samplesDir, 'pydicom_MR_small.dcm'))).ID;

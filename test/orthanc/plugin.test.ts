@@ -2,9 +2,10 @@
  * The Orthanc plugin (Python, inside a real Orthanc with authentication on, as shipped) talking to the real sidecar
  * as in the two-container deployment, on loopback: the sidecar serves mutual TLS on its own port, the plugin presents
  * a client certificate. Covered: /t3/status, /t3/config (validated by the sidecar, applied at once or not at all,
- * kept without secrets, 202 for restart-required keys, live token rotation), /t3/studies/{id}/analyze, the Explorer
- * extension, nested bodies refused before parsing, 503 when the sidecar is down, and the re-apply loop after a
- * sidecar restart (all or nothing).
+ * kept without secrets by the sidecar beside its checkpoint, 202 for partly applied changes and 409 when only
+ * restart-required keys were sent, live token rotation), /t3/studies/{id}/analyze, the Explorer extension, nested
+ * bodies refused before parsing, 503 when the sidecar is down, and a restarted sidecar starting on the live settings
+ * it kept (all or nothing). Roles, cross-site checks and the audit: plugin-access.test.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,7 +35,9 @@ let grpcPort: number;
 const logs: { event: string; fields: Record<string, unknown> }[] = [];
 
 async function call(method: string, p: string, body?: string): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(orthanc.url + p, { method, body, headers: { Authorization: orthanc.authorization! } });
+  // A JSON body, as the plugin requires of a state-changing request (t3_access.py).
+  const headers: Record<string, string> = { Authorization: orthanc.authorization!, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) };
+  const res = await fetch(orthanc.url + p, { method, body, headers });
   const text = await res.text();
   let json: any = null;
   try {
@@ -47,11 +50,14 @@ async function call(method: string, p: string, body?: string): Promise<{ status:
 
 const startSidecar = () => startServeRuntime(sidecarConfig, { log: (event, fields) => logs.push({ event, fields }) });
 
-/** Everything Orthanc keeps on disk (its SQLite index holds the global properties), as one string to search. */
+/** Everything Orthanc keeps on disk (its SQLite index, the plugin's audit trail), as one string to search. */
 function orthancStorageText(): string {
   const dir = path.join(orthanc.workDir, 'storage');
   return fs.readdirSync(dir).filter((f) => fs.statSync(path.join(dir, f)).isFile()).map((f) => fs.readFileSync(path.join(dir, f)).toString('latin1')).join('\n');
 }
+
+let work: string;
+const liveSettingsText = () => fs.readFileSync(path.join(work, 'live-settings.json'), 'utf8');
 
 /** A TLS client of the sidecar, as an outside tool would use it. */
 function tlsClient(token: string) {
@@ -69,7 +75,7 @@ beforeAll(async () => {
   if (gen.status !== 0) throw new Error(`generate-stubs.sh failed: ${gen.stderr}`);
   pki = makeTestPki();
   const httpPort = await freePort();
-  const work = makeTempDir('t3-plugin-');
+  work = makeTempDir('t3-plugin-');
   fs.writeFileSync(path.join(work, 'plugin-token'), PLUGIN_TOKEN + '\n');
   sidecarConfig = loadSidecarConfig({
     overrides: {
@@ -102,6 +108,7 @@ beforeAll(async () => {
           deadlineSeconds: 5,
           tls: { caFile: path.join(pki.dir, 'test-ca.crt'), certFile: path.join(pki.dir, 'client.crt'), keyFile: path.join(pki.dir, 'client.key') },
         },
+        worklist: { administrators: [CREDENTIALS.username] },
       },
     },
   });
@@ -146,8 +153,12 @@ test('PUT /t3/config changes a triage threshold and the next study uses it; an i
 
   const got = await call('GET', '/t3/config');
   expect(got.status).toBe(200);
-  expect(got.json.overrides.triage.rules).toEqual(rules); // kept in Orthanc's global property
+  expect(got.json.overrides.triage.rules).toEqual(rules); // kept by the sidecar beside its checkpoint
   expect(got.json.effective.triage.rules).toEqual(rules);
+  expect(got.json.sources['triage.rules']).toBe('live');
+  expect(got.json.sources['orthanc.url']).toBe('configuration');
+  expect(got.json.sources['batching.batchSize']).toBe('default');
+  expect(JSON.parse(liveSettingsText()).settings.triage.rules).toEqual(rules);
 
   const ct = await uploadFile(orthanc, path.join(samplesDir, 'pydicom_CT_small.dcm'));
   const meta = await waitFor('the CT study to be triaged', async () => {
@@ -177,9 +188,9 @@ test('secrets sent with PUT /t3/config are never returned or stored in clear; a 
   const audit = logs.filter((l) => l.event === 'grpc-tokens-changed');
   expect(audit.map((l) => l.fields)).toEqual([{ added: [tokenIdOf(REPLACEMENT)], revoked: [tokenIdOf(LEAKED)], tokens: 2 }]);
 
-  // An Orthanc password sent along is a restart-required secret: 202, listed, not kept.
+  // An Orthanc password alone is a restart-required secret: nothing changed (409), listed, not kept.
   const password = await call('PUT', '/t3/config', JSON.stringify({ orthanc: { password: ORTHANC_PASSWORD } }));
-  expect(password.status).toBe(202);
+  expect(password.status).toBe(409);
   expect(password.json).toMatchObject({ applied: false, restartRequired: ['orthanc.password'], notKept: ['orthanc.password'] });
 
   const got = await call('GET', '/t3/config');
@@ -190,16 +201,22 @@ test('secrets sent with PUT /t3/config are never returned or stored in clear; a 
   expect(got.json.effective.grpc.tokens.map((t: { tokenId: string }) => t.tokenId)).toEqual([tokenIdOf(PLUGIN_TOKEN), tokenIdOf(REPLACEMENT)]);
   expect(got.json.overrides.grpc).toBeUndefined();
   expect(got.json.overrides.orthanc).toBeUndefined();
-  // Nor on Orthanc's disk (its index holds the global property).
+  // Nor on Orthanc's disk (the audit trail there records the change by token id), nor in the sidecar's live settings.
   const stored = orthancStorageText();
-  expect(stored).toContain('60046008'); // the triage override is there, so this is the right place to look
-  for (const secret of [REPLACEMENT, ORTHANC_PASSWORD]) expect(stored).not.toContain(secret);
+  expect(stored).toContain(tokenIdOf(REPLACEMENT)); // the audit of the rotation is there, so this is the right place to look
+  const kept = liveSettingsText();
+  expect(kept).toContain('60046008');
+  for (const secret of [REPLACEMENT, PLUGIN_TOKEN, ORTHANC_PASSWORD]) {
+    expect(stored).not.toContain(secret);
+    expect(kept).not.toContain(secret);
+  }
 });
 
-test('a setting that needs a sidecar restart answers 202 with the keys, never applied: true', async () => {
+test('a change partly applied answers 202 with the applied keys and those waiting for a restart', async () => {
   const r = await call('PUT', '/t3/config', JSON.stringify({ follower: { pollIntervalMs: 400 }, retry: { maxAttempts: 4 } }));
   expect(r.status).toBe(202);
-  expect(r.json.applied).toBe(false);
+  expect(r.json.applied).toBe(true);
+  expect(r.json.complete).toBe(false);
   expect(r.json.restartRequired).toEqual(['follower.pollIntervalMs']);
   expect(r.json.changedKeys).toEqual(['retry.maxAttempts']);
   expect(r.json.message).toMatch(/follower\.pollIntervalMs/);
@@ -267,18 +284,16 @@ test('with the sidecar down the plugin answers 503 and Orthanc stays up', async 
   expect((await call('GET', '/system')).status).toBe(200);
 });
 
-test('a restarted sidecar gets the runtime configuration kept in Orthanc back without any admin action', async () => {
+test('a restarted sidecar starts on the live settings it kept, before it triages anything', async () => {
   await runtime.stop();
   runtime = await startSidecar();
   const overridden = [{ code: '60046008', threshold: 0, priority: 'emergency' }];
-  expect(runtime.service.sidecar.getConfig().triage.rules).not.toEqual(overridden);
-  await waitFor('the plugin to re-apply its overrides', () => runtime.service.sidecar.getConfig().triage.rules.length === 1, 30000, 250);
   expect(runtime.service.sidecar.getConfig().triage.rules).toEqual(overridden);
   expect(runtime.service.sidecar.getConfig().retry.maxAttempts).toBe(4);
   expect((await call('GET', '/t3/status')).status).toBe(200);
 });
 
-test('a re-apply the sidecar refuses (a kept bundle folder that is gone) changes nothing and is logged', async () => {
+test('kept live settings that no longer fit (a kept bundle folder that is gone) are refused whole and logged', async () => {
   const copy = makeTempDir('t3-plugin-bundle-');
   fs.cpSync(path.join(repoRoot, 'bundles', 'demo-trained'), copy, { recursive: true });
   const put = await call('PUT', '/t3/config', JSON.stringify({ bundles: [{ name: 'demo', dir: copy }] }));
@@ -286,7 +301,7 @@ test('a re-apply the sidecar refuses (a kept bundle folder that is gone) changes
   fs.rmSync(copy, { recursive: true, force: true });
   await runtime.stop();
   runtime = await startSidecar();
-  await waitFor('the refusal in Orthanc\'s log', () => fs.readFileSync(orthanc.logFile, 'utf8').includes('refused the stored configuration overrides (nothing changed)'), 30000, 250);
+  expect(logs.find((l) => l.event === 'live-settings-refused')?.fields.error).toMatch(/bundle "demo": folder .* does not exist/);
   // All or nothing: the triage rules kept with the gone bundle were not applied either.
   const config = runtime.service.sidecar.getConfig();
   expect(config.bundles).toEqual([{ name: 'demo', dir: 'demo' }]);

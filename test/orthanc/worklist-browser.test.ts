@@ -54,7 +54,8 @@ beforeAll(async () => {
     httpPort,
     stableAge: 1,
     credentials: USER,
-    overrides: { T3: { plugin: { sidecarAddress: `127.0.0.1:${runtime.grpc!.port}`, token: TOKEN, deadlineSeconds: 5 } } },
+    // The test's login is an administrator: it may re-run (without the list no one may).
+    overrides: { T3: { plugin: { sidecarAddress: `127.0.0.1:${runtime.grpc!.port}`, token: TOKEN, deadlineSeconds: 5 }, worklist: { administrators: [USER.username] } } },
   });
   for (const file of dicomFiles(sampleFolders())) {
     try {
@@ -174,7 +175,7 @@ test('re-run from the worklist goes through Orthanc (its plugin route) to the si
   expect(res.status()).toBe(200);
   expect(((await res.json()) as { result: { orthanc_study_id: string } }).result.orthanc_study_id).toBe(id);
   await page.close();
-  // T3.worklist.administrators is unset: every Orthanc user may re-run (1.10.1's authentication has no roles).
+  // The user is in T3.worklist.administrators: the page offers the re-run (roles: plugin-access.test.ts).
   const data = await fetch(`${orthanc.url}/t3/worklist`, { headers: { Authorization: orthanc.authorization! } });
   expect(await data.json()).toMatchObject({ canRerun: true, user: USER.username, aiStatus: { ok: true, sidecar: 'ready', problems: [] } });
 });

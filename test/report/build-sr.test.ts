@@ -2,7 +2,7 @@ import {
   COMPREHENSIVE_3D_SR_SOP_CLASS, ReportError, buildAiResultSr, deriveSrUids, imageKey, parseAiResultSr,
   type ImageResult, type SrInput,
 } from '../../src/report';
-import { FIXED_TIME, ROUTINE, algorithm, imageResult, privateLabel, rankedFindings, sampleHeader, srShapes } from './sr-fixtures';
+import { FIXED_TIME, REVIEW_REASON, ROUTINE, algorithm, imageResult, privateLabel, rankedFindings, sampleHeader, srShapes } from './sr-fixtures';
 import { allItems, children, readDataset, semanticViolations, seq } from './sr-tree';
 
 const shapes = srShapes();
@@ -173,9 +173,17 @@ describe('SR content details', () => {
   it('writes priority and the needs-human-review recommendation with its reason', () => {
     const root = readDataset(buildAiResultSr(byName('several-batches')).bytes);
     const evaluations = children(children(root, 'C0034375')[0]);
+    // dcmjs reads text inside sequence items as latin1 whatever the character set (parse-sr.ts): undone here.
+    const utf8 = (text: unknown) => (typeof text === 'string' ? Buffer.from(text, 'latin1').toString('utf8') : text);
     expect(evaluations.map((e) => [seq(e, 'ConceptNameCodeSequence')[0].CodeValue,
-      seq(e, 'ConceptCodeSequence')[0]?.CodeValue ?? e.TextValue])).toEqual([
-      ['260870009', '25876001'], ['121075', 'HUMANREVIEW'], ['121106', 'max JS divergence 0.0400 >= 0.03']]);
+      seq(e, 'ConceptCodeSequence')[0]?.CodeValue ?? utf8(e.TextValue)])).toEqual([
+      ['260870009', '25876001'], ['121075', 'HUMANREVIEW'], ['PRIORITYREASON', 'Pneumothorax 90 % (rule: ≥ 20 % → emergency)'],
+      ['121106', REVIEW_REASON]]);
+    // The two texts read back apart: why the priority, why human review.
+    const parsed = parseAiResultSr(buildAiResultSr(byName('several-batches')).bytes);
+    expect([parsed.priorityReason, parsed.reviewReason]).toEqual(['Pneumothorax 90 % (rule: ≥ 20 % → emergency)', REVIEW_REASON]);
+    // A decision recorded without a reason (an older sidecar) gives an SR without one.
+    expect(parseAiResultSr(buildAiResultSr(byName('study-level')).bytes)).toMatchObject({ priorityReason: null, reviewReason: null });
     const routine = readDataset(buildAiResultSr(byName('per-image-1-label')).bytes);
     expect(children(children(routine, 'C0034375')[0]).map((e) => seq(e, 'ConceptCodeSequence')[0])).toEqual([
       expect.objectContaining({ CodeValue: 'ROUTINE', CodingSchemeDesignator: '99T3', CodeMeaning: 'Routine' })]);

@@ -41,7 +41,13 @@ test('the review flag and the top findings are the texts a radiologist reads', (
   const summary = summarizeTriage(
     [{ predictions: [{ label: 'Pneumothorax', code: { value: '36118008', scheme: 'SCT', meaning: 'Pneumothorax' }, probability: 0.981 }, { label: 'Normal', code: { value: '17621005', scheme: 'SCT', meaning: 'Normal' }, probability: 0.019 }] },
       { predictions: [{ label: 'Normal', code: { value: '17621005', scheme: 'SCT', meaning: 'Normal' }, probability: 0.9 }] }],
-    { priority: 'emergency', firedRule: null, needsHumanReview: true, reviewReason: 'max JS divergence 0.41 >= 0.3' },
+    { priority: 'emergency', firedRule: { code: '36118008', threshold: 0.5, priority: 'emergency' }, needsHumanReview: true,
+      reviewReason: 'the two models disagree on this study (divergence 0.41, limit 0.30): read with care',
+      priorityReason: 'Pneumothorax 98 % (rule: ≥ 50 % → emergency)' },
   );
-  expect(summary).toEqual({ review: 'yes: max JS divergence 0.41 >= 0.3', topFinding: 'Pneumothorax 98.1%', findings: 'Pneumothorax 98.1%; Normal 90.0%' });
+  expect(summary).toEqual({
+    review: 'yes: the two models disagree on this study (divergence 0.41, limit 0.30): read with care',
+    topFinding: 'Pneumothorax 98.1%', findings: 'Pneumothorax 98.1%; Normal 90.0%',
+    priorityReason: 'Pneumothorax 98 % (rule: ≥ 50 % → emergency)',
+  });
 });

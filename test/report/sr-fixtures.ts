@@ -77,6 +77,9 @@ export function algorithm(batchLambdas: number[] = [0.5432], overrides: Partial<
   };
 }
 
+/** A review reason as decideTriage words it (the SR's Comment after the recommendation). */
+export const REVIEW_REASON = 'the two models disagree on this study (divergence 0.04, limit 0.03): read with care';
+
 export const ROUTINE: TriageDecision = { priority: 'routine', firedRule: null, needsHumanReview: false, reviewReason: null };
 export const FIXED_TIME = new Date('2026-03-04T05:06:07Z');
 
@@ -128,7 +131,7 @@ export function srShapes(): SrShape[] {
       studyFindings: rankedFindings(3),
       algorithm: algorithm([0.4125, 0.6375, 0.5111], { batchSize: 4 }),
       triage: { priority: 'emergency', firedRule: { code: '36118008', threshold: 0.2, priority: 'emergency' },
-        needsHumanReview: true, reviewReason: 'max JS divergence 0.0400 >= 0.03' },
+        needsHumanReview: true, reviewReason: REVIEW_REASON, priorityReason: 'Pneumothorax 90 % (rule: ≥ 20 % → emergency)' },
       predecessor: { studyInstanceUid: xa.StudyInstanceUID as string,
         seriesInstanceUid: '2.25.1234567890', sopInstanceUid: '2.25.9876543210', sopClassUid: '1.2.840.10008.5.1.4.1.1.88.34' },
       contentDateTime: FIXED_TIME } },

@@ -21,7 +21,7 @@ const config: TriageConfig = {
 describe('decideTriage', () => {
   it('is routine with no fired rule when no threshold is reached', () => {
     const decision = decideTriage([image({ '36118008': 0.49, '60046008': 0.29 })], config);
-    expect(decision).toEqual({ priority: 'routine', firedRule: null, needsHumanReview: false, reviewReason: null });
+    expect(decision).toEqual({ priority: 'routine', firedRule: null, needsHumanReview: false, reviewReason: null, priorityReason: null });
   });
 
   it('fires a rule at exactly its threshold', () => {
@@ -43,15 +43,28 @@ describe('decideTriage', () => {
   it('flags human review on JS divergence at the threshold, naming the reason', () => {
     const decision = decideTriage([image({}, 0.05), image({}, 0.2, 0.5, '1.2.3.5')], config);
     expect(decision.needsHumanReview).toBe(true);
-    expect(decision.reviewReason).toBe('max JS divergence 0.2000 >= 0.2');
+    expect(decision.reviewReason).toBe('the two models disagree on this study (divergence 0.20, limit 0.20): read with care');
   });
 
   it('flags human review on |λ − 0.5| and reports both reasons when both hold', () => {
-    expect(decideTriage([image({}, 0.01, 0.95)], config).reviewReason).toBe('max |lambda - 0.5| 0.4500 >= 0.4');
+    expect(decideTriage([image({}, 0.01, 0.95)], config).reviewReason)
+      .toBe('the merged model leans far towards one of them (|λ − 0.5| 0.45, limit 0.40): read with care');
     expect(decideTriage([image({}, 0.01, 0.05)], config).needsHumanReview).toBe(true);
     expect(decideTriage([image({}, 0.3, 0.95)], config).reviewReason)
-      .toBe('max JS divergence 0.3000 >= 0.2; max |lambda - 0.5| 0.4500 >= 0.4');
+      .toBe('the two models disagree on this study (divergence 0.30, limit 0.20) and the merged model leans far towards one of them '
+        + '(|λ − 0.5| 0.45, limit 0.40): read with care');
     expect(decideTriage([image({}, 0.19, 0.89)], config).needsHumanReview).toBe(false);
+  });
+
+  it('words the priority reason clinically: the finding that fired, its probability and the rule', () => {
+    const decision = decideTriage([image({ '36118008': 0.993 }), image({ '36118008': 0.7 }, 0.01, 0.5, '1.2.3.5')], config);
+    expect(decision.priorityReason).toBe('36118008 99 % (rule: ≥ 50 % → emergency)');
+    expect(decideTriage([image({ '60046008': 0.996 })], config).priorityReason).toBe('60046008 99.6 % (rule: ≥ 30 % → urgent)');
+  });
+
+  it('gives the limit as many decimals as it has (a limit of 0.005 is not "0.01")', () => {
+    expect(decideTriage([image({}, 0.0123)], { rules: [], disagreement: { jsThreshold: 0.005 } }).reviewReason)
+      .toBe('the two models disagree on this study (divergence 0.012, limit 0.005): read with care');
   });
 
   it('never flags review when no disagreement bound is configured', () => {
