@@ -12,6 +12,7 @@
 # plugin's folder. Without TLS the plugin talks plaintext to a loopback address only: a token sent in clear across a
 # network could be read there.
 
+import json
 import ipaddress
 import os
 
@@ -30,6 +31,28 @@ def _read(path, name, mode='rb'):
             return handle.read()
     except OSError as error:
         raise SettingsError('%s: cannot read "%s" (%s)' % (name, path, error.strerror or error))
+
+
+def client_token(text):
+    """The token to send from a token file in the one format the sidecar reads too (docs/ADMIN.md "Token files"):
+    JSON {"tokens": [{"token": ..., "roles": [...]}, ...]} or lines "TOKEN role+role" ('#' comments); a file of a
+    bare token line is the same as a line without roles. The first entry is the plugin's."""
+    stripped = text.strip()
+    if stripped.startswith('{') or stripped.startswith('['):
+        try:
+            parsed = json.loads(stripped)
+        except ValueError as error:
+            raise SettingsError('T3.plugin.tokenFile: not valid JSON (%s)' % error)
+        entries = parsed if isinstance(parsed, list) else (parsed or {}).get('tokens')
+        token = entries[0].get('token') if isinstance(entries, list) and entries and isinstance(entries[0], dict) else None
+        if not isinstance(token, str) or not token:
+            raise SettingsError('T3.plugin.tokenFile: holds no token')
+        return token
+    for line in stripped.splitlines():
+        line = line.strip()
+        if line and not line.startswith('#'):
+            return line.split()[0]
+    return None
 
 
 def is_loopback_address(address):
@@ -72,7 +95,7 @@ class SidecarSettings(object):
     def bearer_token(self):
         """The token, read from tokenFile on every call so that a rotated file applies without restarting Orthanc."""
         if self.token_file:
-            return _read(self.token_file, 'T3.plugin.tokenFile', 'r').strip() or None
+            return client_token(_read(self.token_file, 'T3.plugin.tokenFile', 'r'))
         return self.token
 
     def open_channel(self, grpc):

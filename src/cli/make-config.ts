@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { optionNumber, optionString, parseArgs } from './parse-args';
 import { ConfigError, loadSidecarConfig, parseJsonWithComments } from '../config';
-import { resolveGrpcSettings } from '../grpc';
+import { clientTokenOf, resolveGrpcSettings } from '../grpc';
 import { TRIAGE_METADATA } from '../orthanc/triage-metadata';
 
 /**
@@ -205,7 +205,8 @@ export function writeProductionConfig(o: MakeConfigOptions): void {
         worklist: { administrators: [o.adminUser] },
       },
     }), false);
-  writeFile(path.join(orthanc, 't3-plugin', 'token'), pluginToken + '\n', true);
+  // The one token-file format (docs/ADMIN.md): the plugin's file holds its own entry of the sidecar's table.
+  writeFile(path.join(orthanc, 't3-plugin', 'token'), json({ tokens: [{ token: pluginToken, roles: ['admin', 'triage'] }] }), true);
   writeFile(path.join(orthanc, 't3-plugin', 'ca.crt'), read('ca.crt'), false);
   writeFile(path.join(orthanc, 't3-plugin', 'tls.crt'), read('plugin.crt'), false);
   writeFile(path.join(orthanc, 't3-plugin', 'tls.key'), read('plugin.key'), true);
@@ -239,7 +240,7 @@ export function writeProductionConfig(o: MakeConfigOptions): void {
   writeFile(path.join(sidecar, 'tls', 'server.key'), read('sidecar.key'), true);
 
   const middleware = path.join(o.out, 'middleware');
-  writeFile(path.join(middleware, 'token'), middlewareToken + '\n', true);
+  writeFile(path.join(middleware, 'token'), json({ tokens: [{ token: middlewareToken, roles: ['triage'] }] }), true);
   writeFile(path.join(middleware, 'ca.crt'), read('ca.crt'), false);
   writeFile(path.join(middleware, 'tls.crt'), read('middleware.crt'), false);
   writeFile(path.join(middleware, 'tls.key'), read('middleware.key'), true);
@@ -368,7 +369,7 @@ export async function checkProductionConfig(t: CheckTarget): Promise<CheckResult
   if (!pluginTokenFile) r.problems.push('Orthanc: T3.plugin.tokenFile is not set (the /t3/* routes would answer 503)');
   else {
     attempt('T3.plugin.tokenFile', () => {
-      const token = fs.readFileSync(pluginTokenFile, 'utf8').trim();
+      const token = clientTokenOf(fs.readFileSync(pluginTokenFile, 'utf8'), pluginTokenFile);
       const roles = tokens?.rolesOf(token);
       if (!tokens) return;
       if (!roles) r.problems.push(`the plugin's token (${plugin.tokenFile}) is not in the sidecar's tokens`);

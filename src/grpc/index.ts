@@ -21,7 +21,7 @@ export {
   type TransportSecurity,
 } from './server-security';
 export { CallError, CATEGORY_STATUS, statusFor } from './status-mapping';
-export { MIN_TOKEN_LENGTH, TokenConfigError, TokenTable, parseTokenFile, parseTokenList, type TokenEntry } from './token-table';
+export { MIN_TOKEN_LENGTH, TokenConfigError, TokenTable, clientTokenOf, parseTokenFile, parseTokenList, type TokenEntry } from './token-table';
 export {
   REDACTED,
   changedKeys,

@@ -98,10 +98,14 @@ export class TokenTable {
 }
 
 /**
- * Parses a token file: JSON, either `{"tokens": [...]}` or a bare array of entries
- * (`{"token": "...", "roles": ["triage", "admin"]}`).
+ * Parses a token file. One format serves the sidecar, the plugin and the middleware (docs/ADMIN.md "Token files"):
+ *  - JSON: `{"tokens": [{"token": "...", "roles": ["triage", "admin"]}, …]}` (or a bare array of those entries);
+ *  - lines: `TOKEN role+role` per line, `#` starts a comment line.
+ * The plugin's copy of the same file holds its own entry; the plugin sends the first entry's token.
  */
 export function parseTokenFile(text: string, source: string): TokenTable {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return parseTokenLines(trimmed, source);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -111,6 +115,38 @@ export function parseTokenFile(text: string, source: string): TokenTable {
   const list = Array.isArray(parsed) ? parsed : (parsed as { tokens?: unknown } | null)?.tokens;
   if (!Array.isArray(list)) throw new TokenConfigError(`${source}: expected {"tokens": [...]} or an array of token entries`);
   return new TokenTable(list as TokenEntry[], source);
+}
+
+function parseTokenLines(text: string, source: string): TokenTable {
+  const entries: TokenEntry[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const [token, roles, extra] = line.split(/\s+/);
+    if (!roles || extra !== undefined) throw new TokenConfigError(`${source} line ${i + 1}: expected "TOKEN role+role"`);
+    entries.push({ token, roles: roles.split('+') });
+  });
+  return new TokenTable(entries, source);
+}
+
+/** The token a client sends from its token file: the first entry's (a file of either form, or a bare token line). */
+export function clientTokenOf(text: string, source: string): string {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) {
+    const first = trimmed.split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
+    if (!first) throw new TokenConfigError(`${source}: holds no token`);
+    return first.split(/\s+/)[0];
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new TokenConfigError(`${source}: not valid JSON (${(err as Error).message})`);
+  }
+  const list = Array.isArray(parsed) ? parsed : (parsed as { tokens?: unknown } | null)?.tokens;
+  const token = Array.isArray(list) ? (list[0] as { token?: unknown } | undefined)?.token : undefined;
+  if (typeof token !== 'string' || token === '') throw new TokenConfigError(`${source}: holds no token`);
+  return token;
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   changedKeys,
   isLoopbackHost,
   parseListenAddress,
+  clientTokenOf,
   parseTokenFile,
   parseTokenList,
   redactSecrets,
@@ -18,6 +19,18 @@ describe('token configuration', () => {
     const table = parseTokenFile(JSON.stringify({ tokens: [{ token, roles: ['triage', 'admin'] }] }), 'tokens.json');
     expect([...(table.rolesOf(token) ?? [])].sort()).toEqual(['admin', 'triage']);
     expect(table.rolesOf(`${token}x`)).toBeNull();
+  });
+
+  test('one token-file format for the sidecar and its clients: JSON or "TOKEN role+role" lines', () => {
+    const lines = parseTokenFile(`# the plugin\n${token} admin+triage\n\n${token}-2 triage\n`, 'tokens');
+    expect([...(lines.rolesOf(token) ?? [])].sort()).toEqual(['admin', 'triage']);
+    expect([...(lines.rolesOf(`${token}-2`) ?? [])]).toEqual(['triage']);
+    expect(() => parseTokenFile(`${token}\n`, 'tokens')).toThrow(/tokens line 1: expected "TOKEN role\+role"/);
+    // A client sends the first entry's token, whatever the form (a bare token line too, the plugin's older file).
+    expect(clientTokenOf(JSON.stringify({ tokens: [{ token, roles: ['admin'] }] }), 'f')).toBe(token);
+    expect(clientTokenOf(`# mine\n${token} admin+triage\n`, 'f')).toBe(token);
+    expect(clientTokenOf(`  ${token}\n`, 'f')).toBe(token);
+    expect(() => clientTokenOf('{"tokens": []}', 'f')).toThrow(/f: holds no token/);
   });
 
   test('the environment form', () => {

@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { loadT3Protos } from '../../src/grpc';
+import { clientTokenOf, loadT3Protos } from '../../src/grpc';
 import { parseJsonWithComments } from '../../src/config';
 import { bearer, codeOf, unary } from '../grpc/grpc-test-helpers';
 import { freePort, repoRoot } from '../helpers/orthanc-server';
@@ -71,13 +71,15 @@ test('make-config writes the layout, checks it (beside Debian\'s files too) and 
     'orthanc-t3/t3.json', 'orthanc-t3/grpc-tokens.json', 'orthanc-t3/tls/server.key', 'middleware/token', 'middleware/tls.crt', 'ca/ca.key']) {
     expect(fs.existsSync(path.join(cfg, f)) ? f : `missing ${f}`).toBe(f);
   }
-  // Token-file formats (docs/ADMIN.md): the plugin's is the token alone, the sidecar's is JSON {"tokens": [...]}.
-  const pluginToken = fs.readFileSync(path.join(cfg, 'orthanc/t3-plugin/token'), 'utf8');
-  expect(pluginToken).toMatch(/^[0-9a-f]{64}\n$/);
-  const tokens = JSON.parse(fs.readFileSync(path.join(cfg, 'orthanc-t3/grpc-tokens.json'), 'utf8')).tokens;
-  expect(tokens).toEqual([
-    { token: pluginToken.trim(), roles: ['admin', 'triage'] },
-    { token: fs.readFileSync(path.join(cfg, 'middleware/token'), 'utf8').trim(), roles: ['triage'] },
+  // One token-file format (docs/ADMIN.md): the plugin's and the middleware's files hold their own entry of the
+  // sidecar's table, in the same JSON form.
+  const ownEntry = (file: string) => JSON.parse(fs.readFileSync(path.join(cfg, file), 'utf8')).tokens;
+  const [pluginEntry] = ownEntry('orthanc/t3-plugin/token');
+  const [middlewareEntry] = ownEntry('middleware/token');
+  expect(pluginEntry.token).toMatch(/^[0-9a-f]{64}$/);
+  expect(JSON.parse(fs.readFileSync(path.join(cfg, 'orthanc-t3/grpc-tokens.json'), 'utf8')).tokens).toEqual([
+    { token: pluginEntry.token, roles: ['admin', 'triage'] },
+    { token: middlewareEntry.token, roles: ['triage'] },
   ]);
   // Secrets are for their owner only.
   for (const f of ['orthanc/credentials.json', 'orthanc-t3/t3.json', 'orthanc-t3/grpc-tokens.json', 'orthanc-t3/tls/server.key', 'ca/ca.key']) {
@@ -159,7 +161,7 @@ test('Orthanc from ROOT/etc/orthanc and the sidecar from the installed unit: the
   const protos = loadT3Protos();
   const credentials = grpc.credentials.createSsl(
     fs.readFileSync(path.join(cfg, 'middleware/ca.crt')), fs.readFileSync(path.join(cfg, 'middleware/tls.key')), fs.readFileSync(path.join(cfg, 'middleware/tls.crt')));
-  const token = fs.readFileSync(path.join(cfg, 'middleware/token'), 'utf8').trim();
+  const token = clientTokenOf(fs.readFileSync(path.join(cfg, 'middleware/token'), 'utf8'), 'middleware/token');
   const triage = new protos.triageService(`127.0.0.1:${ports.grpc}`, credentials) as grpc.Client & Record<string, Function>;
   const adminClient = new protos.adminService(`127.0.0.1:${ports.grpc}`, credentials) as grpc.Client & Record<string, Function>;
   try {
