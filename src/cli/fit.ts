@@ -68,7 +68,7 @@ options:
   --data DIR           labelled validation splits (required)
   --out DIR            write the fitted bundle there (default: print only)
   --batch-size N       T3B batch size the map is fitted for (default 32, the sidecar's)
-  --limit N            use the first N images of each split
+  --limit N            use the first N images of each split (of --check-data too)
   --exclude LIST       subfolders that are not validation splits (default calibration)
   --lambda-range A,B   range of λ_min and λ_max, every 0.05; must hold 0 and 1 (default -0.2,1.2: extrapolation)
   --gamma-range A,B    range of γ, doubling from A, B included (default 0.5,256)

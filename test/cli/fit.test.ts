@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ExitCode } from '../../src/cli/command';
 import { fitCommand } from '../../src/cli/fit';
 import { loadBundle } from '../../src/engine';
 import { runCommand, trainedBundleDir, trainedEvalDir } from '../evaluation/cli-helpers';
@@ -63,9 +64,60 @@ describe('orthanc-t3 fit', () => {
     expect(Number.isNaN(Date.parse(fit.date))).toBe(false);
     expect(fit.objective).toMatch(/T3B top-1 accuracy/);
     expect(fit.batchSize).toBe(32);
-    expect(Object.keys(fit.validation as object)).toEqual(['generalist', 'expert', 't3b-paper', 't3b-fitted']);
+    expect(Object.keys(fit.validation as object)).toEqual(['generalist', 'expert', 'wise-0.5', 't3b-paper', 't3b-fitted']);
+    // Mixed batches are in the objective: the pooled stream is fitted on and measured like a split.
+    expect(fit.objective).toMatch(/and the pooled stream \(their images shuffled into mixed batches\)/);
+    expect((fit.search as { pooledStream: boolean }).pooledStream).toBe(true);
+    const validation = fit.validation as Record<string, Record<string, number>>;
+    expect(Object.keys(validation['t3b-fitted'])).toEqual(['in-domain', 'shifted', 'pooled']);
+    // A single model treats every image alone: on the pooled stream it scores the mean of the two splits.
+    expect(validation.generalist.pooled).toBeCloseTo((validation.generalist['in-domain'] + validation.generalist.shifted) / 2, 12);
+    expect((fit.comparison as { betterSingle: string }).betterSingle).toMatch(/^(generalist|expert)$/);
     // The models are copied unchanged.
     expect(bundle.manifest.models).toEqual((await loadBundle(trainedBundleDir)).manifest.models);
+  }, 300_000);
+
+  test('widened search ranges are searched, recorded and named in the warnings', async () => {
+    const r = await runCommand(fitCommand, ['--bundle', trainedBundleDir, '--data', validationDir, '--limit', '160', '--providers', 'cpu',
+      '--gamma-range', '0.5,1024', '--js-threshold-range', '0,0.6', '--guard-deltas', '0.1']);
+    expect(r.code).toBe(0);
+    const { t3Fit } = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(t3Fit.search.gammas).toEqual([0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]);
+    expect(t3Fit.search.jsThreshold).toEqual({ min: 0, max: 0.6, step: 0.005 });
+    expect(t3Fit.search.guardDeltas).toEqual([0.1]);
+    // Every candidate was scored: 2 aggregations × 12 γ × 121 τ_JS × 29² endpoint pairs, then 4 × 1 guards.
+    expect(t3Fit.search.candidates).toBe(2 * 12 * 121 * 29 * 29 + 4);
+    expect(t3Fit.warnings.join('\n')).not.toMatch(/\[0\.5, 256\]|\[0, 0\.5\]/);
+    for (const w of t3Fit.warnings.filter((x: string) => x.startsWith('γ'))) expect(w).toMatch(/\[0\.5, 1024\]/);
+  }, 300_000);
+
+  test('refuses to ship a map that loses to the better single model on held-out data, and keeps the previous map', async () => {
+    // Fitted where the generalist rules (shifted images), checked where the expert rules (in-domain images): the map
+    // does not carry, and the expert alone is better on the check data (measured: 88.1 % against 90.0 %).
+    const data = path.join(tmp, 'generalist-rules');
+    const check = path.join(tmp, 'expert-rules');
+    await copySplit(path.join(validationDir, 'shifted'), path.join(data, 'shifted'), 160);
+    await copySplit(path.join(validationDir, 'in-domain'), path.join(check, 'in-domain'), 160);
+    const copy = path.join(tmp, 'bundle-copy');
+    await fs.mkdir(copy);
+    for (const file of ['bundle.json', 'generalist.onnx', 'expert.onnx']) await fs.copyFile(path.join(trainedBundleDir, file), path.join(copy, file));
+    const before = await sha256(path.join(copy, 'bundle.json'));
+    const r = await runCommand(fitCommand, ['--bundle', copy, '--data', data, '--check-data', check, '--out', copy, '--providers', 'cpu']);
+    expect(r.code).toBe(ExitCode.refused);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/held-out check data \(.*expert-rules\) top-1/);
+    expect(r.stdout).toMatch(/verdict: refused: the fitted map scores \d+\.\d % \(mean over in-domain\), −\d+\.\d points against the expert alone \(\d+\.\d %\)/);
+    expect(r.stderr).toMatch(/fit: refused: .*nothing written, the bundle keeps its map/);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(summary.written).toBeNull();
+    expect(summary.refused).toMatch(/against the expert alone/);
+    expect(summary.t3Fit.comparison.on).toBe('held-out check data');
+    expect(summary.t3Fit.comparison.mean['t3b-fitted']).toBeLessThan(summary.t3Fit.comparison.mean.expert);
+    expect(await sha256(path.join(copy, 'bundle.json'))).toBe(before);
+    // Nor is a new folder made for a refused map.
+    const fresh = path.join(tmp, 'never-written');
+    expect((await runCommand(fitCommand, ['--bundle', trainedBundleDir, '--data', data, '--check-data', check, '--out', fresh, '--providers', 'cpu'])).code).toBe(3);
+    await expect(fs.stat(fresh)).rejects.toThrow(/ENOENT/);
   }, 300_000);
 
   test('refuses a folder of 2 images, saying why', async () => {
