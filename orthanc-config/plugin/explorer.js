@@ -10,7 +10,7 @@
   var NAMES = {
     T3Status: '4701', T3Priority: '4702', T3Lambda: '4703', T3Sr: '4704', T3Error: '4705',
     T3Review: '4710', T3TopFinding: '4711', T3Findings: '4712', T3Demo: '4713', T3Finished: '4714',
-    T3ReportError: '4715'
+    T3ReportError: '4715', T3PriorityReason: '4716', T3Ack: '4717', T3Feedback: '4718'
   };
   var PRIORITIES = ['emergency', 'urgent', 'routine'];
   var COLOURS = { emergency: '#b00020', urgent: '#f5a623', routine: '#5b7fa6' };
@@ -50,7 +50,8 @@
     if (!status && !priority) return '';
     var out = [];
     // Priority before paperwork: it shows whatever the status (a failed SR, a re-run queued).
-    if (priority) out.push(badge(priority, COLOURS[priority], 't3-priority', 'AI triage priority'));
+    // The reason (the sidecar's words, T3PriorityReason) in the badge's tooltip.
+    if (priority) out.push(badge(priority, COLOURS[priority], 't3-priority', 'AI triage priority' + (value(meta, 'T3PriorityReason') ? ': ' + value(meta, 'T3PriorityReason') : '')));
     else out.push(badge('AI ' + status, '#777', 't3-status', value(meta, 'T3Error') || ''));
     var failed = reportError(meta);
     if (failed) out.push(badge('report failed', '#6b0015', 't3-report-failed', 'AI report failed: ' + failed));
@@ -65,30 +66,59 @@
     return $.ajax({ url: '../studies/' + studyId + '/metadata?expand', dataType: 'json', cache: false });
   }
 
-  // ---- the study page
+  // ---- the study page: one line per fact (priority and why, review and why, findings, when, reading), then the links
+  function record(meta, name) {
+    try { var r = JSON.parse(value(meta, name) || 'null'); return r && typeof r === 'object' ? r : null; } catch (e) { return null; }
+  }
+  function localTime(iso) {
+    var d = iso ? new Date(iso) : null;
+    if (!d || isNaN(d.getTime())) return esc(iso || '');
+    var zone = '';
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { /* zone unknown */ }
+    return esc(d.toLocaleString() + (zone ? ' (' + zone + ')' : ''));
+  }
+  function line(label, html, cls) {
+    return '<tr' + (cls ? ' class="' + cls + '"' : '') + '><th style="text-align:left;vertical-align:top;padding:.15em .8em .15em 0;' +
+      'white-space:nowrap;font-weight:normal;color:#555">' + esc(label) + '</th><td style="padding:.15em 0">' + html + '</td></tr>';
+  }
   function render(box, studyId) {
     metadata(studyId).done(function (meta) {
       var status = value(meta, 'T3Status') || 'not analysed';
-      var lines = ['<b>AI triage:</b> ' + esc(status) + badges(meta)];
+      var rows = [line('Priority', badges(meta) + ' <span class="t3-status-text" style="color:#555">(' + esc(status) + ')</span>')];
+      var why = value(meta, 'T3PriorityReason');
+      if (why && priorityOf(meta)) rows.push(line('Why', '<span class="t3-priority-reason">' + esc(why) + '</span>'));
       var review = value(meta, 'T3Review');
-      if (review && review.indexOf('yes') === 0) lines.push('<span class="t3-review-reason">human review: ' + esc(review.replace(/^yes: /, '')) + '</span>');
+      if (review && review.indexOf('yes') === 0) {
+        rows.push(line('Human review', '<span class="t3-review-reason" style="color:#b00020;font-weight:bold">' + esc(review.replace(/^yes: ?/, '')) + '</span>'));
+      }
       var findings = value(meta, 'T3Findings');
-      if (findings) lines.push('findings: ' + esc(findings));
-      if (value(meta, 'T3Sr')) lines.push('<a class="t3-report-link" href="../t3/studies/' + encodeURIComponent(studyId) + '/report" target="_blank">report</a>');
-      lines.push('<a href="../t3/app/">worklist</a>');
+      if (findings) rows.push(line('Findings', '<span class="t3-findings">' + esc(findings) + '</span>'));
+      var finished = value(meta, 'T3Finished');
+      if (finished) rows.push(line('Triaged', '<span class="t3-finished">' + localTime(finished) + '</span>'));
+      var ack = record(meta, 'T3Ack');
+      if (ack) rows.push(line('Reading', '<span class="t3-ack">' + esc(ack.state) + ' by ' + esc(ack.user || '?') + ', ' + localTime(ack.at) + '</span>'));
+      var fb = record(meta, 'T3Feedback');
+      if (fb) {
+        rows.push(line('Feedback', '<span class="t3-feedback">' + esc(fb.verdict === 'agree' ? 'AI right' : 'AI wrong') +
+          (fb.finding ? ' (right finding: ' + esc(fb.finding) + ')' : '') + ' by ' + esc(fb.user || '?') + ', ' + localTime(fb.at) + '</span>'));
+      }
       var failed = reportError(meta);
-      if (failed) lines.push('<span class="t3-report-error">report failed: ' + esc(failed) + '</span>');
+      if (failed) rows.push(line('Report', '<span class="t3-report-error" style="color:#b00020;font-weight:bold">report failed: ' + esc(failed) + '</span>'));
       var error = value(meta, 'T3Error');
-      if (error && error !== failed) lines.push('<i>' + esc(error) + '</i>');
-      box.find('.t3-state').html(lines.join(' · '));
+      if (error && error !== failed) rows.push(line('Note', '<i>' + esc(error) + '</i>'));
+      var links = [];
+      if (value(meta, 'T3Sr')) links.push('<a class="t3-report-link" href="../t3/studies/' + encodeURIComponent(studyId) + '/report" target="_blank">AI report</a>');
+      links.push('<a href="../t3/app/">triage worklist</a>');
+      rows.push(line('Open', links.join(' · ')));
+      box.find('.t3-state').html('<div style="font-weight:bold;margin-bottom:.2em">AI triage</div><table style="border-collapse:collapse">' + rows.join('') + '</table>');
     });
   }
   $('#study').live('pagebeforeshow', function () {
     if (!$.mobile.pageData || !$.mobile.pageData.uuid) return;
     var studyId = $.mobile.pageData.uuid;
     $('#t3-triage').remove();
-    var box = $('<div id="t3-triage" style="margin:0.5em 0;padding:0.5em;border:1px solid #ccc;border-radius:4px">' +
-      '<div class="t3-state">AI triage: …</div></div>');
+    var box = $('<div id="t3-triage" style="margin:0 0 1em;padding:.6em .8em;border:1px solid #bbb;border-radius:4px;background:#fff;' +
+      'font-size:14px;line-height:1.35;text-shadow:none"><div class="t3-state">AI triage: …</div></div>');
     var button = $('<a href="#" data-role="button" data-icon="refresh" data-mini="true">Re-run AI triage</a>');
     button.click(function (e) {
       e.preventDefault();
@@ -102,8 +132,12 @@
           box.find('.t3-state').text('AI triage: re-run refused: ' + text);
         });
     });
-    box.append(button);
-    box.insertBefore($('#study-delete').parent().parent());
+    // Re-run sits at the foot of the AI box, in the study page's right column above the series: far from "Delete
+    // this study" (left column), so one cannot be clicked for the other.
+    box.append($('<div class="t3-rerun" style="margin-top:.6em;max-width:16em"></div>').append(button));
+    var series = $('#list-series');
+    if (series.length) box.insertBefore(series.closest('form').length ? series.closest('form') : (series.prev('form').length ? series.prev('form') : series));
+    else box.insertBefore($('#study-delete').parent().parent());
     button.button();
     render(box, studyId);
   });

@@ -365,6 +365,45 @@ def rerun_route(output, uri, **request):
     _rerun(output, uri, **request)
 
 
+# A report names at most this many images by series and number (each costs a few internal REST calls); the rest
+# keep "Image n" and their UID.
+MAX_NAMED_IMAGES = 200
+
+
+def _image_names(sr_tags):
+    """SOP Instance UID → "Series 2 (CT chest), image 14" for the images the SR's evidence references; never raises
+    (a name is a convenience: the UID stays on the page)."""
+    names = {}
+    uids = []
+    for study in sr_tags.get('CurrentRequestedProcedureEvidenceSequence') or []:
+        for series in study.get('ReferencedSeriesSequence') or []:
+            for sop in series.get('ReferencedSOPSequence') or []:
+                uid = sop.get('ReferencedSOPInstanceUID')
+                if uid and uid not in uids:
+                    uids.append(uid)
+    series_cache = {}
+    for uid in uids[:MAX_NAMED_IMAGES]:
+        try:
+            found = json.loads(orthanc.RestApiPost('/tools/lookup', uid))
+            instance_id = next((f['ID'] for f in found if f.get('Type') == 'Instance'), None)
+            if not instance_id:
+                continue
+            instance = _get('/instances/%s' % instance_id)
+            series_id = instance.get('ParentSeries')
+            if series_id not in series_cache:
+                series_cache[series_id] = _get('/series/%s' % series_id).get('MainDicomTags', {})
+            series = series_cache[series_id]
+            what = ' '.join(p for p in (series.get('Modality', ''), series.get('SeriesDescription', '')) if p).strip()
+            name = 'Series %s' % (series.get('SeriesNumber') or '?')
+            if what:
+                name += ' (%s)' % what
+            number = instance.get('MainDicomTags', {}).get('InstanceNumber')
+            names[uid] = name + (', image %s' % number if number else '')
+        except Exception:
+            continue
+    return names
+
+
 def report_route(output, uri, **request):
     if request['method'] != 'GET':
         output.SendMethodNotAllowed('GET')
@@ -382,7 +421,8 @@ def report_route(output, uri, **request):
     try:
         tags = _get('/instances/%s/simplified-tags' % sr)
         page = t3_report_html.render_report_html(
-            tags, study_link='../../../app/explorer.html#study?uuid=%s' % study_id, worklist_link='../../app/')
+            tags, study_link='../../../app/explorer.html#study?uuid=%s' % study_id, worklist_link='../../app/',
+            image_names=_image_names(tags))
     except Exception as error:
         _html_error(output, 500, 'The AI-result SR %s cannot be shown: %s' % (sr, error))
         return

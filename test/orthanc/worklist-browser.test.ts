@@ -125,6 +125,17 @@ test('the worklist lists the studies emergency → urgent → routine with findi
     expect(row.rerun).toBe(true);
     const meta = await studyMetadata(orthanc, row.id);
     expect(row.review !== null).toBe(meta.T3Review.startsWith('yes'));
+    // The reasons as the sidecar worded them (src/report/triage.ts), shown as written.
+    if (meta.T3Review.startsWith('yes')) {
+      expect(meta.T3Review).toMatch(/^yes: the two models disagree on this study \(divergence \d+\.\d\d+, limit \d+\.\d\d+\): read with care$/);
+      expect(await page.textContent(`tr[data-study-id="${row.id}"] .review-reason`)).toBe(meta.T3Review.slice('yes: '.length));
+    }
+    if (row.priority === 'emergency' || row.priority === 'urgent') {
+      expect(meta.T3PriorityReason).toMatch(new RegExp(`^.+ \\d+(\\.\\d)? % \\(rule: ≥ 50 % → ${row.priority}\\)$`));
+      expect(await page.textContent(`tr[data-study-id="${row.id}"] .priority-reason`)).toBe(meta.T3PriorityReason);
+    } else {
+      expect(meta.T3PriorityReason).toBeUndefined();
+    }
   }
   expect(await page.isVisible('#demo-banner')).toBe(true);
   // The sidecar is up and following Orthanc: no "AI not working" banner.
@@ -158,7 +169,21 @@ test('the worklist lists the studies emergency → urgent → routine with findi
   expect(report).toMatch(/SCT \d+/);
   expect(report).toContain('t3-demo-chest-trained');
   expect(report).toMatch(/method\s*t3b/);
-  expect(await page.textContent('#t3-priority')).toBe(first.priority === 'urgent' ? 'Urgency' : first.priority === 'emergency' ? 'Emergency' : 'Routine');
+  expect(await page.textContent('#t3-priority')).toBe(first.priority === 'urgent' ? 'Urgent' : first.priority === 'emergency' ? 'Emergency' : 'Routine');
+  expect(await page.getAttribute('#t3-priority', 'class')).toBe(`badge p-${first.priority}`);
+  // Issue 24: a title naming the patient, study and date; times with their zone; rounded numbers; images named by
+  // series and number; the λ range in words; one per-image line per image.
+  const firstMeta = await studyMetadata(orthanc, first.id);
+  expect(await page.title()).toMatch(/^AI triage report: [^^]+ · .+/);
+  expect(await page.textContent('#t3-report-time')).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ \(written in the SR as \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC[+-]?[\d:]*\)/);
+  if (first.priority !== 'routine') expect(await page.textContent('#t3-priority-reason')).toBe(firstMeta.T3PriorityReason);
+  expect(await page.textContent('#t3-lambda-direction')).toMatch(/0 is the generalist model, 1 the fine-tuned expert/);
+  for (const lambda of await page.$$eval('#t3-batch-lambdas code', (cs) => cs.map((c) => c.textContent ?? ''))) expect(lambda).toMatch(/^-?\d+(\.\d{1,3})?$/);
+  const imageTitles = await page.$$eval('h3.t3-image', (hs) => hs.map((h) => h.textContent ?? ''));
+  expect(imageTitles.length).toBeGreaterThan(0);
+  for (const t of imageTitles) expect(t).toMatch(/^(Series \S+.*|Whole study)/);
+  const perImage = await page.$$eval('#t3-per-image tr', (trs) => trs.length - 1);
+  expect(await page.textContent('#t3-per-image summary')).toBe(`Per-image coefficients (${perImage} ${perImage === 1 ? 'image' : 'images'})`);
   await page.screenshot({ path: path.join(testOutputDir, 'report.png'), fullPage: true });
   expect(pageErrors).toEqual([]);
   await page.close();
@@ -192,6 +217,15 @@ test('Orthanc Explorer shows the triage on the study page and badges in the pati
   expect(await page.textContent('#t3-triage .t3-priority')).toBe('emergency');
   expect(await page.textContent('#t3-triage .t3-top-finding')).toBe(meta.T3TopFinding);
   expect(await page.isVisible('#t3-triage .t3-demo')).toBe(true);
+  expect(await page.textContent('#t3-triage .t3-priority-reason')).toBe(meta.T3PriorityReason);
+  // Re-run is in the AI box at the top of the right column, not above "Delete this study".
+  const rerun = await page.$eval('#t3-triage .t3-rerun', (e) => { const r = e.getBoundingClientRect(); return { x: r.x, y: r.y }; });
+  const del = await page.$eval('#study-delete', (e) => { const r = e.getBoundingClientRect(); return { x: r.x, y: r.y }; });
+  expect(rerun.x - del.x).toBeGreaterThan(200);
+  for (const [width, height] of [[1920, 1080], [1024, 768]]) {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: path.join(testOutputDir, `explorer-study-${width}.png`), fullPage: true });
+  }
   expect(await page.getAttribute('#t3-triage a.t3-report-link', 'href')).toBe(`../t3/studies/${emergency}/report`);
   expect(await page.$('#t3-triage .t3-review') !== null).toBe(meta.T3Review.startsWith('yes'));
 

@@ -77,7 +77,8 @@ async function createStudy(i: number): Promise<string> {
 
 // The triage state of study i: a few emergencies and urgents, the rest routine (done).
 function triageOf(i: number): Record<number, string> {
-  const done = { 4701: 'done', 4713: 'true', 4714: new Date(Date.now() - i * 60000).toISOString() };
+  // An SR id (made up: nothing here opens the report) so that rows carry their Report link, as real ones do.
+  const done = { 4701: 'done', 4713: 'true', 4714: new Date(Date.now() - i * 60000).toISOString(), 4704: `sr-${i}` };
   if (i % 20 === 0) {
     return { ...done, 4702: 'emergency', 4716: EMERGENCY_REASON, 4710: `yes: ${REVIEW_REASON}`, 4711: 'Pneumothorax 99.1%',
       4712: 'Pneumothorax 99.1%; Pleural effusion 31.0%; No finding 0.4%' };
@@ -196,6 +197,7 @@ test('at 1024 px nothing overflows sideways and Re-run and the times stay on one
   });
   expect(overflow.scroll).toBeLessThanOrEqual(overflow.client);
   // One line each: a single client rect no taller than a line.
+  expect(await page.$$eval('a.report-link', (els) => els.length)).toBe(50);
   const heights = await page.$$eval('button.rerun, .finished, .arrived, a.report-link, a.study-link', (els) => els.map((e) => ({
     height: e.getBoundingClientRect().height, text: e.textContent,
   })));
