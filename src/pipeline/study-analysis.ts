@@ -101,9 +101,10 @@ export interface StudyClassification {
 /**
  * Instance fetches in flight per loading study. A few keep Orthanc's file reads streaming; hundreds at once (a CT)
  * filled Orthanc's HTTP threads, so the change-feed poll and a small study's requests waited seconds behind them and
- * some fetches were reset (issue 21, item 5).
+ * some fetches were reset (issue 21, item 5). With 4, a one-image study sent behind the 200-image study of
+ * `bench --head-of-line` was flagged 1.08× as late as alone (p95, README "Scale and deployment").
  */
-const FETCHES_PER_STUDY = 8;
+const FETCHES_PER_STUDY = 4;
 
 /**
  * Loads a routed study's images and classifies them through the model's T3B batcher, then composes the result.

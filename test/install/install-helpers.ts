@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ORTHANC_BINARY, repoRoot } from '../helpers/orthanc-server';
+import { httpRequest, type HttpAnswer } from '../helpers/http-request';
 
 export const BIN = path.join(repoRoot, 'bin', 'orthanc-t3');
 
@@ -74,14 +75,6 @@ export async function startOrthancAsIs(configArg: string, options: { cwd: string
 }
 
 /** GET through Orthanc with a login; the JSON body (or null) and the status. */
-export async function getThrough(orthanc: PlainOrthanc, p: string, authorization: string): Promise<{ status: number; json: any; text: string }> {
-  const res = await fetch(orthanc.url + p, { headers: { Authorization: authorization } });
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: res.status, json, text };
+export function getThrough(orthanc: PlainOrthanc, p: string, authorization: string): Promise<HttpAnswer> {
+  return httpRequest(orthanc.url + p, { headers: { Authorization: authorization } });
 }

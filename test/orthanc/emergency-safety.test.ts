@@ -20,6 +20,7 @@ import { bearer, unary } from '../grpc/grpc-test-helpers';
 import { freePort, repoRoot, samplesDir, startOrthanc, storescu, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { makeTempDir, removeTempDirs, resultSrs, studyMetadata, waitFor } from './harness';
 import { dciodvfy } from '../report/validators';
+import { pluginRequest } from '../helpers/http-request';
 import { rleBomb } from '../dicom/generated-images';
 import { launchChromium } from '../helpers/chromium';
 
@@ -36,15 +37,7 @@ let runtime: ServeRuntime;
 let work: string;
 const logs: { event: string; fields: Record<string, unknown> }[] = [];
 
-async function call(method: string, p: string, body?: string): Promise<{ status: number; json: any; text: string }> {
-  // A JSON body: the plugin refuses a state-changing request without one (cross-site forms send text/plain).
-  const headers: Record<string, string> = { Authorization: orthanc.authorization!, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) };
-  const res = await fetch(orthanc.url + p, { method, body, headers });
-  const text = await res.text();
-  let json: any = null;
-  try { json = JSON.parse(text); } catch { json = null; }
-  return { status: res.status, json, text };
-}
+const call = (method: string, p: string, body?: string) => pluginRequest(orthanc.url, orthanc.authorization, method, p, body);
 
 async function srFile(instanceId: string): Promise<Uint8Array> {
   const res = await fetch(`${orthanc.url}/instances/${instanceId}/file`, { headers: { Authorization: orthanc.authorization! } });

@@ -14,6 +14,7 @@ import { closeSharedFramePool } from '../../src/dicom';
 import { startServeRuntime, type ServeRuntime } from '../../src/cli/serve';
 import { freePort, repoRoot, samplesDir, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { makeTempDir, removeTempDirs, studyMetadata, waitFor } from './harness';
+import { pluginRequest } from '../helpers/http-request';
 
 jest.setTimeout(240000);
 
@@ -31,19 +32,9 @@ const logs: { event: string; fields: Record<string, unknown> }[] = [];
 type Who = 'admin' | 'reader' | 'nobody';
 const basic = (u: { username: string; password: string }) => 'Basic ' + Buffer.from(`${u.username}:${u.password}`).toString('base64');
 
-async function call(who: Who, method: string, p: string, options: { body?: string; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { ...(options.headers ?? {}) };
-  if (who !== 'nobody') headers.Authorization = basic(who === 'admin' ? ADMIN : READER);
-  if (options.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
-  const res = await fetch(orthanc.url + p, { method, body: options.body, headers });
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: res.status, json, text, headers: res.headers };
+function call(who: Who, method: string, p: string, options: { body?: string; headers?: Record<string, string> } = {}) {
+  const authorization = who === 'nobody' ? null : basic(who === 'admin' ? ADMIN : READER);
+  return pluginRequest(orthanc.url, authorization, method, p, options.body, options.headers);
 }
 
 const startSidecar = () => startServeRuntime(sidecarConfig, { log: (event, fields) => logs.push({ event, fields }) });

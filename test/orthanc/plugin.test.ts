@@ -19,6 +19,7 @@ import { loadT3Protos } from '../../src/grpc';
 import { bearer, codeOf, makeTestPki, unary, type TestPki } from '../grpc/grpc-test-helpers';
 import { freePort, repoRoot, samplesDir, startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { makeTempDir, removeTempDirs, studyMetadata, waitFor } from './harness';
+import { pluginRequest } from '../helpers/http-request';
 
 jest.setTimeout(180000);
 
@@ -34,19 +35,7 @@ let pki: TestPki;
 let grpcPort: number;
 const logs: { event: string; fields: Record<string, unknown> }[] = [];
 
-async function call(method: string, p: string, body?: string): Promise<{ status: number; json: any; text: string }> {
-  // A JSON body, as the plugin requires of a state-changing request (t3_access.py).
-  const headers: Record<string, string> = { Authorization: orthanc.authorization!, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) };
-  const res = await fetch(orthanc.url + p, { method, body, headers });
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: res.status, json, text };
-}
+const call = (method: string, p: string, body?: string) => pluginRequest(orthanc.url, orthanc.authorization, method, p, body);
 
 const startSidecar = () => startServeRuntime(sidecarConfig, { log: (event, fields) => logs.push({ event, fields }) });
 
