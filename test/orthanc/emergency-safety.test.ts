@@ -327,3 +327,62 @@ test('a decompression bomb and a backtracking-prone routing rule: named refusal,
   expect(probes.length).toBeGreaterThan(5);
   expect(probes.filter((p) => !p.ok)).toEqual([]);
 });
+
+test('a hostile PhotometricInterpretation with fail-study: the refusal is shown, and nothing of it runs in Explorer, the worklist or the report', async () => {
+  const sidecar = runtime.service.sidecar;
+  const inference = sidecar.getConfig().inference;
+  await sidecar.updateConfig({ inference: { onBadImage: 'fail-study' } }, { dryRun: false });
+  // The value lands in the study's error text, which the pages show (the badge's title="…" among them).
+  const payload = `"onmouseover="window.t3Pwned=1" x='<img src=x onerror=window.t3Pwned=2>`;
+  const shown: string[] = [];
+  try {
+    const uid = '1.2.826.0.1.3680043.10.2121.400';
+    const dir = makeTempDir('t3-hostile-pi-');
+    // One good image and the hostile one: fail-study fails the study, naming the bad image and why.
+    fs.writeFileSync(path.join(dir, 'good.dcm'), await variant({ StudyInstanceUID: uid, SeriesInstanceUID: `${uid}.1`, SOPInstanceUID: `${uid}.1.1` }));
+    fs.writeFileSync(path.join(dir, 'hostile.dcm'), await variant({
+      PhotometricInterpretation: payload, StudyInstanceUID: uid, SeriesInstanceUID: `${uid}.1`, SOPInstanceUID: `${uid}.1.2`,
+    }));
+    await storescu(orthanc, [dir]);
+    const studyId = await studyIdOf(uid);
+    const parked = await waitFor('the hostile study to be refused', async () => {
+      const m = await studyMetadata(orthanc, studyId);
+      return m.T3Status === 'parked' ? m : null;
+    }, 60000);
+    expect(parked.T3Error).toMatch(/unsupported-photometric/);
+    // The reader upper-cases a CS value (as modalities' JSFuck payloads expect: HTML attribute names are not case
+    // sensitive), so what would run is an ONMOUSEOVER= or ONERROR= attribute: none may appear in any page.
+    expect(parked.T3Error).toMatch(/onmouseover=/i);
+
+    const browser = await launchChromium({ httpCredentials: CREDENTIALS });
+    try {
+      const page = await browser.context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      const pwned = () => page.evaluate(() => (globalThis as unknown as { t3Pwned?: number }).t3Pwned);
+      const study = await (await fetch(`${orthanc.url}/studies/${studyId}`, { headers: { Authorization: orthanc.authorization! } })).json() as { ParentPatient: string };
+      const pages = [
+        `${orthanc.url}/app/explorer.html#patient?uuid=${study.ParentPatient}`,
+        `${orthanc.url}/app/explorer.html#study?uuid=${studyId}`,
+        `${orthanc.url}/t3/app/`,
+        `${orthanc.url}/t3/studies/${studyId}/report`,
+      ];
+      for (const url of pages) {
+        await page.goto(url);
+        await page.waitForLoadState('networkidle');
+        // Hover everything the study's state was written into: an injected handler would fire.
+        for (const el of await page.$$('[title], .t3-badge, tr[data-study-id], #t3-triage *')) await el.hover({ force: true, timeout: 1000 }).catch(() => undefined);
+        expect({ url, pwned: await pwned() }).toEqual({ url, pwned: undefined });
+        if ((await page.evaluate(() => document.documentElement.innerHTML)).includes('ONMOUSEOVER')) shown.push(url);
+        expect({ url, handlers: await page.$$eval('[onmouseover], [onerror], img[src="X" i]', (els) => els.length) }).toEqual({ url, handlers: 0 });
+      }
+      expect(pageErrors).toEqual([]);
+      // The hostile text did reach the pages (as text, escaped), so the checks above exercised the escaping.
+      expect(shown.length).toBeGreaterThan(0);
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    await sidecar.updateConfig({ inference }, { dryRun: false });
+  }
+});
