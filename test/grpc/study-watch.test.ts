@@ -153,8 +153,10 @@ describe('AnalyzeStudy and WatchTriage', () => {
     // A forced re-run publishes a second event for the study.
     const rerun = await unary(clients.triage, 'AnalyzeStudy', { study: { orthancStudyId: ctStudy }, writeBack: true, force: true }, bearer(TRIAGE_TOKEN));
     expect(rerun.result.state).toBe('JOB_STATE_DONE');
-    // The same inputs and models give the same SR: still exactly one in the study.
-    expect(await resultSrIds(ctStudy)).toEqual([rerun.result.srOrthancInstanceId]);
+    // An explicit re-run is an analysis of its own: a new SR that supersedes the first (one more in the study).
+    const srs = await resultSrIds(ctStudy);
+    expect(srs).toHaveLength(2);
+    expect(srs).toContain(rerun.result.srOrthancInstanceId);
     const all = watch({ resumeAfterEventId: 0 });
     await until('the replayed events', () => all.events.length >= 2);
     all.stop();
@@ -263,7 +265,7 @@ describe('AdminService over the Sidecar', () => {
     expect(response.images).toHaveLength(1);
   });
 
-  test('a study that cannot be classified is failed, then parked, listed, and retried on request', async () => {
+  test('a study whose only image is broken is parked at once with its reason (the same file fails again), listed, and retried on request', async () => {
     expect((await unary(clients.admin, 'ListFailedJobs', {}, bearer(ADMIN_TOKEN))).jobs).toEqual([]);
     expect((await codeOf(unary(clients.admin, 'RetryJob', { jobId: 'no-such-job' }, bearer(ADMIN_TOKEN)))).code).toBe(grpc.status.NOT_FOUND);
 
@@ -275,7 +277,7 @@ describe('AdminService over the Sidecar', () => {
     });
     const broken = await uploadFile(orthanc, new Uint8Array(await response.arrayBuffer()));
     const first = await unary(clients.triage, 'AnalyzeStudy', { study: { orthancStudyId: broken.ParentStudy }, writeBack: true }, bearer(TRIAGE_TOKEN));
-    expect(first.result.state).toBe('JOB_STATE_FAILED');
+    expect(first.result.state).toBe('JOB_STATE_PARKED');
     expect(first.result.error).toMatch(/no image of the study could be classified/);
 
     let jobs: any[] = [];
@@ -284,7 +286,7 @@ describe('AdminService over the Sidecar', () => {
       return jobs.some((j) => j.orthancStudyId === broken.ParentStudy && j.state === 'JOB_STATE_PARKED');
     });
     const parked = jobs.find((j) => j.orthancStudyId === broken.ParentStudy);
-    expect(parked.attempts).toBe(2);
+    expect(parked.attempts).toBe(1);
     expect(parked.reason).toMatch(/no image of the study could be classified: .* pixel-length/);
     expect(parked.nextAttemptAtUnixMs).toBe(0);
 
