@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { computeBatchCoefficients, defaultPolicyConfig } from '../src/t3';
+import { computeBatchCoefficients, defaultPolicyConfig, type PolicyConfig } from '../src/t3';
 import {
   InferenceWorker,
   T3Engine,
@@ -51,10 +51,11 @@ interface Throughput { imagesPerSecond: number; msPerBatch: number; meanMsPerBat
  * that runs beside plain sessions (merged-graph.ts). t3bMergedFixed: T3B with the fixed passes on the merged graph (fixedPassSessions: merged).
  * t3bPlainFixed: T3B with the fixed passes on plain sessions (plain). t3bSampledK: plain fixed passes on K images of
  * the batch (batching.coefficientSample = K), merged pass on all. naiveT3b: two plain sessions and a session
- * rebuilt at λ_B per batch.
+ * rebuilt at λ_B per batch. t3bGrouped: grouped T3B on the t3bPlainFixed engine with its step at the batch's median JS,
+ * so every batch splits into two halves and runs two merged passes (its cost when it does split).
  */
-type Flow = 'plainSingle' | 'mergedPass' | 'mergedPassOffset' | 't3bMergedFixed' | 't3bPlainFixed' | 't3bSampled2' | 't3bSampled4' | 't3bSampled8' | 'naiveT3b';
-const FLOWS: Flow[] = ['plainSingle', 'mergedPass', 'mergedPassOffset', 't3bMergedFixed', 't3bPlainFixed', 't3bSampled2', 't3bSampled4', 't3bSampled8', 'naiveT3b'];
+type Flow = 'plainSingle' | 'mergedPass' | 'mergedPassOffset' | 't3bMergedFixed' | 't3bPlainFixed' | 't3bGrouped' | 't3bSampled2' | 't3bSampled4' | 't3bSampled8' | 'naiveT3b';
+const FLOWS: Flow[] = ['plainSingle', 'mergedPass', 'mergedPassOffset', 't3bMergedFixed', 't3bPlainFixed', 't3bGrouped', 't3bSampled2', 't3bSampled4', 't3bSampled8', 'naiveT3b'];
 /** Samples of 2 and 8 are measured at the largest batch only (the k = 2, 4, 8 comparison at B = 32). */
 const LARGEST_BATCH_ONLY: Flow[] = ['t3bSampled2', 't3bSampled8'];
 
@@ -78,6 +79,8 @@ interface PairSummary {
     t3bPlainFixedOverSingleAtBatch1: number | null;
     t3bPlainFixedOverSingleAtBatch8: number | null;
     t3bSampled4OverSingleAtBatch32: number | null;
+    t3bGroupedOverT3bAtBatch8: number | null;
+    t3bGroupedOverT3bAtBatch32: number | null;
     mergedPassOverPlainPassAtBatch1: number | null;
     mergedPassOffsetOverPlainPassAtBatch1: number | null;
     t3bPlainFixedOverNaiveAtBatch1: number | null;
@@ -90,7 +93,7 @@ interface PairSummary {
 
 const FLOW_RSS: Record<Flow, RssConfig> = {
   plainSingle: 'plainSession', mergedPass: 'mergedSession', mergedPassOffset: 'enginePlainFixed', t3bMergedFixed: 'engineMergedFixed', t3bPlainFixed: 'enginePlainFixed',
-  t3bSampled2: 'enginePlainFixed', t3bSampled4: 'enginePlainFixed', t3bSampled8: 'enginePlainFixed', naiveT3b: 'naive',
+  t3bGrouped: 'enginePlainFixed', t3bSampled2: 'enginePlainFixed', t3bSampled4: 'enginePlainFixed', t3bSampled8: 'enginePlainFixed', naiveT3b: 'naive',
 };
 
 function randomPixels(count: number, size: number, seed: number): Float32Array {
@@ -255,12 +258,15 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
     // The bench's images have no series: the sample is spread evenly over the batch, as for one series.
     const sampled = (k: number) => (p: Float32Array, n: number) =>
       plainFixed.infer(p, n, t3b, { coefficientSample: spreadCoefficientSample(Array(n).fill(''), k) });
+    // Set per batch size below, from that batch's own divergences.
+    let grouped: PolicyConfig = defaultPolicyConfig('t3b-grouped');
     const flows: Record<Flow, (pixels: Float32Array, count: number) => Promise<unknown>> = {
       plainSingle: (p, n) => plain.run(p, [n, 3, size, size], null),
       mergedPass: (p, n) => mergedFixed.passLogits(p, n, 0.5),
       mergedPassOffset: (p, n) => plainFixed.passLogits(p, n, 0.5),
       t3bMergedFixed: (p, n) => mergedFixed.infer(p, n, t3b),
       t3bPlainFixed: (p, n) => plainFixed.infer(p, n, t3b),
+      t3bGrouped: (p, n) => plainFixed.infer(p, n, grouped),
       t3bSampled2: sampled(2),
       t3bSampled4: sampled(4),
       t3bSampled8: sampled(8),
@@ -274,6 +280,10 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
     const overSingle: Record<string, Partial<Record<Flow, number>>> = {};
     for (const batch of options.batchSizes) {
       const pixels = randomPixels(batch, size, batch);
+      // A step at the median JS of this batch: the batch splits into two halves (at batch 1 it stays one group).
+      const js = (await plainFixed.infer(pixels, batch, t3b)).images.map((im) => im.js).sort((a, b) => a - b);
+      grouped = defaultPolicyConfig('t3b-grouped');
+      grouped.hyperparameters = { ...grouped.hyperparameters, gamma: 256, jsThreshold: batch > 1 ? (js[Math.floor(batch / 2) - 1] + js[Math.floor(batch / 2)]) / 2 : 0, minGroupSize: 1, maxGroups: 2 };
       const measured = FLOWS.filter((flow) => batch === largest || !LARGEST_BATCH_ONLY.includes(flow));
       const bound = Object.fromEntries(measured.map((flow) => [flow, () => flows[flow](pixels, batch)])) as Record<Flow, () => Promise<unknown>>;
       // The naive flow builds a new session for every batch: there is nothing to warm but its two plain sessions.
@@ -307,6 +317,8 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
         t3bPlainFixedOverSingleAtBatch1: at(1, 't3bPlainFixed', 'plainSingle'),
         t3bPlainFixedOverSingleAtBatch8: at(8, 't3bPlainFixed', 'plainSingle'),
         t3bSampled4OverSingleAtBatch32: at(32, 't3bSampled4', 'plainSingle'),
+        t3bGroupedOverT3bAtBatch8: at(8, 't3bGrouped', 't3bPlainFixed'),
+        t3bGroupedOverT3bAtBatch32: at(32, 't3bGrouped', 't3bPlainFixed'),
         mergedPassOverPlainPassAtBatch1: at(1, 'mergedPass', 'plainSingle'),
         mergedPassOffsetOverPlainPassAtBatch1: at(1, 'mergedPassOffset', 'plainSingle'),
         t3bPlainFixedOverNaiveAtBatch1: at(1, 't3bPlainFixed', 'naiveT3b'),
@@ -343,7 +355,8 @@ export async function runEngineBench(options: EngineBenchOptions): Promise<Recor
     options: { batchSizes: options.batchSizes, reps: options.reps, vitReps: options.vitReps, maxSecondsPerMeasure: options.maxSecondsPerMeasure, intraOpThreads: resolveIntraOpThreads(options.intraOpThreads) },
     targets: {
       t3bPlainFixedOverSingleAtBatch1: '>= 0.30 (ViT-B)', t3bPlainFixedOverSingleAtBatch8: '>= 0.32 (ViT-B)',
-      t3bSampled4OverSingleAtBatch32: '>= 0.6 (ViT-B)', plainFixedRssOverPlain: '<= 3.2', mergedFixedRssOverMergedSession: '<= 1.1',
+      t3bSampled4OverSingleAtBatch32: '>= 0.6 (ViT-B)', t3bGroupedOverT3bAtBatch8: '>= 0.95 (ViT-B)', t3bGroupedOverT3bAtBatch32: '>= 0.95 (ViT-B)',
+      plainFixedRssOverPlain: '<= 3.2', mergedFixedRssOverMergedSession: '<= 1.1',
     },
     pairs,
     wallSeconds: Math.round((Date.now() - started) / 1000),

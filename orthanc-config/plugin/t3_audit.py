@@ -21,7 +21,7 @@ MAX_BYTES = 8 * 1024 * 1024
 # ATNA EventOutcomeIndicator.
 SUCCESS, MINOR_FAILURE, SERIOUS_FAILURE = 0, 4, 8
 # ATNA EventActionCode: Create, Read, Update, Delete, Execute.
-ACTION = {'settings-change': 'U', 'token-rotation': 'U', 'study-rerun': 'E', 'access-refused': 'E'}
+ACTION = {'settings-change': 'U', 'token-rotation': 'U', 'study-rerun': 'E', 'access-refused': 'E', 'feedback-exported': 'R'}
 
 
 def entry(event_id, outcome, description, user, address, target, changes=None, extra=None):

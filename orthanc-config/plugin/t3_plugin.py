@@ -12,6 +12,10 @@
 #   GET  /t3/status                  (every user) the sidecar's status (AdminService.GetStatus)
 #   POST /t3/studies/{id}/analyze    (administrators) re-run the study now in the stat lane (AnalyzeStudy, force)
 #   GET  /t3/audit                   (administrators) the audit trail, newest first (t3_audit.py)
+#   GET  /t3/feedback.csv            (administrators) the radiologists' verdicts with model, λ_B and divergence
+#                                    (t3_feedback_csv.py), read from Orthanc; audited
+#   GET  /t3/drift                   (every user) the drift monitor per image source (AdminService.GetDrift), for the
+#                                    worklist's status panel
 # and an Orthanc Explorer box on the study page with the triage state and a re-run button.
 #
 # Every settings change, re-run, token rotation and refused attempt is audited (t3_audit.py) before the answer goes
@@ -30,6 +34,7 @@ import orthanc
 
 import t3_access
 import t3_audit
+import t3_feedback_csv
 from t3_config_secrets import mask_secrets, secret_paths, without_paths
 from t3_json_limits import BodyError, parse_json_body
 from t3_sidecar_channel import SettingsError, SidecarSettings
@@ -446,6 +451,36 @@ def audit_route(output, uri, **request):
     _send_json(output, 200, {'entries': entries, 'maxBytes': AUDIT.max_bytes})
 
 
+def feedback_csv_route(output, uri, **request):
+    if request['method'] != 'GET':
+        output.SendMethodNotAllowed('GET')
+        return
+    # Who judged what is personal data of the readers: administrators only, and audited.
+    target = {'type': 'feedback', 'id': 'T3'}
+    if not _admit(output, request, t3_access.ADMINISTRATOR, target, 'GET /t3/feedback.csv'):
+        return
+    try:
+        text = t3_feedback_csv.feedback_csv(orthanc.RestApiGet)
+    except Exception as error:
+        _fail(output, 500, 'the feedback cannot be read from Orthanc: %s: %s' % (type(error).__name__, error))
+        return
+    actor = _actor(request)
+    _audit(t3_audit.entry('feedback-exported', t3_audit.SUCCESS, 'feedback exported as CSV', actor['user'], actor['address'], target))
+    output.AnswerBuffer(text, 'text/csv; charset=utf-8')
+
+
+@_guarded
+def drift_route(output, uri, **request):
+    if request['method'] != 'GET':
+        output.SendMethodNotAllowed('GET')
+        return
+    if not _admit(output, request, t3_access.READER, {'type': 'drift', 'id': 'sidecar'}, 'GET /t3/drift'):
+        return
+    response = CLIENT.call('admin', 'GetDrift', admin_pb2.GetDriftRequest())
+    _send_json(output, 200, json_format.MessageToDict(response, preserving_proto_field_name=True,
+                                                      including_default_value_fields=True))
+
+
 def _sidecar_health(deadline_s):
     """For the worklist's banner (t3_worklist.py): {'state': 'ready' | 'not-ready' | 'unreachable' | 'unknown',
     'reason': text}, from AdminService.GetStatus with a short deadline. Never raises."""
@@ -538,6 +573,8 @@ orthanc.RegisterRestCallback('/t3/config', config_route)
 orthanc.RegisterRestCallback('/t3/status', status_route)
 orthanc.RegisterRestCallback('/t3/studies/(.*)/analyze', analyze_route)
 orthanc.RegisterRestCallback('/t3/audit', audit_route)
+orthanc.RegisterRestCallback('/t3/feedback.csv', feedback_csv_route)
+orthanc.RegisterRestCallback('/t3/drift', drift_route)
 orthanc.RegisterIncomingHttpRequestFilter(_remember_address)
 orthanc.RegisterOnChangeCallback(on_change)
 orthanc.ExtendOrthancExplorer(_explorer_js())

@@ -151,7 +151,9 @@ def feedback_route(output, uri, **request):
         # What was judged: the AI's answer at this moment (a re-run may change it later).
         judged = {'priority': _value(meta, 'T3Priority', 4702), 'priorityReason': _value(meta, 'T3PriorityReason', 4716),
                   'review': _value(meta, 'T3Review', 4710), 'topFinding': _value(meta, 'T3TopFinding', 4711),
-                  'lambda': _value(meta, 'T3Lambda', 4703), 'sr': _value(meta, 'T3Sr', 4704)}
+                  'lambda': _value(meta, 'T3Lambda', 4703), 'sr': _value(meta, 'T3Sr', 4704),
+                  # For the feedback export (t3_feedback_csv.py, ExportFeedback): which model, how divided.
+                  'divergence': _value(meta, 'T3Divergence', 4719), 'model': _value(meta, 'T3Model', 4720)}
         record['ai'] = dict((k, v) for k, v in judged.items() if v is not None)
     try:
         _write(study_id, FEEDBACK_INDEX, record)

@@ -35,6 +35,7 @@ ASSETS = {
     '': ('index.html', 'text/html; charset=utf-8'),
     'index.html': ('index.html', 'text/html; charset=utf-8'),
     'worklist.js': ('worklist.js', 'application/javascript; charset=utf-8'),
+    'drift.js': ('drift.js', 'application/javascript; charset=utf-8'),
     'worklist.css': ('worklist.css', 'text/css; charset=utf-8'),
 }
 

@@ -120,7 +120,10 @@ export const classifyCommand: CliCommand = {
       let skipped = 0;
       args.positionals.forEach((file, index) => {
         const outcome = outcomes[index];
-        if (!outcome.ok) outcome.skipped ? skipped++ : failures++;
+        if (!outcome.ok) {
+          if (outcome.skipped) skipped++;
+          else failures++;
+        }
         const line = outcomeLine(file, composed.images.filter((i) => i.index === index), composed.failures.find((f) => f.index === index), !outcome.ok && outcome.skipped);
         io.stdout.write(JSON.stringify(line) + '\n');
       });

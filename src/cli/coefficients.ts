@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { ExitCode, type CliCommand, type CliIo } from './command';
 import { optionString, parseArgs } from './parse-args';
+import { isRecord } from '../util/json-value';
 import {
   computeBatchCoefficients,
   resolveHyperparameters,
@@ -47,10 +48,6 @@ async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function parseLogits(value: unknown, key: string): number[][] {

@@ -65,6 +65,9 @@ export interface LoadTestSummary {
   serverInProcess: boolean;
 }
 
+/** TriageService.Classify as the loaded service definition exposes it (only the status of the answer is used). */
+type UnaryClassify = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall;
+
 /** Drives `clients` closed-loop clients (each sends its next request when the previous one answered). */
 export async function runLoad(options: LoadTestOptions): Promise<Omit<LoadTestSummary, 'peakRssMiB' | 'serverInProcess'>> {
   const { triageService } = loadT3Protos();
@@ -79,7 +82,7 @@ export async function runLoad(options: LoadTestOptions): Promise<Omit<LoadTestSu
   const more = () => performance.now() < stopAt && (options.maxRequests === null || sent < options.maxRequests);
   const clients = Array.from({ length: options.clients }, () =>
     // A local subchannel pool gives every client its own connection, as separate middleware processes would have.
-    new triageService(options.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as grpc.Client & Record<string, Function>);
+    new triageService(options.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as grpc.Client & Record<string, UnaryClassify>);
   await Promise.all(clients.map(async (client) => {
     while (more()) {
       sent++;
@@ -161,7 +164,7 @@ export const loadTestCommand: CliCommand = {
     }
     try {
       io.stderr.write(`load test: ${clients} clients, ${durationS} s, ${images.length} image(s)/request on ${address}\n`);
-      const result = await runLoad({ address, token: token!, clients, durationMs: durationS * 1000, maxRequests, images, policy });
+      const result = await runLoad({ address, token, clients, durationMs: durationS * 1000, maxRequests, images, policy });
       const summary: LoadTestSummary = {
         ...result,
         // maxRSS is in KiB; it covers the in-process server (engine worker threads included) and the clients.

@@ -4,20 +4,20 @@ import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
  * Subcommands are loaded on demand so `orthanc-t3 coefficients` does not pay for loading ONNX Runtime or gRPC.
  */
 const COMMANDS: Record<string, { summary: string; load: () => CliCommand }> = {
-  serve: { summary: 'follow Orthanc and triage every study that becomes stable (the main job)', load: () => require('./serve').serveCommand },
-  demo: { summary: 'start a local Orthanc with the demo bundle, send the sample studies, print their triage', load: () => require('./demo').demoCommand },
-  classify: { summary: 'classify DICOM files: one JSON line per file', load: () => require('./classify').classifyCommand },
-  coefficients: { summary: 'explain T3 coefficients (JS, λ, DaWin) for one case of logits', load: () => require('./coefficients').coefficientsCommand },
-  'build-merged': { summary: 'build the merged ONNX graph of a generalist and its expert', load: () => require('./build-merged').buildMergedCommand },
-  eval: { summary: 'evaluate a bundle: top-1, mCE and λ of every policy on clean, shifted and corrupted splits', load: () => require('./eval').evalCommand },
-  fit: { summary: "fit the bundle's T3B coefficient map on labelled validation images (written only with --out)", load: () => require('./fit').fitCommand },
-  calibrate: { summary: "fit the generalist's and the expert's temperatures on labelled images and write them into bundle.json", load: () => require('./calibrate').calibrateCommand },
-  'load-test': { summary: 'bounded gRPC load test on loopback: req/s, latency percentiles, errors, peak RSS', load: () => require('./load-test').loadTestCommand },
-  bench: { summary: 'engine benchmark (images/s, RSS, session start)', load: () => require('./bench').benchCommand },
-  doctor: { summary: 'which execution providers can start here; for the others, what is missing and how to get it', load: () => require('./doctor').doctorCommand },
-  'gpu-provider': { summary: 'install the CUDA execution provider matching onnxruntime-node (from the npm registry)', load: () => require('./gpu-provider').gpuProviderCommand },
-  'make-config': { summary: 'write a ready production configuration (tokens, TLS certificates, Orthanc logins) and check it', load: () => require('./make-config').makeConfigCommand },
-  install: { summary: 'install the systemd service, the plugin and a make-config configuration (into --root for staging)', load: () => require('./install').installCommand },
+  serve: { summary: 'follow Orthanc and triage every study that becomes stable (the main job)', load: () => (require('./serve') as typeof import('./serve')).serveCommand },
+  demo: { summary: 'start a local Orthanc with the demo bundle, send the sample studies, print their triage', load: () => (require('./demo') as typeof import('./demo')).demoCommand },
+  classify: { summary: 'classify DICOM files: one JSON line per file', load: () => (require('./classify') as typeof import('./classify')).classifyCommand },
+  coefficients: { summary: 'explain T3 coefficients (JS, λ, DaWin) for one case of logits', load: () => (require('./coefficients') as typeof import('./coefficients')).coefficientsCommand },
+  'build-merged': { summary: 'build the merged ONNX graph of a generalist and its expert', load: () => (require('./build-merged') as typeof import('./build-merged')).buildMergedCommand },
+  eval: { summary: 'evaluate a bundle: top-1, mCE and λ of every policy on clean, shifted and corrupted splits', load: () => (require('./eval') as typeof import('./eval')).evalCommand },
+  fit: { summary: "fit the bundle's T3B coefficient map on labelled validation images (written only with --out)", load: () => (require('./fit') as typeof import('./fit')).fitCommand },
+  calibrate: { summary: "fit the generalist's and the expert's temperatures on labelled images and write them into bundle.json", load: () => (require('./calibrate') as typeof import('./calibrate')).calibrateCommand },
+  'load-test': { summary: 'bounded gRPC load test on loopback: req/s, latency percentiles, errors, peak RSS', load: () => (require('./load-test') as typeof import('./load-test')).loadTestCommand },
+  bench: { summary: 'engine benchmark (images/s, RSS, session start)', load: () => (require('./bench') as typeof import('./bench')).benchCommand },
+  doctor: { summary: 'which execution providers can start here; for the others, what is missing and how to get it', load: () => (require('./doctor') as typeof import('./doctor')).doctorCommand },
+  'gpu-provider': { summary: 'install the CUDA execution provider matching onnxruntime-node (from the npm registry)', load: () => (require('./gpu-provider') as typeof import('./gpu-provider')).gpuProviderCommand },
+  'make-config': { summary: 'write a ready production configuration (tokens, TLS certificates, Orthanc logins) and check it', load: () => (require('./make-config') as typeof import('./make-config')).makeConfigCommand },
+  install: { summary: 'install the systemd service, the plugin and a make-config configuration (into --root for staging)', load: () => (require('./install') as typeof import('./install')).installCommand },
 };
 
 function usage(): string {

@@ -8,6 +8,7 @@ import { optionNumber, optionString, parseArgs } from './parse-args';
 import { ConfigError, loadSidecarConfig, parseJsonWithComments } from '../config';
 import { clientTokenOf, resolveGrpcSettings } from '../grpc';
 import { TRIAGE_METADATA } from '../orthanc/triage-metadata';
+import { isRecord } from '../util/json-value';
 
 /**
  * `orthanc-t3 make-config`: a ready production configuration for one Orthanc host, in the layout `orthanc-t3 install`
@@ -155,7 +156,7 @@ export interface MakeConfigOptions {
 /** Writes the layout described at the top of this file. */
 export function writeProductionConfig(o: MakeConfigOptions): void {
   const shippedCore = parseJsonWithComments(fs.readFileSync(path.join(PACKAGE_DIR, 'orthanc-config', 'orthanc.json'), 'utf8'), 'orthanc-config/orthanc.json') as Record<string, unknown>;
-  const shippedT3 = (parseJsonWithComments(fs.readFileSync(path.join(PACKAGE_DIR, 'orthanc-config', 't3.json'), 'utf8'), 'orthanc-config/t3.json') as { T3: Record<string, any> }).T3;
+  const shippedT3 = (parseJsonWithComments(fs.readFileSync(path.join(PACKAGE_DIR, 'orthanc-config', 't3.json'), 'utf8'), 'orthanc-config/t3.json') as { T3: Record<string, unknown> }).T3;
   const grpcPort = hostPort(o.grpcListen, '--grpc-listen').port;
   const sidecarAddress = `127.0.0.1:${grpcPort}`;
   const pluginToken = randomBytes(32).toString('hex');
@@ -213,18 +214,19 @@ export function writeProductionConfig(o: MakeConfigOptions): void {
 
   // The sidecar part. Its paths are relative: the sidecar resolves them against this folder wherever it is.
   const sidecar = path.join(o.out, 'orthanc-t3');
-  const t3: Record<string, any> = structuredClone(shippedT3);
+  const t3 = structuredClone(shippedT3);
+  const section = (key: string): Record<string, unknown> => (isRecord(t3[key]) ? t3[key] : {});
   delete t3.plugin;
   delete t3.worklist;
-  t3.orthanc = { ...t3.orthanc, url: `http://127.0.0.1:${o.httpPort}`, username: o.orthancUser, password: orthancPassword };
-  t3.follower = { ...t3.follower, checkpointPath: path.posix.join(o.stateDir, 'checkpoint.json') };
+  t3.orthanc = { ...section('orthanc'), url: `http://127.0.0.1:${o.httpPort}`, username: o.orthancUser, password: orthancPassword };
+  t3.follower = { ...section('follower'), checkpointPath: path.posix.join(o.stateDir, 'checkpoint.json') };
   t3.grpc = { listen: o.grpcListen, tls: { certFile: 'tls/server.crt', keyFile: 'tls/server.key', clientCaFile: 'tls/ca.crt' }, tokens: [] };
   t3.metrics = { listen: o.metricsListen };
   t3.deployment = { production: true, allowDemonstrationModels: o.allowDemonstrationModels };
   if (o.bundle) {
     const name = path.basename(o.bundle);
     t3.bundles = [{ name, dir: o.bundle }];
-    t3.routing = { ...t3.routing, rules: [], defaultBundle: name };
+    t3.routing = { ...section('routing'), rules: [], defaultBundle: name };
   }
   writeFile(path.join(sidecar, 't3.json'),
     `// ${stamp}.\n// The sidecar's configuration (orthanc-t3 serve --config /etc/orthanc-t3/): the T3 section of\n` +
@@ -315,9 +317,10 @@ export async function checkProductionConfig(t: CheckTarget): Promise<CheckResult
     if (clash.length) r.problems.push(`beside Debian's files in ${t.debianDir}: keys defined twice: ${clash.join('; ')}`);
     else r.ok.push(`beside Debian's files in ${t.debianDir} (${REPLACED_DEBIAN_FILES.join(', ')} replaced): no key defined twice`);
   }
-  const all: Record<string, any> = Object.assign({}, ...orthancFiles.values());
+  const all: Record<string, unknown> = {};
+  for (const c of orthancFiles.values()) Object.assign(all, c);
   if (all.AuthenticationEnabled !== true) r.problems.push('Orthanc: AuthenticationEnabled is not true (every local process could change the triage rules)');
-  const missingMetadata = Object.values(TRIAGE_METADATA).filter((m) => all.UserMetadata?.[m.name] !== m.index).map((m) => m.name);
+  const missingMetadata = Object.values(TRIAGE_METADATA).filter((m) => (isRecord(all.UserMetadata) ? all.UserMetadata[m.name] : undefined) !== m.index).map((m) => m.name);
   if (missingMetadata.length) r.problems.push(`Orthanc: UserMetadata lacks ${missingMetadata.join(', ')}`);
   const script = typeof all.PythonScript === 'string' ? all.PythonScript : null;
   if (!script) r.problems.push('Orthanc: no PythonScript (the plugin would not load)');
@@ -354,12 +357,13 @@ export async function checkProductionConfig(t: CheckTarget): Promise<CheckResult
     else r.notes.push(`no RegisteredUsers in ${t.orthancDir}: add "${sidecar.orthanc.username}" (Debian's credentials.json)`);
     const url = new URL(sidecar.orthanc.url);
     if (['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) && all.HttpPort !== undefined && Number(url.port || 80) !== all.HttpPort) {
-      r.problems.push(`the sidecar's T3.orthanc.url ${sidecar.orthanc.url} is not Orthanc's HttpPort ${all.HttpPort}`);
+      r.problems.push(`the sidecar's T3.orthanc.url ${sidecar.orthanc.url} is not Orthanc's HttpPort ${JSON.stringify(all.HttpPort)}`);
     }
   }
 
   // The plugin's side: token file, TLS files, and what the sidecar's certificate and token table say about them.
-  const plugin = (all.T3 as Record<string, any> | undefined)?.plugin ?? {};
+  const pluginSection = isRecord(all.T3) ? all.T3.plugin : undefined;
+  const plugin: Record<string, unknown> = isRecord(pluginSection) ? pluginSection : {};
   const pluginPath = (p: unknown, key: string): string | null => {
     if (typeof p !== 'string' || p === '') return null;
     if (!path.isAbsolute(p)) r.notes.push(`T3.plugin.${key} "${p}" is relative: the plugin takes it against its own folder`);
@@ -372,25 +376,28 @@ export async function checkProductionConfig(t: CheckTarget): Promise<CheckResult
       const token = clientTokenOf(fs.readFileSync(pluginTokenFile, 'utf8'), pluginTokenFile);
       const roles = tokens?.rolesOf(token);
       if (!tokens) return;
-      if (!roles) r.problems.push(`the plugin's token (${plugin.tokenFile}) is not in the sidecar's tokens`);
+      if (!roles) r.problems.push(`the plugin's token (${String(plugin.tokenFile)}) is not in the sidecar's tokens`);
       else if (!roles.has('admin') || !roles.has('triage')) r.problems.push(`the plugin's token has roles ${[...roles].join('+')}; it needs admin and triage`);
       else r.ok.push("the plugin's token is known to the sidecar with roles admin and triage");
     });
   }
-  const tls = plugin.tls ?? null;
-  if (sidecar?.grpc.tls && tls) {
+  const tls = isRecord(plugin.tls) ? plugin.tls : null;
+  const serverTls = sidecar?.grpc.tls;
+  if (serverTls && tls) {
     attempt('TLS', () => {
-      const ca = new X509Certificate(fs.readFileSync(pluginPath(tls.caFile, 'tls.caFile') ?? fail('T3.plugin.tls.caFile is not set')));
-      const server = new X509Certificate(fs.readFileSync(sidecar!.grpc.tls!.certFile));
-      const serverKey = createPrivateKey(fs.readFileSync(sidecar!.grpc.tls!.keyFile));
-      if (!server.verify(ca.publicKey)) fail(`the sidecar's certificate is not signed by the plugin's CA (${tls.caFile})`);
+      const caFile = pluginPath(tls.caFile, 'tls.caFile') ?? fail('T3.plugin.tls.caFile is not set');
+      const ca = new X509Certificate(fs.readFileSync(caFile));
+      const server = new X509Certificate(fs.readFileSync(serverTls.certFile));
+      const serverKey = createPrivateKey(fs.readFileSync(serverTls.keyFile));
+      if (!server.verify(ca.publicKey)) fail(`the sidecar's certificate is not signed by the plugin's CA (${caFile})`);
       if (!server.checkPrivateKey(serverKey)) fail("the sidecar's certificate and key do not match");
       if (!(server.keyUsage ?? [SERVER_AUTH]).includes(SERVER_AUTH)) fail("the sidecar's certificate is not for servers");
-      const host = tls.serverName ?? hostPort(String(plugin.sidecarAddress ?? '127.0.0.1:50051'), 'T3.plugin.sidecarAddress').host;
+      const sidecarAddress = typeof plugin.sidecarAddress === 'string' ? plugin.sidecarAddress : '127.0.0.1:50051';
+      const host = typeof tls.serverName === 'string' ? tls.serverName : hostPort(sidecarAddress, 'T3.plugin.sidecarAddress').host;
       if (!(isIp(host) ? server.checkIP(host) : server.checkHost(host))) fail(`the sidecar's certificate does not name "${host}", the host the plugin connects to`);
       if (new Date(server.validTo).getTime() < Date.now() + 30 * 86400000) r.notes.push(`the sidecar's certificate expires on ${server.validTo}`);
-      if (sidecar!.grpc.tls!.clientCaFile) {
-        const clientCa = new X509Certificate(fs.readFileSync(sidecar!.grpc.tls!.clientCaFile));
+      if (serverTls.clientCaFile) {
+        const clientCa = new X509Certificate(fs.readFileSync(serverTls.clientCaFile));
         const certFile = pluginPath(tls.certFile, 'tls.certFile') ?? fail('the sidecar asks for client certificates and T3.plugin.tls.certFile is not set');
         const keyFile = pluginPath(tls.keyFile, 'tls.keyFile') ?? fail('T3.plugin.tls.keyFile is not set');
         const client = new X509Certificate(fs.readFileSync(certFile));
@@ -404,7 +411,7 @@ export async function checkProductionConfig(t: CheckTarget): Promise<CheckResult
 
   // Secrets are not readable by everyone.
   const secretFiles = [path.join(t.sidecarDir, 't3.json'), tokenFile, ...(pluginTokenFile ? [pluginTokenFile] : [])];
-  if (tls?.keyFile) secretFiles.push(t.locate(tls.keyFile));
+  if (typeof tls?.keyFile === 'string' && tls.keyFile !== '') secretFiles.push(t.locate(tls.keyFile));
   if (sidecar?.grpc.tls) secretFiles.push(sidecar.grpc.tls.keyFile);
   for (const f of secretFiles) {
     const st = fs.statSync(f, { throwIfNoEntry: false });
@@ -425,8 +432,9 @@ export function targetOfOutput(out: string, orthancDir: string, debianDir: strin
   const finalOrthanc = (() => {
     // The plugin's token file names the final Orthanc folder; map it back to OUT/orthanc.
     try {
-      const t3 = readJsonc(path.join(out, 'orthanc', 't3.json')).T3 as Record<string, any>;
-      const tokenFile = t3?.plugin?.tokenFile;
+      const t3 = readJsonc(path.join(out, 'orthanc', 't3.json')).T3;
+      const plugin = isRecord(t3) ? t3.plugin : undefined;
+      const tokenFile = isRecord(plugin) ? plugin.tokenFile : undefined;
       if (typeof tokenFile === 'string' && path.isAbsolute(tokenFile)) return path.dirname(path.dirname(tokenFile));
     } catch {
       // reported by the check itself

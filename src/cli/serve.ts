@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
 import { optionString, parseArgs, type ParsedArgs } from './parse-args';
 import {
@@ -13,9 +14,9 @@ import { closeSharedFramePool } from '../dicom';
 import { memoryAllocator } from '../engine';
 import { isLoopbackHost, redactSecrets, startSidecarGrpcServer, type ExtraTokenSources, type RunningGrpcServer } from '../grpc';
 import { startOrthancSidecar, type OrthancSidecar } from '../orthanc/sidecar-service';
+import { exportFeedbackPage } from '../orthanc/feedback-export';
 import type { SidecarLog } from '../pipeline';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 export const PACKAGE_VERSION: string = (require('../../package.json') as { version: string }).version;
 
 /** Structured log lines (JSON, one per line). Fields carry Orthanc ids and counts, never patient data. */
@@ -65,6 +66,10 @@ export async function startServeRuntime(
 ): Promise<ServeRuntime> {
   const base = config;
   const liveFile = liveSettingsPath(config.follower.checkpointPath);
+  // This runtime's metrics (not prom-client's global registry: several runtimes in one process keep theirs apart),
+  // with the process's own: CPU, memory, heap, event-loop lag, GC.
+  const metricsRegistry = new Registry();
+  collectDefaultMetrics({ register: metricsRegistry });
   const service = await startOrthancSidecar({
     config: startingConfig(base, options.log),
     validateConfig: validateSidecarConfig,
@@ -72,6 +77,7 @@ export async function startServeRuntime(
     version: PACKAGE_VERSION,
     log: options.log,
     follow: options.follow,
+    metricsRegistry,
   });
   const following = options.follow !== false;
   service.sidecar.addConfigParticipant(liveSettingsParticipant(liveFile, base, (err) => {
@@ -97,6 +103,8 @@ export async function startServeRuntime(
           lastError: service.follower.lastError,
           paused: service.follower.state === 'paused',
         }),
+        exportFeedback: (pageToken, pageSize) => exportFeedbackPage(service.client, pageToken, pageSize),
+        drift: () => service.drift.view(),
         // Token changes by id (never the token): who can call the sidecar is an audited fact.
         audit: (event, fields) => options.log(event, fields),
         configSources: () => {
@@ -143,30 +151,22 @@ export async function startServeRuntime(
   };
 }
 
-/** /metrics (Prometheus text), /livez (the process answers), /readyz (engines open and Orthanc reachable). */
+/** /metrics (Prometheus text, from the runtime's registry), /livez (the process answers), /readyz (engines open and Orthanc reachable). */
 async function startMetricsServer(listen: string, service: OrthancSidecar<SidecarConfig>, following: boolean): Promise<NonNullable<ServeRuntime['metrics']>> {
   const colon = listen.lastIndexOf(':');
   const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
   const port = Number(listen.slice(colon + 1));
   const server = http.createServer((req, res) => {
-    const status = service.sidecar.status();
     if (req.url === '/metrics') {
-      const follower = service.follower;
-      const text =
-        service.sidecar.metrics.render({
-          queues: status.queues,
-          jobs: status.jobs,
-          models: status.models.map((m) => ({ name: m.name, version: m.version, executionProvider: m.executionProvider })),
-        }) +
-        '# HELP t3_follower_checkpoint Saved change-feed position (low-watermark of unfinished work).\n# TYPE t3_follower_checkpoint gauge\n' +
-        `t3_follower_checkpoint ${follower.position.lowWatermark}\n` +
-        '# HELP t3_follower_orthanc_up 1 when the last poll of Orthanc succeeded.\n# TYPE t3_follower_orthanc_up gauge\n' +
-        // Without the change feed nothing polls Orthanc, so nothing says it is up.
-        `t3_follower_orthanc_up ${following && follower.state !== 'orthanc-down' ? 1 : 0}\n`;
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }).end(text);
+      const registry = service.sidecar.metrics.registry;
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`metrics not available: ${err instanceof Error ? err.message : String(err)}\n`),
+      );
     } else if (req.url === '/livez') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
     } else if (req.url === '/readyz') {
+      const status = service.sidecar.status();
       const orthancDown = following && service.follower.state === 'orthanc-down';
       const ready = status.accepting && status.models.length > 0 && !orthancDown;
       // The same words GetStatus (and the plugin's /t3/status) give in follower.last_error.

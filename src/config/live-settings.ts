@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CategorizedError } from '../errors';
+import { isRecord } from '../util/json-value';
 import { mergeConfig } from './load-config';
 import { defaultSidecarConfig, type SidecarConfig } from './sidecar-config';
 import { validateSidecarConfig } from './validate-config';
@@ -18,7 +19,6 @@ export const LIVE_SETTINGS_FILE = 'live-settings.json';
 const KEPT_LIVE_KEYS: readonly string[] = Object.freeze(['bundles', 'routing', 'batching', 'inference', 'triage', 'retry']);
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export class LiveSettingsError extends CategorizedError {
   constructor(file: string, reason: string) {
@@ -32,19 +32,19 @@ export function liveSettingsPath(checkpointPath: string): string {
 
 /** Leaf paths of a JSON value (objects walked, arrays and scalars are leaves). */
 function leaves(value: unknown, prefix: string[] = []): string[][] {
-  if (isObj(value) && Object.keys(value).length > 0) {
+  if (isRecord(value) && Object.keys(value).length > 0) {
     return Object.keys(value).sort().flatMap((k) => leaves(value[k], [...prefix, k]));
   }
   return prefix.length > 0 ? [prefix] : [];
 }
 
 function valueAt(value: unknown, keys: readonly string[]): unknown {
-  return keys.reduce<unknown>((v, k) => (isObj(v) ? v[k] : undefined), value);
+  return keys.reduce<unknown>((v, k) => (isRecord(v) ? v[k] : undefined), value);
 }
 
 function setAt(target: Obj, keys: readonly string[], value: unknown): void {
   let node = target;
-  for (const k of keys.slice(0, -1)) node = (isObj(node[k]) ? node[k] : (node[k] = {})) as Obj;
+  for (const k of keys.slice(0, -1)) node = isRecord(node[k]) ? node[k] : (node[k] = {});
   node[keys[keys.length - 1]] = structuredClone(value);
 }
 
@@ -77,8 +77,8 @@ export function readLiveSettings(file: string): Obj | null {
   } catch {
     throw new LiveSettingsError(file, 'is not JSON');
   }
-  const settings = isObj(parsed) ? parsed.settings : undefined;
-  if (!isObj(settings)) throw new LiveSettingsError(file, 'has no "settings" object');
+  const settings = isRecord(parsed) ? parsed.settings : undefined;
+  if (!isRecord(settings)) throw new LiveSettingsError(file, 'has no "settings" object');
   const unknown = Object.keys(settings).filter((k) => !KEPT_LIVE_KEYS.includes(k));
   if (unknown.length > 0) throw new LiveSettingsError(file, `holds keys that are not kept live settings: ${unknown.join(', ')}`);
   return Object.keys(settings).length > 0 ? settings : null;
@@ -150,9 +150,9 @@ export interface ConfigLayers {
 function setsPath(layer: unknown, keys: readonly string[]): boolean {
   let node = layer;
   for (const k of keys) {
-    if (!isObj(node) || !(k in node)) return false;
+    if (!isRecord(node) || !(k in node)) return false;
     node = node[k];
-    if (!isObj(node)) return true;
+    if (!isRecord(node)) return true;
   }
   return true;
 }

@@ -5,16 +5,13 @@ import { parseJsonWithComments } from './json-with-comments';
 import { defaultSidecarConfig, type SidecarConfig } from './sidecar-config';
 import { CONFIG_ROOT, validateSidecarConfig } from './validate-config';
 import type { ConfigLayers } from './live-settings';
+import { isRecord } from '../util/json-value';
 
 type Obj = Record<string, unknown>;
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Objects merge key by key; arrays, scalars and null replace. */
 export function mergeConfig(base: unknown, overlay: unknown): unknown {
-  if (!isObj(base) || !isObj(overlay)) return overlay === undefined ? base : overlay;
+  if (!isRecord(base) || !isRecord(overlay)) return overlay === undefined ? base : overlay;
   const out: Obj = { ...base };
   for (const [k, v] of Object.entries(overlay)) out[k] = k in base ? mergeConfig(base[k], v) : v;
   return out;
@@ -120,10 +117,10 @@ export function readT3Section(configPath: string): { section: Obj; file: string 
     } catch (err) {
       throw new ConfigError(CONFIG_ROOT, (err as Error).message);
     }
-    if (!isObj(parsed) || !(CONFIG_ROOT in parsed)) continue;
+    if (!isRecord(parsed) || !(CONFIG_ROOT in parsed)) continue;
     if (found) throw new ConfigError(CONFIG_ROOT, `appears in both ${found.file} and ${file}`);
     const section = parsed[CONFIG_ROOT];
-    if (!isObj(section)) throw new ConfigError(CONFIG_ROOT, `in ${file} must be an object`);
+    if (!isRecord(section)) throw new ConfigError(CONFIG_ROOT, `in ${file} must be an object`);
     found = { section: resolveRelativePaths(section, path.dirname(file)), file };
   }
   return found;
@@ -132,11 +129,11 @@ export function readT3Section(configPath: string): { section: Obj; file: string 
 function resolveRelativePaths(section: Obj, baseDir: string): Obj {
   const out = structuredClone(section);
   const resolve = (p: unknown) => (typeof p === 'string' && p !== '' && !path.isAbsolute(p) ? path.resolve(baseDir, p) : p);
-  if (isObj(out.follower) && 'checkpointPath' in out.follower) out.follower.checkpointPath = resolve(out.follower.checkpointPath);
+  if (isRecord(out.follower) && 'checkpointPath' in out.follower) out.follower.checkpointPath = resolve(out.follower.checkpointPath);
   if (Array.isArray(out.bundles)) {
-    for (const b of out.bundles) if (isObj(b) && b.dir !== 'demo') b.dir = resolve(b.dir);
+    for (const b of out.bundles) if (isRecord(b) && b.dir !== 'demo') b.dir = resolve(b.dir);
   }
-  if (isObj(out.grpc) && isObj(out.grpc.tls)) {
+  if (isRecord(out.grpc) && isRecord(out.grpc.tls)) {
     for (const k of ['certFile', 'keyFile', 'clientCaFile']) if (k in out.grpc.tls) out.grpc.tls[k] = resolve(out.grpc.tls[k]);
   }
   return out;

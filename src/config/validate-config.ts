@@ -1,7 +1,10 @@
 import { POLICY_NAMES } from '../t3/policy';
 import { TRIAGE_PRIORITIES } from '../report/triage';
 import { compileRoutePattern, RoutePatternError } from '../pipeline/route-pattern';
+import { FIXED_PASS_SESSIONS_SETTINGS } from '../engine/fixed-pass-sessions';
+import { MAX_PROBLEM_REPEAT_MS } from '../orthanc/problem-reporter';
 import { ConfigError, ConfigErrorCollector, ConfigErrorList } from './config-error';
+import { isRecord } from '../util/json-value';
 import type {
   BatchingConfig,
   BundleEntry,
@@ -44,7 +47,8 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `"${value.length > 40 ? value.slice(0, 40) + '…' : value}"`;
-  return typeof value === 'object' ? 'an object' : String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return typeof value === 'object' ? 'an object' : typeof value;
 }
 
 function str(value: unknown, key: string, opts: { nonEmpty?: boolean } = {}): string {
@@ -129,7 +133,7 @@ function follower(v: unknown, key: string): FollowerConfig {
     pollIntervalMs: num(o.pollIntervalMs, `${key}.pollIntervalMs`, 10, 600000, true),
     changesLimit: num(o.changesLimit, `${key}.changesLimit`, 1, 4000, true),
     maxBackoffMs: num(o.maxBackoffMs, `${key}.maxBackoffMs`, 10, 3600000, true),
-    problemRepeatMs: num(o.problemRepeatMs, `${key}.problemRepeatMs`, 1000, 60000, true),
+    problemRepeatMs: num(o.problemRepeatMs, `${key}.problemRepeatMs`, 1000, MAX_PROBLEM_REPEAT_MS, true),
   };
 }
 
@@ -204,7 +208,7 @@ function inference(v: unknown, key: string): InferenceConfig {
     onBadImage: oneOf(o.onBadImage, `${key}.onBadImage`, ['skip', 'fail-study'] as const),
     executionProviders: providers,
     decodeConcurrency: num(o.decodeConcurrency, `${key}.decodeConcurrency`, 1, 64, true),
-    fixedPassSessions: oneOf(o.fixedPassSessions, `${key}.fixedPassSessions`, ['auto', 'plain', 'merged'] as const),
+    fixedPassSessions: oneOf(o.fixedPassSessions, `${key}.fixedPassSessions`, FIXED_PASS_SESSIONS_SETTINGS),
     intraOpThreads: o.intraOpThreads === 'auto' ? 'auto' : num(o.intraOpThreads, `${key}.intraOpThreads ("auto" or a count)`, 1, 1024, true),
     // At least 1 MiB (a 512×512 16-bit frame is 0.5 MiB); at most 64 GiB, far past any memory a sidecar is given.
     maxDecodedImageBytes: num(o.maxDecodedImageBytes, `${key}.maxDecodedImageBytes`, 1024 * 1024, 64 * 1024 ** 3, true),
@@ -343,7 +347,7 @@ export function validateSidecarConfig(raw: unknown, root: string = CONFIG_ROOT):
   const c = new ConfigErrorCollector();
   const o = c.check(() => obj(raw, root, ['deployment', 'orthanc', 'follower', 'bundles', 'routing', 'batching', 'inference', 'triage', 'retry', 'grpc', 'plugin', 'worklist', 'metrics', 'speculation', 'coordination']))
     // Unknown top-level keys are reported with the rest; the known sections are still checked.
-    ?? (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Obj) : null);
+    ?? (isRecord(raw) ? raw : null);
   if (o === null) {
     c.throwIfAny();
     throw new ConfigError(root, 'must be an object');

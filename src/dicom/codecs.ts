@@ -36,7 +36,6 @@ const loaded = new Map<WasmCodec, Promise<WasmModule>>();
 function loadWasm(codec: WasmCodec): Promise<WasmModule> {
   let module = loaded.get(codec);
   if (!module) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const factory = require(WASM_CODECS[codec].entry) as WasmFactory;
     // OpenJPEG prints three lines per decode to stdout; silence every codec.
     module = factory({ print: () => undefined, printErr: () => undefined });
@@ -104,7 +103,6 @@ interface LosslessDecoder {
 }
 
 function decodeJpegLossless(frame: Uint8Array, layout: PixelLayout): RawFrame {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Decoder } = require('@cornerstonejs/jpeg-lossless-decoder-js') as { Decoder: new () => LosslessDecoder };
   const decoder = new Decoder();
   const bytesPerSample = layout.bitsAllocated <= 8 ? 1 : 2;
@@ -146,8 +144,8 @@ async function decodeJpeg12(frame: Uint8Array, layout: PixelLayout, transferSynt
   const writeErr = process.stderr.write;
   let result: Awaited<ReturnType<ItkModule['runPipelineNode']>>;
   try {
-    process.stdout.write = (() => true) as typeof process.stdout.write;
-    process.stderr.write = (() => true) as typeof process.stderr.write;
+    process.stdout.write = () => true;
+    process.stderr.write = () => true;
     result = await runPipelineNode(pipeline, ['0', '1', '--memory-io', '--input-images', 'frame.dcm'],
       [{ type: InterfaceTypes.Image }, { type: InterfaceTypes.JsonCompatible }],
       [{ type: InterfaceTypes.BinaryFile, data: { path: 'frame.dcm', data: file } }]);

@@ -147,7 +147,7 @@ async function runFrames<T>(prepared: PreparedImage, indices: number[], timeoutM
     }
     return take(outcome, index);
   };
-  const results: T[] = new Array(indices.length);
+  const results = new Array<T>(indices.length);
   let next = 0;
   let failure: { error: unknown } | undefined;
   const lane = async (): Promise<void> => {

@@ -115,18 +115,12 @@ export class FramePool {
 }
 
 let shared: FramePool | undefined;
-let sharedSize = Math.max(1, Math.min(4, (os.availableParallelism?.() ?? os.cpus().length) - 1));
+const sharedSize = Math.max(1, Math.min(4, (os.availableParallelism?.() ?? os.cpus().length) - 1));
 
 /** The process-wide pool used by loadModelInputs/decodeFrames; created on first use. */
 export function sharedFramePool(): FramePool {
   if (!shared) shared = new FramePool(sharedSize);
   return shared;
-}
-
-/** Sets how many frame workers the shared pool may run (takes effect for a new pool). */
-export function setFramePoolSize(size: number): void {
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`frame pool size must be a positive integer, got ${size}`);
-  sharedSize = size;
 }
 
 /** Terminates the shared pool's workers (tests, CLI shutdown); the next decode starts a fresh pool. */

@@ -3,10 +3,10 @@ export type { DicomInstanceInfo, FramePolicy, LoadModelInputsOptions, ModelInput
 export { readDicomInfo, isImageObject } from './read-info';
 export { nonImageKind, SECONDARY_CAPTURE_IMAGE_STORAGE } from './sop-classes';
 export { loadModelInputs, decodeFrames, selectFrames, type DecodedFrame, type DecodeFramesOptions } from './decode';
-export { closeSharedFramePool, setFramePoolSize } from './frame-pool';
+export { closeSharedFramePool } from './frame-pool';
 export { DEFAULT_MAX_DECODED_IMAGE_BYTES, declaredFrameBytes } from './decoded-size';
 export {
-  SUPPORTED_TRANSFER_SYNTAXES, findTransferSyntax, EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN,
+  findTransferSyntax, EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN,
   type TransferSyntax, type FrameEncoding,
 } from './transfer-syntax';
 export { part10Header, wrapEncodedDataset, ORTHANC_T3_IMPLEMENTATION_CLASS_UID, type FileMetaIdentity } from './part10-header';

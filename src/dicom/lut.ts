@@ -19,7 +19,7 @@ export function lutWords(value: unknown, littleEndian: boolean, entries: number,
   if (value === undefined || value === null) return undefined;
   const items = Array.isArray(value) ? value : [value];
   if (items.length === 0) return undefined;
-  if (items.every((v) => typeof v === 'number')) return items as number[];
+  if (items.every((v) => typeof v === 'number')) return items;
   const buffers = items.filter((v): v is ArrayBuffer | ArrayBufferView => v instanceof ArrayBuffer || ArrayBuffer.isView(v));
   if (buffers.length === 0) return undefined;
   const parts = buffers.map((b) => (b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));

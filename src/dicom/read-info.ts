@@ -16,8 +16,8 @@ const PIXEL_KEYWORDS = ['PixelData', 'FloatPixelData', 'DoubleFloatPixelData'];
 
 function text(value: unknown): string {
   if (Array.isArray(value)) return value.length > 0 ? text(value[0]) : '';
-  if (value === undefined || value === null) return '';
-  return String(value).replace(/\0/g, '').trim();
+  // Values arrive as strings or numbers; anything else (absent, an object) is no usable text.
+  return typeof value === 'string' || typeof value === 'number' ? String(value).replace(/\0/g, '').trim() : '';
 }
 
 function integer(value: unknown, fallback: number): number {

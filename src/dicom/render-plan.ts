@@ -77,7 +77,8 @@ function voiTransform(header: Dataset, frameIndex: number, littleEndian: boolean
   const group = functionalGroup(header, frameIndex, 'FrameVOILUTSequence') ?? header;
   const center = finite(group.WindowCenter);
   const width = finite(group.WindowWidth);
-  const fnText = String(first(group.VOILUTFunction) ?? 'LINEAR').trim().toUpperCase();
+  const fnValue = first(group.VOILUTFunction);
+  const fnText = (typeof fnValue === 'string' ? fnValue : 'LINEAR').trim().toUpperCase();
   const fn: VoiFunction = fnText === 'LINEAR_EXACT' || fnText === 'SIGMOID' ? fnText : 'LINEAR';
   if (center !== undefined && width !== undefined && width > 0 && (fn !== 'LINEAR' || width >= 1)) {
     return { kind: 'window', center, width, fn, from: 'file' };

@@ -50,9 +50,6 @@ const KNOWN: TransferSyntax[] = [
 
 const BY_UID = new Map(KNOWN.map((t) => [t.uid, t]));
 
-/** Every transfer syntax this module decodes pixel data for. */
-export const SUPPORTED_TRANSFER_SYNTAXES: readonly TransferSyntax[] = KNOWN;
-
 export function findTransferSyntax(uid: string): TransferSyntax | undefined {
   return BY_UID.get(uid.replace(/\0/g, '').trim());
 }

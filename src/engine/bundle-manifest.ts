@@ -146,7 +146,7 @@ export function parseBundleManifest(raw: unknown, file: string): BundleManifest 
   for (const key of Object.keys(t3Raw)) {
     if (!(key in DEFAULT_T3_HYPERPARAMETERS)) r.fail(`t3.${key}`, 'unknown hyperparameter');
   }
-  const numericKeys = ['tPt', 'tFt', 'lambdaMin', 'lambdaMax', 'gamma', 'jsThreshold', 'eps', 'extTau', 'extDelta'] as const;
+  const numericKeys = ['tPt', 'tFt', 'lambdaMin', 'lambdaMax', 'gamma', 'jsThreshold', 'eps', 'extTau', 'extDelta', 'minGroupSize', 'maxGroups'] as const;
   for (const key of numericKeys) {
     if (t3Raw[key] !== undefined) t3[key] = r.number(t3Raw[key], `t3.${key}`);
   }

@@ -26,7 +26,6 @@ export { LAMBDA_INPUT_NAME, MergeError, buildMergedModel, moveConstantsToInitial
 export { decodeOnnxModel } from './onnx-model-file';
 export { T3Engine, type BatchInference, type EngineOptions, type ImageInference, type InferOptions } from './t3-engine';
 export {
-  FIXED_PASS_SESSIONS_SETTINGS,
   chooseFixedPassSessions,
   plainSessionsExtraBytes,
   type FixedPassSessions,

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
         const outputs = await session.run(feeds, [init.outputName]);
         const out = outputs[init.outputName];
         const logits = new Float32Array(out.data as Float32Array);
-        post({ type: 'result', id: request.id, logits, dims: out.dims.map(Number) }, [logits.buffer as ArrayBuffer]);
+        post({ type: 'result', id: request.id, logits, dims: out.dims.map(Number) }, [logits.buffer]);
       } catch (error) {
         post({ type: 'run-failed', id: request.id, error: (error as Error).message });
       }

@@ -46,7 +46,8 @@ export interface MergedModel {
   summary: MergeSummary;
 }
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
+// A number, as TensorProto.dataType is typed: the enum member would compare as a different type.
+const FLOAT: number = onnx.TensorProto.DataType.FLOAT;
 
 /**
  * Turns top-level `Constant` nodes carrying a tensor into initializers of the same name, so weights that an

@@ -33,6 +33,23 @@ export class SharedPixelMemory {
     }
   }
 
+  /**
+   * Runs `use` on the images of `pixels` at the positions `order` (perImage values each), gathered in that order into
+   * a pooled shared buffer: grouped T3B needs each group's images as one contiguous block for its merged pass, and
+   * gathering straight into pooled memory is one copy into pages touched before, not a fresh array and a second copy.
+   */
+  async withGathered<T>(pixels: Float32Array, order: readonly number[], perImage: number, use: (shared: Float32Array) => Promise<T>): Promise<T> {
+    const length = order.length * perImage;
+    const buffer = this.take(length * Float32Array.BYTES_PER_ELEMENT);
+    try {
+      const shared = new Float32Array(buffer, 0, length);
+      order.forEach((at, i) => shared.set(pixels.subarray(at * perImage, (at + 1) * perImage), i * perImage));
+      return await use(shared);
+    } finally {
+      this.give(buffer);
+    }
+  }
+
   /** Bytes held by idle buffers (the tests read it). */
   get idleBytes(): number {
     return this.free.reduce((sum, b) => sum + b.byteLength, 0);

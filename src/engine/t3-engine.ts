@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   computeBatchCoefficients,
+  groupBatch,
   mergedTemperature,
   softmax,
   type BatchCoefficients,
@@ -69,6 +70,8 @@ export interface ImageInference {
   extrapolationTriggered: boolean;
   /** λ of the merged pass that produced `probabilities` (null for ensemble). */
   appliedLambda: number | null;
+  /** t3b-grouped: index of the image's group in BatchInference.groupLambdas; absent for the other policies. */
+  group?: number;
 }
 
 export interface BatchInference {
@@ -88,6 +91,11 @@ export interface BatchInference {
    * image's did (or the policy has no λ_B). Images outside it have js NaN and λ = λ' = λ_B.
    */
   coefficientSample: number[] | null;
+  /**
+   * t3b-grouped: λ of each group of the batch (t3/batch-groups.ts), indexed by ImageInference.group; one entry when
+   * the batch stayed one group (then batchLambda is that λ, T3B's λ_B). Absent for the other policies.
+   */
+  groupLambdas?: number[];
 }
 
 interface Pass { logits: Float32Array; classes: number; }
@@ -389,6 +397,8 @@ export class T3Engine {
       return this.result(name, lambdaB, merged.map((row, i) => base(i, softmax(row, temperature), lambdaB)), passesSoFar + 1, started);
     }
 
+    if (name === 't3b-grouped') return this.groupedPasses(coefficients, pixels, count, hp, started, passesSoFar, base);
+
     // t3 and dawin: each image gets its own merged model, so one batch-1 merged pass per image.
     const images: ImageInference[] = [];
     for (let i = 0; i < count; i++) {
@@ -397,6 +407,42 @@ export class T3Engine {
       images.push(base(i, softmax(merged.logits, mergedTemperature(lambda, hp.tPt, hp.tFt)), lambda));
     }
     return this.result(name, null, images, passesSoFar + count, started);
+  }
+
+  /**
+   * Grouped T3B: one merged pass per group of the batch at the group's λ, over that group's images only, so every
+   * image still goes through one merged pass. One group runs on the batch's pixels as T3B does; two are gathered into
+   * contiguous blocks once (SharedPixelMemory.withGathered) and run one after the other on the merged session.
+   */
+  private async groupedPasses(coefficients: BatchCoefficients, pixels: Float32Array, count: number, hp: T3Hyperparameters, started: number,
+    passesSoFar: number, base: (i: number, probabilities: number[], appliedLambda: number | null) => ImageInference): Promise<BatchInference> {
+    const groups = groupBatch(coefficients.images, hp, hp);
+    const images = new Array<ImageInference>(count);
+    const finish = (rows: Float32Array[], members: readonly number[], g: number): void => {
+      const lambda = groups.lambdas[g];
+      const temperature = mergedTemperature(lambda, hp.tPt, hp.tFt);
+      members.forEach((i, r) => { images[i] = { ...base(i, softmax(rows[r], temperature), lambda), group: g }; });
+    };
+    if (groups.lambdas.length === 1) {
+      const lambda = groups.lambdas[0];
+      finish(this.rows(await this.pass(pixels, count, lambda, `merged (λ_B=${lambda})`), count), Array.from({ length: count }, (_, i) => i), 0);
+    } else {
+      const { channels, height, width } = this.bundle.manifest.input;
+      const perImage = channels * height * width;
+      const members = groups.lambdas.map((_, g) => groups.groupOf.flatMap((of, i) => (of === g ? [i] : [])));
+      await this.sharedPixels.withGathered(pixels, members.flat(), perImage, async (gathered) => {
+        let offset = 0;
+        for (let g = 0; g < members.length; g++) {
+          const n = members[g].length;
+          const lambda = groups.lambdas[g];
+          const pass = await this.pass(gathered.subarray(offset * perImage, (offset + n) * perImage), n, lambda, `merged (group ${g}, λ=${lambda})`);
+          finish(this.rows(pass, n), members[g], g);
+          offset += n;
+        }
+      });
+    }
+    const batchLambda = groups.lambdas.length === 1 ? groups.lambdas[0] : null;
+    return { ...this.result('t3b-grouped', batchLambda, images, passesSoFar + groups.lambdas.length, started), groupLambdas: [...groups.lambdas] };
   }
 
   private result(policy: PolicyName, batchLambda: number | null, images: ImageInference[], passes: number, started: number): BatchInference {

@@ -19,16 +19,6 @@ export type ErrorCategory =
   /** A fault of this program: the details go to the log, not to the caller. */
   | 'internal';
 
-export const ERROR_CATEGORIES: readonly ErrorCategory[] = Object.freeze([
-  'invalid-argument',
-  'not-found',
-  'failed-precondition',
-  'unavailable',
-  'resource-exhausted',
-  'cancelled',
-  'internal',
-] as ErrorCategory[]);
-
 /** The base of every error that the layers above may act on. */
 export class CategorizedError extends Error {
   readonly category: ErrorCategory;

@@ -1,1 +1,1 @@
-export { CategorizedError, ERROR_CATEGORIES, errorCategory, type ErrorCategory } from './categorized-error';
+export { CategorizedError, errorCategory, type ErrorCategory } from './categorized-error';

@@ -46,6 +46,8 @@ export function evaluationPolicies(options: PolicySetOptions): EvaluatedPolicy[]
     { id: 'dawin', label: 'DaWin (per image)', config: config('dawin', hp), batchSize: b },
     { id: 't3', label: 'T3 (per image)', config: config('t3', hp), batchSize: b },
     ...options.t3bBatchSizes.map((size) => ({ id: `t3b-${size}`, label: `T3B (batch ${size})`, config: config('t3b', hp), batchSize: size })),
+    // Grouped T3B at the same batch sizes as T3B: its groups, and so its results, depend on the batch.
+    ...options.t3bBatchSizes.map((size) => ({ id: `t3b-grouped-${size}`, label: `grouped T3B (batch ${size})`, config: config('t3b-grouped', hp), batchSize: size })),
     ...(options.t3bCoefficientSamples ?? []).map((k) => {
       const size = Math.max(...options.t3bBatchSizes);
       return { id: `t3b-${size}-sample-${k}`, label: `T3B (batch ${size}, λ_B from ${k})`, config: config('t3b', hp), batchSize: size, coefficientSample: k };

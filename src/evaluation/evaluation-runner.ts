@@ -73,6 +73,8 @@ export async function scorePolicyOnSplit(runner: InferenceRunner, policy: Evalua
     const result = await runner.infer(split.tensors.subarray(start * perImage, (start + n) * perImage), n, policy.config, options);
     if (result.images.length !== n) throw new RangeError(`the engine returned ${result.images.length} results for a batch of ${n}`);
     if (policy.config.name === 't3b' && result.batchLambda !== null) batchLambdas.push(result.batchLambda);
+    // Grouped T3B: every group's λ, batch after batch (one entry per batch that stayed one group).
+    if (policy.config.name === 't3b-grouped' && result.groupLambdas) batchLambdas.push(...result.groupLambdas);
     for (const image of result.images) {
       probabilities.push(image.probabilities);
       if (image.appliedLambda !== null) applied.push(image.appliedLambda);
@@ -97,6 +99,6 @@ export async function scorePolicyOnSplit(runner: InferenceRunner, policy: Evalua
     extrapolationRate: multiPass ? mean(guard) : null,
     seconds,
   };
-  if (policy.config.name === 't3b') score.batchLambdas = batchLambdas;
+  if (policy.config.name === 't3b' || policy.config.name === 't3b-grouped') score.batchLambdas = batchLambdas;
   return { score, predictions: probabilities.map(argmax) };
 }

@@ -4,6 +4,7 @@ import type { TriageBackend } from './backend';
 import { unaryHandler, type HandlerContext } from './call-handlers';
 import { failedJobMessage, JOB_STATE_ENUM, modelStatusMessage, statusMessage } from './proto-messages';
 import { jsonNestingDepth, MAX_CONFIG_JSON_DEPTH } from './json-nesting';
+import { driftMessage, feedbackPageMessage } from './feedback-drift-messages';
 import { CallError } from './status-mapping';
 
 export interface AdminServiceOptions {
@@ -13,6 +14,9 @@ export interface AdminServiceOptions {
 }
 
 const DEFAULT_FAILED_JOBS_LIMIT = 100;
+/** Studies looked at per ExportFeedback page (each is one metadata request to Orthanc). */
+const DEFAULT_FEEDBACK_PAGE = 200;
+const MAX_FEEDBACK_PAGE = 500;
 const MAX_FAILED_JOBS_LIMIT = 1000;
 /** Configuration patches are small; anything larger is a mistake or an attack. */
 const MAX_CONFIG_JSON_LENGTH = 1024 * 1024;
@@ -83,6 +87,19 @@ export function adminServiceHandlers(context: HandlerContext, options: AdminServ
       if (jobId === '' || jobId.length > 256) throw invalid('job_id: required, at most 256 characters');
       const result = await backend.retryJob(jobId);
       return { jobId: result.jobId, state: JOB_STATE_ENUM[result.state] };
+    }),
+
+    ExportFeedback: unaryHandler<{ pageSize: number; pageToken: string }, unknown>(context, 'ExportFeedback', 'admin', async (request) => {
+      if (!backend.exportFeedback) throw new CallError(grpc.status.FAILED_PRECONDITION, 'ExportFeedback needs the Orthanc sidecar');
+      const token = (request.pageToken ?? '').trim();
+      if (!/^\d{0,15}$/.test(token)) throw invalid('page_token: not one this server gave; send the previous next_page_token, or nothing');
+      const size = request.pageSize === 0 ? DEFAULT_FEEDBACK_PAGE : Math.min(request.pageSize, MAX_FEEDBACK_PAGE);
+      return feedbackPageMessage(await backend.exportFeedback(token, size));
+    }),
+
+    GetDrift: unaryHandler<unknown, unknown>(context, 'GetDrift', 'admin', async () => {
+      if (!backend.drift) throw new CallError(grpc.status.FAILED_PRECONDITION, 'GetDrift needs the Orthanc sidecar');
+      return driftMessage(await backend.drift());
     }),
   };
 }

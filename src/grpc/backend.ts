@@ -7,6 +7,10 @@ import type {
   StudyResult,
   StudyResultEvent,
 } from '../pipeline';
+import type { DriftView } from '../orthanc/drift-monitor';
+import type { FeedbackPageView } from '../orthanc/feedback-export';
+
+export type { DriftView, FeedbackPageView };
 
 /**
  * What the gRPC services need from the rest of the sidecar. Results are the pipeline's own types
@@ -123,4 +127,8 @@ export interface TriageBackend {
   reloadModels(bundles: string[]): Promise<LoadedModelView[]>;
   listFailedJobs(limit: number): Promise<FailedJobView[]>;
   retryJob(jobId: string): Promise<{ jobId: string; state: JobStatus }>;
+  /** One page of the radiologists' feedback (ExportFeedback); absent: FAILED_PRECONDITION. */
+  exportFeedback?(pageToken: string, pageSize: number): Promise<FeedbackPageView>;
+  /** The drift monitor's series and verdicts (GetDrift); absent: FAILED_PRECONDITION. */
+  drift?(): Promise<DriftView>;
 }

@@ -17,7 +17,7 @@ export function tolerantDeserializers(definition: grpc.ServiceDefinition): grpc.
   for (const [name, method] of Object.entries(definition)) {
     out[name] = {
       ...method,
-      requestDeserialize: (bytes: Buffer) => {
+      requestDeserialize: (bytes: Buffer): unknown => {
         try {
           return method.requestDeserialize(bytes);
         } catch (err) {
@@ -26,7 +26,7 @@ export function tolerantDeserializers(definition: grpc.ServiceDefinition): grpc.
       },
     };
   }
-  return out as grpc.ServiceDefinition;
+  return out;
 }
 
 function checkDecoded(request: unknown): void {

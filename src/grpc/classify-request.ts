@@ -37,6 +37,7 @@ function invalid(message: string): CallError {
 
 /** How an image is named in errors: its index, plus the caller's name when given (control characters removed). */
 export function imageLabel(index: number, name: string): string {
+  // eslint-disable-next-line no-control-regex
   const clean = name.replace(/[\u0000-\u001f\u007f]/g, '?');
   return clean ? `image[${index}] "${clean}"` : `image[${index}]`;
 }

@@ -24,7 +24,6 @@ export { CallError, CATEGORY_STATUS, statusFor } from './status-mapping';
 export { MIN_TOKEN_LENGTH, TokenConfigError, TokenTable, clientTokenOf, parseTokenFile, parseTokenList, type TokenEntry } from './token-table';
 export {
   REDACTED,
-  changedKeys,
   redactSecrets,
   sidecarOperations,
   withoutRedacted,

@@ -13,7 +13,9 @@ import type {
   AnalyzeStudyOptions,
   ConfigActorView,
   ConfigUpdateView,
+  DriftView,
   FailedJobView,
+  FeedbackPageView,
   StatusView,
   StudyRefView,
   TriageBackend,
@@ -37,6 +39,8 @@ export interface StudyOperations {
   reloadModels(bundles: string[]): Promise<void>;
   listFailedJobs(limit: number): Promise<FailedJobView[]>;
   retryJob(jobId: string): Promise<{ jobId: string; state: JobStatus }>;
+  exportFeedback?(pageToken: string, pageSize: number): Promise<FeedbackPageView>;
+  drift?(): Promise<DriftView>;
 }
 
 export interface PipelineBackendOptions {
@@ -142,5 +146,15 @@ export class PipelineBackend implements TriageBackend {
   async retryJob(jobId: string): Promise<{ jobId: string; state: JobStatus }> {
     if (!this.studies) throw withoutSidecar('RetryJob');
     return this.studies.retryJob(jobId);
+  }
+
+  async exportFeedback(pageToken: string, pageSize: number): Promise<FeedbackPageView> {
+    if (!this.studies?.exportFeedback) throw withoutSidecar('ExportFeedback');
+    return this.studies.exportFeedback(pageToken, pageSize);
+  }
+
+  async drift(): Promise<DriftView> {
+    if (!this.studies?.drift) throw withoutSidecar('GetDrift');
+    return this.studies.drift();
   }
 }

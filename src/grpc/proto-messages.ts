@@ -18,7 +18,8 @@ import type { FailedJobView, StatusView } from './backend';
 
 /** Proto enum value names follow one rule from the names defined in t3/, report/ and pipeline/. */
 function enumNames<N extends string>(names: readonly N[], prefix: string): Readonly<Record<N, string>> {
-  return Object.freeze(Object.fromEntries(names.map((n) => [n, `${prefix}_${n.toUpperCase()}`])) as Record<N, string>);
+  // Proto enum names are identifiers: a dash of a name (t3b-grouped) becomes an underscore.
+  return Object.freeze(Object.fromEntries(names.map((n) => [n, `${prefix}_${n.toUpperCase().replace(/-/g, '_')}`])) as Record<N, string>);
 }
 
 export const POLICY_ENUM = enumNames(POLICY_NAMES, 'POLICY');

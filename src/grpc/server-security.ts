@@ -24,7 +24,7 @@ export class ListenConfigError extends Error {
 
 /** Splits `host:port`, `[v6]:port`; the port must be 0..65535 (0 picks a free one). */
 export function parseListenAddress(address: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(address.trim());
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address.trim());
   if (!match) throw new ListenConfigError(`listen address "${address}" must be host:port (or [v6]:port)`);
   const port = Number(match[3]);
   if (port > 65535) throw new ListenConfigError(`listen address "${address}": port ${port} is out of range`);

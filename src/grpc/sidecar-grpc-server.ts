@@ -3,7 +3,7 @@ import { PipelineBackend } from './pipeline-backend';
 import { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './server';
 import { LiveTokenTable, type TokenAudit } from './live-token-table';
 import { resolveGrpcSettings, type ExtraTokenSources, type GrpcSettings } from './server-settings';
-import { sidecarOperations, type FollowerStatusSource } from './sidecar-operations';
+import { sidecarOperations, type FollowerStatusSource, type SidecarOperationsOptions } from './sidecar-operations';
 import type { TokenEntry } from './token-table';
 
 /** A configuration the gRPC server can take its live token list from (`grpc.tokens`). */
@@ -23,6 +23,9 @@ export interface SidecarGrpcOptions<C extends ConfigWithTokens> {
   audit?: TokenAudit;
   /** Where each configuration value comes from and the live changes kept, for GetConfig. */
   configSources?: () => unknown;
+  /** ExportFeedback and GetDrift, when the Orthanc side supplies them. */
+  exportFeedback?: SidecarOperationsOptions['exportFeedback'];
+  drift?: SidecarOperationsOptions['drift'];
 }
 
 /**
@@ -65,6 +68,8 @@ export async function startSidecarGrpcServer<C extends ConfigWithTokens>(options
     queueBound: () => sidecar.getConfig().batching.queueBound,
     follower: options.follower,
     ...(options.configSources ? { configSources: options.configSources } : {}),
+    ...(options.exportFeedback ? { exportFeedback: options.exportFeedback } : {}),
+    ...(options.drift ? { drift: options.drift } : {}),
   });
   return startGrpcServer({
     listen,

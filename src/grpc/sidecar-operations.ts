@@ -1,8 +1,9 @@
 import { CategorizedError } from '../errors';
 import { queuedStudyResult, type JobStatus, type PipelineConfig, type Sidecar } from '../pipeline';
-import type { FailedJobView, StatusView, StudyRefView } from './backend';
+import type { DriftView, FailedJobView, FeedbackPageView, StatusView, StudyRefView } from './backend';
 import type { StudyOperations } from './pipeline-backend';
 import { tokenIdOf } from './token-table';
+import { differingPaths } from '../util/json-value';
 
 /** What AdminService.GetConfig shows instead of a secret. */
 export const REDACTED = '***';
@@ -47,16 +48,6 @@ export function withoutRedacted(patch: unknown): unknown {
   return out;
 }
 
-/** Dotted paths whose values differ between two JSON values (objects are compared key by key, arrays whole). */
-export function changedKeys(before: unknown, after: unknown, prefix = ''): string[] {
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (isObject(before) && isObject(after)) {
-    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-    return keys.flatMap((k) => changedKeys(before[k], after[k], prefix ? `${prefix}.${k}` : k));
-  }
-  return JSON.stringify(before) === JSON.stringify(after) ? [] : [prefix || '(root)'];
-}
-
 function epochMs(iso: string | null | undefined): number | null {
   if (!iso) return null;
   const t = Date.parse(iso);
@@ -74,6 +65,10 @@ export interface SidecarOperationsOptions {
   acceptWindowMs?: number;
   /** Where each configuration value comes from and the live changes kept (GetConfig's sources_json). */
   configSources?: () => unknown;
+  /** ExportFeedback's pages, read from Orthanc by whoever holds its client. */
+  exportFeedback?: (pageToken: string, pageSize: number) => Promise<FeedbackPageView>;
+  /** GetDrift: the drift monitor fed by the sidecar's results. */
+  drift?: () => DriftView;
 }
 
 function sidecarRef(ref: StudyRefView): { orthancId?: string; studyInstanceUid?: string } {
@@ -124,6 +119,8 @@ export function sidecarOperations<C extends PipelineConfig>(sidecar: Sidecar<C>,
     },
 
     ...(options.configSources ? { configSources: async () => options.configSources!() } : {}),
+    ...(options.exportFeedback ? { exportFeedback: options.exportFeedback } : {}),
+    ...(options.drift ? { drift: async () => options.drift!() } : {}),
 
     async updateConfig(patch, { dryRun, actor }) {
       const before = sidecar.getConfig();
@@ -131,7 +128,7 @@ export function sidecarOperations<C extends PipelineConfig>(sidecar: Sidecar<C>,
       return {
         applied: update.applied,
         config: redactSecrets(update.config),
-        changedKeys: changedKeys(before, update.config),
+        changedKeys: differingPaths(before, update.config),
         restartRequired: [...update.restartRequired],
       };
     },

@@ -5,5 +5,5 @@ export { OrthancStudyStore } from './orthanc-study-store';
 export { StudyClaims, HeldStudyClaim, ClaimsUnsupportedError, CLAIM_METADATA, parseClaimRecord, type ClaimRecord, type ClaimAttempt, type StudyClaimsOptions } from './study-claims';
 export { QuietStudyWatcher, parseOrthancTimestamp, type QuietWatcherOptions, type ClaimedStudyHandler } from './quiet-study-watcher';
 export { startOrthancSidecar, effectiveWorkerId, type OrthancSidecar, type OrthancSidecarConfig } from './sidecar-service';
-export { TRIAGE_METADATA, readTriageMetadata, userMetadataDeclaration, type TriageMetadataKey } from './triage-metadata';
+export { TRIAGE_METADATA, readTriageMetadata, type TriageMetadataKey } from './triage-metadata';
 export { orthancDecodedInstance, parsePam, PamError, type PamImage } from './orthanc-decoded-file';

@@ -76,7 +76,7 @@ export async function orthancDecodedInstance(client: OrthancClient, instanceId: 
   const samplesPerPixel = firstNumber(dict, '00280002', 1);
   const pixelRepresentation = firstNumber(dict, '00280103', 0);
   const bitsStored = firstNumber(dict, '00280101', 16);
-  const photometric = String(dict['00280004']?.Value?.[0] ?? '').trim();
+  const photometric = firstText(dict, '00280004') ?? '';
   const colour = samplesPerPixel !== 1 || photometric === 'PALETTE COLOR';
   const chosen = selectFrames(framePolicy, frames, instanceId);
   const frameSamples = rows * columns * (colour ? 3 : 1);
@@ -97,7 +97,7 @@ export async function orthancDecodedInstance(client: OrthancClient, instanceId: 
     }
     const offset = index * frameSamples * bytesPerSample;
     if (colour) {
-      pixels.set(pam.samples as Uint8Array, offset);
+      pixels.set(pam.samples, offset);
     } else {
       // PAM carries the 16-bit pattern (two's complement for int16); write it little-endian.
       const view = new DataView(pixels.buffer, offset, frameSamples * 2);

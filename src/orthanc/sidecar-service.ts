@@ -1,8 +1,13 @@
 import os from 'node:os';
+import type { Registry } from 'prom-client';
 import { Sidecar, type PipelineConfig, type SidecarLog } from '../pipeline';
 import { ChangeFollower, type FollowerOptions } from './change-follower';
 import { CheckpointStore } from './checkpoint-store';
+import { DriftMonitor } from './drift-monitor';
+import { registerDriftMetrics } from './drift-metrics';
+import { recordDriftFromFeed } from './drift-recorder';
 import { OrthancClient, type OrthancConnection } from './orthanc-client';
+import { registerFollowerMetrics, registerSharedModeMetrics } from './orthanc-metrics';
 import { OrthancStudyStore } from './orthanc-study-store';
 import { QuietStudyWatcher } from './quiet-study-watcher';
 import { ClaimsUnsupportedError, StudyClaims } from './study-claims';
@@ -22,6 +27,8 @@ export interface OrthancSidecar<C extends OrthancSidecarConfig> {
   workerId: string;
   /** Shared mode: LastUpdate readiness and claims; null in single mode. */
   watcher: QuietStudyWatcher | null;
+  /** Per source of images, the finished studies' divergence over time (GetDrift, /metrics, the worklist). */
+  drift: DriftMonitor;
   /** SIGTERM path: stop reading changes, finish what was handed over, save the checkpoint, close the engines. */
   stop(): Promise<void>;
 }
@@ -44,11 +51,16 @@ export async function startOrthancSidecar<C extends OrthancSidecarConfig>(option
   log?: SidecarLog;
   /** false: only gRPC-requested analyses, no change feed. */
   follow?: boolean;
+  /** The process's metrics registry (serve creates it); the Sidecar makes its own when not given. */
+  metricsRegistry?: Registry;
 }): Promise<OrthancSidecar<C>> {
   const log = options.log ?? (() => undefined);
   const client = new OrthancClient(options.config.orthanc);
   const store = new OrthancStudyStore(client);
-  const sidecar = new Sidecar<C>({ config: options.config, validateConfig: options.validateConfig, mergeConfig: options.mergeConfig, store, version: options.version, log });
+  const sidecar = new Sidecar<C>({
+    config: options.config, validateConfig: options.validateConfig, mergeConfig: options.mergeConfig, store, version: options.version, log,
+    metricsRegistry: options.metricsRegistry,
+  });
   const speculating = options.config.speculation.enabled;
   let watcher: QuietStudyWatcher | null = null;
   const follower = new ChangeFollower(client, new CheckpointStore(options.config.follower.checkpointPath), options.config.follower, {
@@ -65,6 +77,10 @@ export async function startOrthancSidecar<C extends OrthancSidecarConfig>(option
     isBusy: () => sidecar.isBusy(),
     log,
   });
+  registerFollowerMetrics(sidecar.metrics.registry, follower, options.follow !== false);
+  const drift = new DriftMonitor();
+  const stopDrift = recordDriftFromFeed(sidecar.feed, client, drift, log);
+  registerDriftMetrics(sidecar.metrics.registry, drift);
   // Said while the models load: a wrong URL or password shows within a second or two of the start.
   const probed = options.follow !== false ? follower.probe() : Promise.resolve(true);
   try {
@@ -86,15 +102,7 @@ export async function startOrthancSidecar<C extends OrthancSidecarConfig>(option
       // Orthanc not reachable yet: checked again before the first claim.
     }
     watcher = new QuietStudyWatcher(client, claims, (id, claim) => sidecar.handleClaimedStudy(id, claim), { quietMs: coordination.quietMs, log });
-    const w = watcher;
-    sidecar.metrics.addLines(() => [
-      '# HELP t3_shared_studies_pending Studies noted and not yet finished (shared mode).',
-      '# TYPE t3_shared_studies_pending gauge',
-      `t3_shared_studies_pending ${w.pending}`,
-      '# HELP t3_shared_claims_total Readiness checks and claims (shared mode).',
-      '# TYPE t3_shared_claims_total counter',
-      ...(['checks', 'claimed', 'takeovers', 'claimedElsewhere'] as const).map((k) => `t3_shared_claims_total{event="${k}"} ${w.stats[k]}`),
-    ]);
+    registerSharedModeMetrics(sidecar.metrics.registry, watcher);
   }
   if (options.follow !== false) {
     watcher?.start();
@@ -108,8 +116,10 @@ export async function startOrthancSidecar<C extends OrthancSidecarConfig>(option
     client,
     workerId,
     watcher,
+    drift,
     stop() {
       stopping ??= (async () => {
+        stopDrift();
         await follower.stop();
         watcher?.stop();
         await sidecar.stop();

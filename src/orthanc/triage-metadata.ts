@@ -30,6 +30,13 @@ export const TRIAGE_METADATA = {
    */
   acknowledgement: { name: 'T3Ack', index: 4717 },
   feedback: { name: 'T3Feedback', index: 4718 },
+  /**
+   * Mean JS divergence of the study's images (4 decimals; absent under one-model policies) and the model bundle that
+   * judged it ("<bundle> <version>; generalist <name> <version> <sha256 prefix>; expert …"): the feedback export
+   * (issue 24) reports them beside the radiologist's verdict.
+   */
+  divergence: { name: 'T3Divergence', index: 4719 },
+  model: { name: 'T3Model', index: 4720 },
   lambda: { name: 'T3Lambda', index: 4703 },
   srInstanceId: { name: 'T3Sr', index: 4704 },
   error: { name: 'T3Error', index: 4705 },
@@ -44,11 +51,4 @@ export type TriageMetadataKey = keyof typeof TRIAGE_METADATA;
 export function readTriageMetadata(expanded: Record<string, string>, key: TriageMetadataKey): string | null {
   const m = TRIAGE_METADATA[key];
   return expanded[m.name] ?? expanded[String(m.index)] ?? null;
-}
-
-/** The `UserMetadata` object an Orthanc configuration needs for the names to resolve. */
-export function userMetadataDeclaration(): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const m of Object.values(TRIAGE_METADATA)) out[m.name] = m.index;
-  return out;
 }

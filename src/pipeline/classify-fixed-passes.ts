@@ -15,7 +15,7 @@ export interface FixedPassEngine {
 }
 
 /** Policies whose result starts from both fixed passes (the others run one pass and gain nothing). */
-export const FIXED_PASS_POLICIES: readonly PolicyName[] = ['t3b', 't3', 'dawin', 'ensemble'];
+export const FIXED_PASS_POLICIES: readonly PolicyName[] = ['t3b', 't3b-grouped', 't3', 'dawin', 'ensemble'];
 
 /** An input whose fixed passes may already be known (then `bytes` may be empty: nothing is decoded). */
 export interface FixedPassInput extends ClassifyInput {
@@ -48,8 +48,8 @@ export async function classifyWithFixedPasses(
   const classes = manifest.classes;
   const K = classes.length;
   const frameSize = spec.channels * spec.height * spec.width;
-  const outcomes: (ClassifyOutcome | undefined)[] = new Array(inputs.length);
-  const infos: (DicomInstanceInfo | undefined)[] = new Array(inputs.length);
+  const outcomes = new Array<ClassifyOutcome | undefined>(inputs.length);
+  const infos = new Array<DicomInstanceInfo | undefined>(inputs.length);
   const framesOf: Frame[][] = inputs.map(() => []);
   const results: FrameClassification[][] = inputs.map(() => []);
 

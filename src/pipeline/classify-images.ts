@@ -185,8 +185,10 @@ export function frameClassification(
     predictions: probabilities
       .map((probability, c) => ({ label: classes[c].label, code: { ...classes[c].code }, probability }))
       .sort((a, b) => b.probability - a.probability),
-    batchLambda: batch.batchLambda,
-    batchId: batch.batchId,
+    // t3b-grouped: each group of a split batch reads as a batch of its own (id `<batch>/g<k>`, its λ), so the
+    // results, the gRPC answer and the SR's λ list record every group's λ as they record T3B's λ_B.
+    batchLambda: image.group !== undefined && batch.groupLambdas ? batch.groupLambdas[image.group] : batch.batchLambda,
+    batchId: image.group !== undefined && batch.groupLambdas && batch.groupLambdas.length > 1 ? `${batch.batchId}/g${image.group}` : batch.batchId,
     batchSize,
     coefficientSampled: batch.coefficientSample === null ? null : batch.coefficientSample.includes(position),
     coefficientSampleSize: batch.coefficientSample === null ? null : batch.coefficientSample.length,

@@ -1,3 +1,5 @@
+import { differingPaths, isRecord } from '../util/json-value';
+
 /**
  * Settings a running Sidecar applies at once, as dotted paths; the others (Orthanc connection, follower, gRPC listen
  * address and TLS, …) need a restart. `grpc.tokens` is applied by the gRPC layer (a config participant, below).
@@ -30,29 +32,17 @@ export interface ConfigParticipant<C> {
   prepare(next: C, current: C): () => void;
 }
 
-type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function valueAt(config: unknown, path: readonly string[]): unknown {
-  return path.reduce<unknown>((v, k) => (isObject(v) ? v[k] : undefined), config);
+  return path.reduce<unknown>((v, k) => (isRecord(v) ? v[k] : undefined), config);
 }
 
 /** A copy of `config` with the value at `path` replaced (the objects along the path are copied, nothing else). */
 function withValueAt(config: unknown, path: readonly string[], value: unknown): unknown {
   if (path.length === 0) return value;
-  const base = isObject(config) ? config : {};
+  const base = isRecord(config) ? config : {};
   const [head, ...rest] = path;
   if (!(head in base) && value === undefined) return base;
   return { ...base, [head]: withValueAt(base[head], rest, value) };
-}
-
-/** Dotted paths whose values differ (objects compared key by key, arrays and scalars whole). */
-export function differingPaths(a: unknown, b: unknown, prefix = ''): string[] {
-  if (isObject(a) && isObject(b)) {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-    return keys.flatMap((k) => differingPaths(a[k], b[k], prefix ? `${prefix}.${k}` : k));
-  }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix || '(root)'];
 }
 
 /**

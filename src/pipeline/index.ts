@@ -8,7 +8,7 @@ export { WriteBack, reusedResult } from './write-back';
 export { Semaphore } from './semaphore';
 export { ResultFeed } from './result-feed';
 export { T3bBatcher, QueueFullError, type BatcherSettings, type ClassifyFn } from './batcher';
-export { JobTable, isTerminal, type Job } from './job-state';
+export { JobTable, type Job } from './job-state';
 export { chooseBundle, ruleMatches, type RouteRule, type RouteTable, type RoutingAttributes } from './routing';
 export { retryDelayMs, shouldPark, type RetrySettings } from './retry-policy';
 export { inputSetHash } from './input-set';
@@ -20,5 +20,6 @@ export { classifyWithFixedPasses, FIXED_PASS_POLICIES, type FixedPassEngine, typ
 export { SpeculativePasses, type SpeculationModel, type SpeculationSettings, type SpeculationDeps } from './speculative-passes';
 export { classifyImages, type ClassifyInput, type ClassifyOutcome, type ClassifyOptions, type FrameClassification } from './classify-images';
 export { PipelineMetrics, type MetricsSnapshotSource } from './metrics';
+export { counterReadAtScrape } from './scraped-counter';
 export { composeClassification, srImagesOf, srInputFor, bundleIdentityOf, algorithmRecordFor, NoReportError, type ComposedClassification, type ComposeOptions } from './compose-study-result';
 export { ClassifyCall, type ClassifyCallOptions, type ClassifierSettings, type ClassifyEngine, type ClassifyRequest, type ClassifyResult, type LoadedModelView } from './classify-call';

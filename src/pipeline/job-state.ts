@@ -33,12 +33,6 @@ export interface Job {
   claim: StudyClaim | null;
 }
 
-const TERMINAL: readonly JobStatus[] = ['done', 'parked'];
-
-export function isTerminal(status: JobStatus): boolean {
-  return TERMINAL.includes(status);
-}
-
 /** In-memory table of jobs; durable state lives in Orthanc's study metadata. */
 export class JobTable {
   private readonly jobs = new Map<string, Job>();

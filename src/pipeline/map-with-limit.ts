@@ -4,7 +4,7 @@
  * HTTP threads ahead of the change-feed poll and of every other study's requests (issue 21, item 5).
  */
 export async function mapWithLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
+  const out = new Array<R>(items.length);
   let next = 0;
   let failed = false;
   const worker = async (): Promise<void> => {

@@ -1,8 +1,10 @@
+import type { Registry } from 'prom-client';
 import { memoryAllocator, peakResidentSetMB, residentSetMB, type ExecutionProviderName, type T3Engine } from '../engine';
 import type { ClassifyFn } from './batcher';
-import { differingPaths, proposeConfigUpdate, type ConfigActor, type ConfigParticipant, type ConfigUpdate } from './config-update';
+import { proposeConfigUpdate, type ConfigActor, type ConfigParticipant, type ConfigUpdate } from './config-update';
+import { differingPaths } from '../util/json-value';
 import { classifyImages, type ClassifyOutcome } from './classify-images';
-import { classifyWithFixedPasses, type FixedPassInput } from './classify-fixed-passes';
+import { classifyWithFixedPasses } from './classify-fixed-passes';
 import { bundleIdentityOf, srInputFor } from './compose-study-result';
 import type { FixedPassCache } from './fixed-pass-cache';
 import { inputSetHash } from './input-set';
@@ -59,6 +61,8 @@ export interface SidecarOptions<C extends PipelineConfig> {
   log?: SidecarLog;
   /** The job runner's clock (tests of retries inject one). */
   clock?: JobClock;
+  /** The process's metrics registry (serve creates it, with the process metrics); a fresh one when not given. */
+  metricsRegistry?: Registry;
 }
 
 /**
@@ -79,7 +83,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
   private readonly unchanged = new WeakSet<StudyResult>();
   private readonly startedAt = new Date();
   readonly feed = new ResultFeed(1000);
-  readonly metrics = new PipelineMetrics();
+  readonly metrics: PipelineMetrics;
   readonly version: string;
   private readonly speculationWiring: SpeculationWiring | null;
   private readonly configParticipants: ConfigParticipant<C>[] = [];
@@ -91,6 +95,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
     this.config = options.validateConfig(options.config);
     this.version = options.version;
     this.log = options.log ?? (() => undefined);
+    this.metrics = new PipelineMetrics(options.metricsRegistry);
     this.loading = new Semaphore(this.config.inference.decodeConcurrency);
     this.writeBack = new WriteBack(options.store, this.log);
     this.models = new ModelRegistry({ log: this.log, classifierFor: (model) => this.batchClassifier(model) });
@@ -110,6 +115,15 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
       feed: this.feed,
       log: this.log,
       ...(options.clock ? { clock: options.clock } : {}),
+    });
+    // Read at each scrape: the queues, jobs and models status() reports, without its memory figures.
+    this.metrics.readSnapshotFrom(() => {
+      const models = this.models.list();
+      return {
+        queues: models.map((m) => ({ bundle: m.name, ...m.batcher.laneDepths, queuedImages: m.batcher.queuedImages })),
+        jobs: this.runner.counts(),
+        models: models.map((m) => ({ name: m.name, version: m.bundle.manifest.version, executionProvider: m.engine.executionProvider })),
+      };
     });
     this.speculationWiring = this.config.speculation.enabled
       ? new SpeculationWiring({ store: options.store, models: this.models, metrics: this.metrics, log: this.log, config: () => this.config })
@@ -381,7 +395,7 @@ export class Sidecar<C extends PipelineConfig = PipelineConfig> {
       };
       const speculation = this.speculationWiring;
       const classified = speculation
-        ? classifyWithFixedPasses(model.engine, inputs as FixedPassInput[], {
+        ? classifyWithFixedPasses(model.engine, inputs, {
           ...options,
           remember: (input, info, frames) => speculation.remember(model, input.name, info, frames),
         })

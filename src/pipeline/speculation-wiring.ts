@@ -1,7 +1,9 @@
+import { Gauge } from 'prom-client';
 import { FIXED_PASS_POLICIES } from './classify-fixed-passes';
 import { FixedPassCache, fixedPassKey, type FixedPassEntry } from './fixed-pass-cache';
 import type { SidecarLog } from './job-runner';
 import type { PipelineMetrics } from './metrics';
+import { counterReadAtScrape } from './scraped-counter';
 import type { LoadedModel, ModelRegistry } from './model-registry';
 import type { PipelineConfig } from './pipeline-config';
 import { SpeculativePasses } from './speculative-passes';
@@ -46,18 +48,22 @@ export class SpeculationWiring {
     });
     const cache = this.cache;
     const runner = this.runner;
-    deps.metrics.addLines(() => [
-      '# HELP t3_speculation_cache_lookups_total Fixed-pass cache lookups at readiness, by result.',
-      '# TYPE t3_speculation_cache_lookups_total counter',
-      `t3_speculation_cache_lookups_total{result="hit"} ${cache.stats.hits}`,
-      `t3_speculation_cache_lookups_total{result="miss"} ${cache.stats.misses}`,
-      '# HELP t3_speculation_cache_bytes Memory held by cached fixed passes.',
-      '# TYPE t3_speculation_cache_bytes gauge',
-      `t3_speculation_cache_bytes ${cache.bytes}`,
-      '# HELP t3_speculation_instances_total Instances offered to speculation, by what became of them.',
-      '# TYPE t3_speculation_instances_total counter',
-      ...(['offered', 'stored', 'dropped', 'skipped', 'failed'] as const).map((k) => `t3_speculation_instances_total{outcome="${k}"} ${runner.stats[k]}`),
-    ]);
+    // The cache and runner keep their own counts: the metrics read them at each scrape.
+    const registry = deps.metrics.registry;
+    counterReadAtScrape(registry, {
+      name: 't3_speculation_cache_lookups_total', help: 'Fixed-pass cache lookups at readiness, by result.', labelName: 'result',
+      read: () => ({ hit: cache.stats.hits, miss: cache.stats.misses }),
+    });
+    new Gauge({
+      name: 't3_speculation_cache_bytes', help: 'Memory held by cached fixed passes.', registers: [registry],
+      collect() {
+        this.set(cache.bytes);
+      },
+    });
+    counterReadAtScrape(registry, {
+      name: 't3_speculation_instances_total', help: 'Instances offered to speculation, by what became of them.', labelName: 'outcome',
+      read: () => Object.fromEntries((['offered', 'stored', 'dropped', 'skipped', 'failed'] as const).map((k) => [k, runner.stats[k]])),
+    });
   }
 
   /** True when the configured policy has fixed passes to run ahead (not generalist, expert or wise). */

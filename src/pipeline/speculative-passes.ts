@@ -131,7 +131,7 @@ export class SpeculativePasses {
     }
     const bytes = await this.deps.store.fetchInstance(offer.orthancInstanceId, s.pixelSource, s.framePolicy, s.maxDecodedImageBytes);
     const header = readDicomInfo(bytes, offer.orthancInstanceId);
-    const h = header.header as Record<string, unknown>;
+    const h = header.header;
     const text = (v: unknown) => (typeof v === 'string' ? v : '');
     const bundle = nonImageKind(header.sopClassUid) === undefined
       ? chooseBundle(s.routing, {

@@ -87,7 +87,7 @@ export function sharedSrBuilder(): SrBuilder {
  * methods) among the plain values, which postMessage refuses. Own enumerable data is kept, functions are dropped,
  * binary values are copied as they are.
  */
-function plainCopy(value: unknown): any {
+function plainCopy(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return typeof value === 'function' ? undefined : value;
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date) return value;
   if (Array.isArray(value)) return value.map(plainCopy);

@@ -32,6 +32,9 @@ export interface StoredTriageState {
   demonstration: string | null;
   finishedAt: string | null;
   lambda: string | null;
+  /** Mean JS divergence of the images (T3Divergence) and the model identity (T3Model); optional: older stores lack them. */
+  divergence?: string | null;
+  model?: string | null;
   error: string | null;
   /** Why the SR of a classified study could not be written (its priority stands); null once one is stored. */
   reportError: string | null;

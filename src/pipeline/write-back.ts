@@ -3,6 +3,7 @@ import type { Job } from './job-state';
 import type { SidecarLog } from './job-runner';
 import { sharedSrBuilder } from './sr-builder';
 import { summarizeTriage } from './triage-summary';
+import { modelIdentityText } from './model-identity-text';
 import { ClaimLostError } from './study-claim';
 import type { SrRecord, StudyImageFailure, StudyResult } from './study-result';
 import type { StoredSr, StudySnapshot, StudyStore } from './study-store';
@@ -94,6 +95,9 @@ export class WriteBack {
     await this.confirmClaim(job);
     const lambdas = input.algorithm.batchLambdas;
     const meanLambda = lambdas.length ? lambdas.reduce((a, b) => a + b, 0) / lambdas.length : null;
+    // The divergence a radiologist's feedback is exported with (issue 24): null under one-model policies.
+    const divergences = input.images.map((i) => i.js).filter((v): v is number => v !== null && Number.isFinite(v));
+    const meanDivergence = divergences.length ? divergences.reduce((a, b) => a + b, 0) / divergences.length : null;
     // Entries that do not say "done" are written while the SR is built and stored (a crash in between leaves the
     // status "running", so the study is run again); the input set and SR id once the SR is in; "done" last.
     const summary = summarizeTriage(input.images, input.triage);
@@ -106,6 +110,8 @@ export class WriteBack {
         priorityReason: summary.priorityReason,
         demonstration: input.algorithm.demonstration ? 'true' : null,
         lambda: meanLambda === null ? null : meanLambda.toFixed(4),
+        divergence: meanDivergence === null ? null : meanDivergence.toFixed(4),
+        model: modelIdentityText(input.algorithm),
         error: failedImages.length ? `${failedImages.length} image(s) not used: ${failedImages.map((f) => f.code).join(', ')}` : null,
         attempts: job.attempts,
       })
@@ -113,6 +119,7 @@ export class WriteBack {
     let built: Awaited<ReturnType<ReturnType<typeof sharedSrBuilder>['build']>>;
     let stored: Awaited<ReturnType<StudyStore['storeSr']>>;
     let srStoredAt: string;
+    let earlyFailure: { err: unknown } | null;
     try {
       // dcmjs's writer is slow on large studies: the SR is built in a worker thread, the event loop stays free.
       built = await sharedSrBuilder().build({ ...input, ...(predecessor ? { predecessor } : {}) });
@@ -133,9 +140,11 @@ export class WriteBack {
       ]);
     } finally {
       // Never leave a write in flight behind a failure: the failure path writes the same entries.
-      const earlyFailure = await early;
-      if (earlyFailure) throw earlyFailure.err;
+      earlyFailure = await early;
     }
+    // Thrown only once the SR is in: thrown from `finally` it would replace the SR step's own error (a lost claim
+    // among them, which must reach the job runner as itself).
+    if (earlyFailure) throw earlyFailure.err;
     await this.store.writeState(job.orthancStudyId, { status: 'done', reportError: null, finishedAt: new Date().toISOString() });
     return {
       sr: {

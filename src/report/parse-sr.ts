@@ -33,7 +33,7 @@ function single(value: unknown): unknown {
 
 function text(value: unknown, utf8: boolean): string {
   const v = single(value);
-  return typeof v === 'string' ? repairUtf8(v, utf8) : v === undefined || v === null ? '' : String(v);
+  return typeof v === 'string' ? repairUtf8(v, utf8) : typeof v === 'number' ? String(v) : '';
 }
 
 class TreeReader {

@@ -65,9 +65,9 @@ export function validateSrInput(input: SrInput): string {
     throw new ReportError('algorithm.method', `must be one of ${POLICY_NAMES.join(', ')}, got ${String(algorithm.method)}`);
   }
   if (!Array.isArray(algorithm.batchLambdas)) throw new ReportError('algorithm.batchLambdas', 'must be an array');
-  // Only T3B merges with one λ per batch; the other policies have no batch λ to report.
-  if (algorithm.method === 't3b' && algorithm.batchLambdas.length === 0) {
-    throw new ReportError('algorithm.batchLambdas', 'must hold the λ of at least one batch for method t3b');
+  // Only T3B merges with one λ per batch (grouped T3B: one per group of a batch); the other policies have none.
+  if ((algorithm.method === 't3b' || algorithm.method === 't3b-grouped') && algorithm.batchLambdas.length === 0) {
+    throw new ReportError('algorithm.batchLambdas', `must hold the λ of at least one batch for method ${algorithm.method}`);
   }
   algorithm.batchLambdas.forEach((lambda, i) => checkFinite(`algorithm.batchLambdas[${i}]`, lambda));
   if (!Number.isInteger(algorithm.batchSize) || algorithm.batchSize < 1) {

@@ -38,6 +38,13 @@ export interface T3Hyperparameters {
    */
   guardTemperature: number | null;
   batchAggregation: BatchAggregation;
+  /**
+   * Grouped T3B (policy t3b-grouped, t3/batch-groups.ts): the fewest images a group of a batch may hold, and the most
+   * groups a batch may split into. maxGroups = 1 (the default) makes t3b-grouped exactly t3b, so a bundle written
+   * before these fields existed behaves as it did.
+   */
+  minGroupSize: number;
+  maxGroups: number;
 }
 
 /**
@@ -57,6 +64,8 @@ export const DEFAULT_T3_HYPERPARAMETERS: T3Hyperparameters = Object.freeze({
   extDelta: 0,
   guardTemperature: null,
   batchAggregation: 'mean-lambda',
+  minGroupSize: 8,
+  maxGroups: 1,
 });
 
 /** True when the extrapolation guard can move λ (docs/T3.md §2: δ = 0 or τ <= 0 disables it). */
@@ -96,6 +105,12 @@ export function validateHyperparameters(hp: T3Hyperparameters): void {
   const tg = hp.guardTemperature;
   if (tg !== null && (typeof tg !== 'number' || !Number.isFinite(tg) || tg <= 0)) {
     throw new T3InputError(`hyperparameter guardTemperature must be null (each model's own temperature) or a positive finite number, got ${String(tg)}`);
+  }
+  for (const key of ['minGroupSize', 'maxGroups'] as const) {
+    const v = hp[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+      throw new T3InputError(`hyperparameter ${key} must be an integer >= 1, got ${String(v)}`);
+    }
   }
   if (!isBatchAggregation(hp.batchAggregation)) {
     throw new T3InputError(`hyperparameter batchAggregation must be one of ${BATCH_AGGREGATIONS.join(', ')}, got ${JSON.stringify(hp.batchAggregation)}`);

@@ -27,6 +27,7 @@ export {
   type PolicyConfig,
   type PolicyName,
 } from './policy';
+export { groupBatch, validateGroupingParameters, type BatchGroups, type GroupingParameters } from './batch-groups';
 export {
   computeBatchCoefficients,
   type BatchCoefficients,

@@ -2,7 +2,7 @@ import { T3InputError } from './errors';
 import { DEFAULT_T3_HYPERPARAMETERS, type T3Hyperparameters } from './hyperparameters';
 
 /** How the two models are combined (docs/T3.md §4). */
-export type PolicyName = 'generalist' | 'expert' | 'wise' | 'ensemble' | 'dawin' | 't3' | 't3b';
+export type PolicyName = 'generalist' | 'expert' | 'wise' | 'ensemble' | 'dawin' | 't3' | 't3b' | 't3b-grouped';
 
 export const POLICY_NAMES: readonly PolicyName[] = Object.freeze([
   'generalist',
@@ -12,6 +12,8 @@ export const POLICY_NAMES: readonly PolicyName[] = Object.freeze([
   'dawin',
   't3',
   't3b',
+  // T3B with a λ per group of the batch (t3/batch-groups.ts): one merged pass per group, each image still once.
+  't3b-grouped',
 ] as PolicyName[]);
 
 /** The paper's method with batches: one merged pass per batch. */

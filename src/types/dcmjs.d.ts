@@ -23,7 +23,7 @@ declare module 'dcmjs' {
 
   export interface WriteOptions { allowInvalidVRLength?: boolean; fragmentMultiframe?: boolean; }
 
-  namespace data {
+  export namespace data {
     class DicomDict {
       constructor(meta: DenaturalizedDataset);
       meta: DenaturalizedDataset;

@@ -22,7 +22,7 @@ describe('orthanc-t3 eval', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('### Top-1 accuracy (%)');
     const report = JSON.parse(await fs.readFile(path.join(out, 'evaluation.json'), 'utf8'));
-    expect(report.policies.map((p: { id: string }) => p.id)).toEqual(['generalist', 'expert', 'wise-0.5', 'ensemble', 'dawin', 't3', 't3b-1', 't3b-8']);
+    expect(report.policies.map((p: { id: string }) => p.id)).toEqual(['generalist', 'expert', 'wise-0.5', 'ensemble', 'dawin', 't3', 't3b-1', 't3b-8', 't3b-grouped-1', 't3b-grouped-8']);
     const clean = report.splits.filter((s: { kind: string }) => s.kind === 'clean').map((s: { name: string }) => s.name);
     expect(clean).toEqual(['in-domain', 'shifted', 'pooled']);
     // The pooled stream shuffles both clean splits into one stream, so its accuracy is their image-weighted mean.

@@ -2,7 +2,6 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   AdmissionQueue,
-  changedKeys,
   isLoopbackHost,
   parseListenAddress,
   clientTokenOf,
@@ -11,6 +10,7 @@ import {
   redactSecrets,
   withoutRedacted,
 } from '../../src/grpc';
+import { differingPaths } from '../../src/util/json-value';
 
 describe('token configuration', () => {
   const token = 'abcdefghijklmnop-0123';
@@ -119,7 +119,7 @@ describe('configuration secrets', () => {
   });
 
   test('changed keys are dotted paths', () => {
-    expect(changedKeys({ a: { b: 1, c: [1] }, d: 2 }, { a: { b: 1, c: [2] }, d: 3 })).toEqual(['a.c', 'd']);
+    expect(differingPaths({ a: { b: 1, c: [1] }, d: 2 }, { a: { b: 1, c: [2] }, d: 3 })).toEqual(['a.c', 'd']);
   });
 });
 

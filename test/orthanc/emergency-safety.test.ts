@@ -373,7 +373,7 @@ test('a hostile PhotometricInterpretation with fail-study: the refusal is shown,
         // Hover everything the study's state was written into: an injected handler would fire.
         for (const el of await page.$$('[title], .t3-badge, tr[data-study-id], #t3-triage *')) await el.hover({ force: true, timeout: 1000 }).catch(() => undefined);
         expect({ url, pwned: await pwned() }).toEqual({ url, pwned: undefined });
-        if ((await page.evaluate(() => document.documentElement.innerHTML)).includes('ONMOUSEOVER')) shown.push(url);
+        if ((await page.content()).includes('ONMOUSEOVER')) shown.push(url);
         expect({ url, handlers: await page.$$eval('[onmouseover], [onerror], img[src="X" i]', (els) => els.length) }).toEqual({ url, handlers: 0 });
       }
       expect(pageErrors).toEqual([]);

@@ -30,6 +30,8 @@ export function toHyperparameters(h: GoldenCase['hyperparameters']): T3Hyperpara
     // The golden file's conventions: the paper's map (no JS threshold), guard entropies at each model's own
     // temperature, λ_B the mean of λ'.
     jsThreshold: 0, guardTemperature: null, batchAggregation: 'mean-lambda',
+    // Grouping is not part of the golden file: the defaults (t3b-grouped = t3b).
+    minGroupSize: 8, maxGroups: 1,
   };
 }
 

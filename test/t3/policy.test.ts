@@ -2,7 +2,7 @@ import { DEFAULT_T3_HYPERPARAMETERS, defaultPolicyConfig, parsePolicyName, POLIC
 
 describe('policies', () => {
   test('the seven policies of docs/T3.md §4', () => {
-    expect([...POLICY_NAMES]).toEqual(['generalist', 'expert', 'wise', 'ensemble', 'dawin', 't3', 't3b']);
+    expect([...POLICY_NAMES]).toEqual(['generalist', 'expert', 'wise', 'ensemble', 'dawin', 't3', 't3b', 't3b-grouped']);
     expect(Object.isFrozen(POLICY_NAMES)).toBe(true);
   });
 
