@@ -44,6 +44,17 @@ describe('Orthanc-style JSON', () => {
   test('a syntax error names the file', () => {
     expect(() => parseJsonWithComments('{"a": }', 'broken.json')).toThrow(/broken\.json/);
   });
+  test('errors point at the offending character, an unterminated comment included', () => {
+    expect(() => parseJsonWithComments('{ "a": 1,, }', 'x.json')).toThrow(/^x\.json:1:10: property name expected, found ","$/);
+    expect(() => parseJsonWithComments('{\n  "a": 1\n} /* open', 'x.json')).toThrow(/^x\.json:3:3: unexpected end of comment/);
+    expect(() => parseJsonWithComments('', 'x.json')).toThrow(/^x\.json:1:1: value expected/);
+  });
+  test('a "__proto__" key stays a key, as with JSON.parse (the validator then reports it as unknown)', () => {
+    const parsed = parseJsonWithComments('{ "__proto__": { "production": false }, // note\n "a": [1,], }', 'x.json') as Record<string, unknown>;
+    expect(Object.keys(parsed)).toEqual(['__proto__', 'a']);
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
+    expect(parsed).toEqual(JSON.parse('{ "__proto__": { "production": false }, "a": [1] }'));
+  });
 });
 
 describe('loadSidecarConfig', () => {

@@ -137,7 +137,7 @@ describe('orthanc-t3 eval', () => {
 
   test('--policies refuses a name that matches no policy, naming it, before reading any image', async () => {
     await expect(runCommand(evalCommand, ['--bundle', trainedBundleDir, '--data', trainedEvalDir, '--policies', 'generalist,t3c', '--providers', 'cpu']))
-      .rejects.toThrow(/--policies: unknown policy "t3c"; expected policy names \(generalist, expert, wise, ensemble, dawin, t3, t3b\) or row ids of this run \(generalist, expert, wise-0.25/);
+      .rejects.toThrow(/--policies: unknown policy "t3c"; expected policy names \(generalist, expert, wise, ensemble, dawin, t3, t3b, t3b-grouped\) or row ids of this run \(generalist, expert, wise-0.25/);
     await expect(runCommand(evalCommand, ['--bundle', trainedBundleDir, '--data', trainedEvalDir, '--policies', 'wise-0.3', '--providers', 'cpu']))
       .rejects.toThrow(/unknown policy "wise-0.3"/);
     await expect(runCommand(evalCommand, ['--bundle', trainedBundleDir, '--data', trainedEvalDir, '--policies', ',', '--providers', 'cpu']))

