@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -142,7 +141,7 @@ export async function startServeRuntime(
     metrics,
     stop() {
       stopping ??= (async () => {
-        if (metrics) await new Promise<void>((r) => metrics!.server.close(() => r()));
+        if (metrics) await new Promise<void>((r) => metrics.server.close(() => r()));
         if (grpcServer) await grpcServer.close(5000);
         await service.stop();
       })();

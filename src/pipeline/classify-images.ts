@@ -79,9 +79,9 @@ export async function classifyImages(
   }
   const spec = engine.bundle.manifest.input;
   const classes = engine.bundle.manifest.classes;
-  const outcomes: (ClassifyOutcome | undefined)[] = new Array(inputs.length);
+  const outcomes = new Array<ClassifyOutcome | undefined>(inputs.length);
   const frameResults: FrameClassification[][] = inputs.map(() => []);
-  const infos: (DicomInstanceInfo | undefined)[] = new Array(inputs.length);
+  const infos = new Array<DicomInstanceInfo | undefined>(inputs.length);
   const pending: PendingFrame[] = [];
   let inference: Promise<void> = Promise.resolve();
 
