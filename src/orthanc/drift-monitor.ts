@@ -18,10 +18,10 @@
  */
 
 export const RECENT_STUDIES = 5;
-export const BASELINE_STUDIES = 50;
+const BASELINE_STUDIES = 50;
 export const MIN_BASELINE_STUDIES = 10;
-export const MIN_SD = 0.02;
-export const Z_WARNING = 4;
+const MIN_SD = 0.02;
+const Z_WARNING = 4;
 export const MAX_SOURCES = 32;
 export const MAX_POINTS = 200;
 export const OTHER_SOURCE = 'other sources';

@@ -3,7 +3,7 @@ import type { DriftMonitor, ImageSource } from './drift-monitor';
 import type { OrthancClient } from './orthanc-client';
 
 /** Mean JS divergence over the study's images; null when the policy computed none (one-model policies). */
-export function studyMeanJs(result: StudyResult): number | null {
+function studyMeanJs(result: StudyResult): number | null {
   const values = result.images.map((i) => i.js).filter((v): v is number => v !== null && Number.isFinite(v));
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
 }

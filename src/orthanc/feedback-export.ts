@@ -35,7 +35,7 @@ export interface FeedbackPageView {
 }
 
 /** Studies read per page: each costs one metadata request to Orthanc, so a page stays well under a second. */
-export const MAX_STUDIES_PER_PAGE = 500;
+const MAX_STUDIES_PER_PAGE = 500;
 
 function num(value: unknown): number | null {
   const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
@@ -47,7 +47,7 @@ function str(value: unknown): string {
 }
 
 /** The entry of one study's expanded metadata; null when it has no readable verdict. */
-export function feedbackEntryOf(orthancStudyId: string, studyInstanceUid: string, meta: Record<string, string>): FeedbackEntryView | null {
+function feedbackEntryOf(orthancStudyId: string, studyInstanceUid: string, meta: Record<string, string>): FeedbackEntryView | null {
   const text = readTriageMetadata(meta, 'feedback');
   if (!text) return null;
   let record: Record<string, unknown>;

@@ -38,6 +38,7 @@ let orthanc: OrthancServer;
 let runtime: ServeRuntime;
 let config: SidecarConfig;
 let n = 0;
+const logs: { event: string; fields: Record<string, unknown> }[] = [];
 
 const call = (method: string, p: string, body?: string) => pluginRequest(orthanc.url, orthanc.authorization, method, p, body);
 
@@ -55,7 +56,11 @@ async function createStudy(split: 'in-domain' | 'shifted', source: Record<string
         Force: true,
         Content: `data:image/png;base64,${png.toString('base64')}`,
         // Made-up people: no patient data.
-        Tags: { ...source, PatientName: `DRIFT^${n}`, PatientID: `DRIFT-${n}`, StudyInstanceUID: study, Modality: 'DX', SeriesNumber: '1', InstanceNumber: String(i + 1) },
+        Tags: {
+          ...source, PatientName: `TESTPATIENT${n}^Drift`, PatientID: `DRIFT-${n}`, PatientSex: n % 2 ? 'F' : 'M', PatientBirthDate: `19${50 + (n % 40)}0315`,
+          StudyInstanceUID: study, SeriesInstanceUID: `${study}.1`, StudyDescription: 'Chest radiograph PA', AccessionNumber: `ACC${7000 + n}`,
+          BodyPartExamined: 'CHEST', Modality: 'DX', SOPClassUID: '1.2.840.10008.5.1.4.1.1.7', SeriesNumber: '1', InstanceNumber: String(i + 1),
+        },
       }),
     });
     if (!res.ok) throw new Error(`create-dicom: ${res.status} ${await res.text()}`);
@@ -66,15 +71,30 @@ async function createStudy(split: 'in-domain' | 'shifted', source: Record<string
 }
 
 async function allDone(ids: string[]): Promise<void> {
-  await waitFor(`${ids.length} studies triaged`, async () => {
-    for (const id of ids) if ((await studyMetadata(orthanc, id)).T3Status !== 'done') return false;
-    return true;
-  }, 400000, 500);
+  try {
+    await waitFor(`${ids.length} studies triaged`, async () => {
+      for (const id of ids) if ((await studyMetadata(orthanc, id)).T3Status !== 'done') return false;
+      return true;
+    }, 240000, 500);
+  } catch (err) {
+    // What held them up, for whoever reads the failure.
+    const states = await Promise.all(ids.slice(0, 3).map((id) => studyMetadata(orthanc, id)));
+    throw new Error(`${(err as Error).message}; first studies: ${JSON.stringify(states)}; sidecar log: ${JSON.stringify(logs.slice(-15))}`);
+  }
 }
 
 function adminClient() {
   const protos = loadT3Protos();
-  return new protos.adminService(`127.0.0.1:${runtime.grpc!.port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+  return new protos.adminService(`127.0.0.1:${runtime.grpc!.port}`, grpc.credentials.createInsecure()) as Parameters<typeof unary>[0];
+}
+
+// The answers as proto-loader gives them (camelCase; PROTO_LOADER_OPTIONS).
+interface FeedbackEntryMessage {
+  orthancStudyId: string; user: string; at: string; verdict: string; finding: string; model: string; lambdaB?: number; divergence?: number;
+}
+interface DriftSourceMessage {
+  label: string; stationName: string; points: unknown[]; judged: boolean; warning: boolean; reason: string;
+  z: number; recentMean: number; baselineMean: number; baselineSd: number;
 }
 
 const steadyIds: string[] = [];
@@ -94,7 +114,7 @@ beforeAll(async () => {
       metrics: { listen: '127.0.0.1:0' },
     },
   }).config;
-  runtime = await startServeRuntime(config, { log: () => undefined });
+  runtime = await startServeRuntime(config, { log: (event, fields) => logs.push({ event, fields }) });
   orthanc = await startOrthanc({
     configDir: path.join(repoRoot, 'orthanc-config'),
     httpPort,
@@ -149,17 +169,17 @@ test('feedback stored through the worklist appears in the CSV and in ExportFeedb
 
   const client = adminClient();
   try {
-    const entries: any[] = [];
+    const entries: FeedbackEntryMessage[] = [];
     let token = '';
     do {
-      const page = await unary<any>(client, 'ExportFeedback', { pageSize: 7, pageToken: token }, bearer(PLUGIN_TOKEN));
+      const page = await unary<{ entries: FeedbackEntryMessage[]; nextPageToken: string }>(client, 'ExportFeedback', { pageSize: 7, pageToken: token }, bearer(PLUGIN_TOKEN));
       entries.push(...page.entries);
       token = page.nextPageToken;
     } while (token !== '');
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({
       orthancStudyId: id, user: ADMIN.username, verdict: 'disagree', finding: 'Pneumothorax', model: meta.T3Model,
-      at: JSON.parse(meta.T3Feedback).at,
+      at: (JSON.parse(meta.T3Feedback) as { at: string }).at,
     });
     expect(entries[0].lambdaB).toBeCloseTo(Number(meta.T3Lambda), 4);
     expect(entries[0].divergence).toBeCloseTo(Number(meta.T3Divergence), 4);
@@ -171,16 +191,16 @@ test('feedback stored through the worklist appears in the CSV and in ExportFeedb
 
 test('the shifted source warns and the unchanged one does not: GetDrift, /metrics and the worklist chart', async () => {
   const client = adminClient();
-  let drift: any;
+  let drift: { sources: DriftSourceMessage[] };
   try {
-    drift = await unary<any>(client, 'GetDrift', {}, bearer(PLUGIN_TOKEN));
+    drift = await unary<{ sources: DriftSourceMessage[] }>(client, 'GetDrift', {}, bearer(PLUGIN_TOKEN));
   } finally {
     client.close();
   }
-  const steady = drift.sources.find((s: any) => s.stationName === STEADY.StationName);
-  const changed = drift.sources.find((s: any) => s.stationName === CHANGED.StationName);
+  const steady = drift.sources.find((s) => s.stationName === STEADY.StationName)!;
+  const changed = drift.sources.find((s) => s.stationName === CHANGED.StationName)!;
   // For whoever reads the log: the figures the verdicts come from.
-  console.log(JSON.stringify(drift.sources.map((s: any) => ({ label: s.label, z: s.z, recent: s.recentMean, baseline: s.baselineMean, sd: s.baselineSd }))));
+  console.log(JSON.stringify(drift.sources.map((s) => ({ label: s.label, z: s.z, recent: s.recentMean, baseline: s.baselineMean, sd: s.baselineSd }))));
   expect(steady).toMatchObject({ judged: true, warning: false, manufacturerModelName: 'Rad 1', institutionName: 'Test Hospital' });
   expect(steady.points).toHaveLength(BASELINE + RECENT_STUDIES);
   expect(changed).toMatchObject({ judged: true, warning: true });
@@ -201,6 +221,32 @@ test('the shifted source warns and the unchanged one does not: GetDrift, /metric
     expect(await page.locator('#drift svg polyline').count()).toBe(2);
     fs.mkdirSync(testOutputDir, { recursive: true });
     await page.locator('#drift').screenshot({ path: path.join(testOutputDir, 'worklist-drift.png') });
+  } finally {
+    await browser.close();
+  }
+});
+
+// The README's pictures (docs/screenshots/): 1280 px wide, one screen each, from this run's real triage (demo bundle,
+// made-up patients). Left in test-output/; copied into docs/screenshots/ by whoever updates them.
+test('screenshots of the worklist with its drift panel, a report and the Explorer study page', async () => {
+  const browser = await launchChromium({ httpCredentials: ADMIN });
+  const shots = path.join(testOutputDir, 'docs-screenshots');
+  fs.mkdirSync(shots, { recursive: true });
+  try {
+    const page = await browser.context.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.goto(`${orthanc.url}/t3/app/`);
+    await page.waitForSelector('body[data-loaded]');
+    await page.waitForSelector('body[data-drift-loaded]');
+    await page.screenshot({ path: path.join(shots, 'worklist.png') });
+    const study = changedIds[changedIds.length - 1];
+    await page.goto(`${orthanc.url}/t3/studies/${study}/report`);
+    await page.waitForSelector('#t3-priority');
+    await page.screenshot({ path: path.join(shots, 'report.png') });
+    await page.goto(`${orthanc.url}/app/explorer.html#study?uuid=${study}`);
+    await page.waitForSelector('#t3-triage .t3-priority');
+    await page.screenshot({ path: path.join(shots, 'explorer-study.png') });
+    for (const name of ['worklist.png', 'report.png', 'explorer-study.png']) expect(fs.statSync(path.join(shots, name)).size).toBeLessThan(400 * 1024);
   } finally {
     await browser.close();
   }
