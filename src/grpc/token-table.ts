@@ -97,15 +97,14 @@ export class TokenTable {
   }
 }
 
-/**
- * Parses a token file. One format serves the sidecar, the plugin and the middleware (docs/ADMIN.md "Token files"):
- *  - JSON: `{"tokens": [{"token": "...", "roles": ["triage", "admin"]}, …]}` (or a bare array of those entries);
- *  - lines: `TOKEN role+role` per line, `#` starts a comment line.
- * The plugin's copy of the same file holds its own entry; the plugin sends the first entry's token.
- */
-export function parseTokenFile(text: string, source: string): TokenTable {
+/** Whether a token file is in the JSON form (else the lines form). */
+function isJsonForm(text: string): boolean {
   const trimmed = text.trim();
-  if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return parseTokenLines(trimmed, source);
+  return trimmed.startsWith('{') || trimmed.startsWith('[');
+}
+
+/** The entries of a JSON-form token file, as written (checked by TokenTable or by the caller). */
+function jsonEntries(text: string, source: string): unknown[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -114,37 +113,36 @@ export function parseTokenFile(text: string, source: string): TokenTable {
   }
   const list = Array.isArray(parsed) ? parsed : (parsed as { tokens?: unknown } | null)?.tokens;
   if (!Array.isArray(list)) throw new TokenConfigError(`${source}: expected {"tokens": [...]} or an array of token entries`);
-  return new TokenTable(list as TokenEntry[], source);
+  return list;
 }
 
-function parseTokenLines(text: string, source: string): TokenTable {
-  const entries: TokenEntry[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
+/** The non-empty, non-comment lines of a lines-form token file, with their 1-based line numbers. */
+function tokenLines(text: string): { line: string; number: number }[] {
+  return text.split('\n').map((raw, i) => ({ line: raw.trim(), number: i + 1 })).filter((l) => l.line !== '' && !l.line.startsWith('#'));
+}
+
+/**
+ * Parses a token file. One format serves the sidecar, the plugin and the middleware (docs/ADMIN.md "Tokens and
+ * certificates"):
+ *  - JSON: `{"tokens": [{"token": "...", "roles": ["triage", "admin"]}, …]}` (or a bare array of those entries);
+ *  - lines: `TOKEN role+role` per line, `#` starts a comment line.
+ * The plugin's copy of the same file holds its own entry; the plugin sends the first entry's token.
+ */
+export function parseTokenFile(text: string, source: string): TokenTable {
+  if (isJsonForm(text)) return new TokenTable(jsonEntries(text, source) as TokenEntry[], source);
+  const entries = tokenLines(text).map(({ line, number }): TokenEntry => {
     const [token, roles, extra] = line.split(/\s+/);
-    if (!roles || extra !== undefined) throw new TokenConfigError(`${source} line ${i + 1}: expected "TOKEN role+role"`);
-    entries.push({ token, roles: roles.split('+') });
+    if (!roles || extra !== undefined) throw new TokenConfigError(`${source} line ${number}: expected "TOKEN role+role"`);
+    return { token, roles: roles.split('+') };
   });
   return new TokenTable(entries, source);
 }
 
 /** The token a client sends from its token file: the first entry's (a file of either form, or a bare token line). */
 export function clientTokenOf(text: string, source: string): string {
-  const trimmed = text.trim();
-  if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) {
-    const first = trimmed.split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
-    if (!first) throw new TokenConfigError(`${source}: holds no token`);
-    return first.split(/\s+/)[0];
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new TokenConfigError(`${source}: not valid JSON (${(err as Error).message})`);
-  }
-  const list = Array.isArray(parsed) ? parsed : (parsed as { tokens?: unknown } | null)?.tokens;
-  const token = Array.isArray(list) ? (list[0] as { token?: unknown } | undefined)?.token : undefined;
+  const token = isJsonForm(text)
+    ? (jsonEntries(text, source)[0] as { token?: unknown } | undefined)?.token
+    : tokenLines(text)[0]?.line.split(/\s+/)[0];
   if (typeof token !== 'string' || token === '') throw new TokenConfigError(`${source}: holds no token`);
   return token;
 }
