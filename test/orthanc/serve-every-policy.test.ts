@@ -80,8 +80,8 @@ describe.each(POLICY_NAMES.map((p) => [p]))('serve with T3_POLICY=%s', (policy) 
         if (ONE_MODEL_POLICIES.includes(policy)) expect(c.js).toBeNull();
         else expect(c.js).toBeGreaterThanOrEqual(0);
       }
-      // λ_B is recorded per batch only by T3B.
-      if (policy === 't3b') expect(sr.batchLambdas.length).toBeGreaterThan(0);
+      // λ_B is recorded per batch only by T3B (grouped T3B: one per group of each batch).
+      if (policy === 't3b' || policy === 't3b-grouped') expect(sr.batchLambdas.length).toBeGreaterThan(0);
       else expect(sr.batchLambdas).toEqual([]);
       triaged++;
     }
