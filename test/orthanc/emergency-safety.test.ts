@@ -9,16 +9,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
-import { loadSidecarConfig } from '../../src/config';
 import { closeSharedFramePool } from '../../src/dicom';
-import { startServeRuntime, type ServeRuntime } from '../../src/cli/serve';
+import type { ServeRuntime } from '../../src/cli/serve';
 import { loadT3Protos } from '../../src/grpc';
 import { parseAiResultSr } from '../../src/report';
 import { bearer, unary } from '../grpc/grpc-test-helpers';
-import { freePort, repoRoot, samplesDir, startOrthanc, storescu, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
+import { samplesDir, storescu, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { makeTempDir, removeTempDirs, resultSrs, studyMetadata, waitFor } from './harness';
+import { startPluginPair, type PluginPair } from './plugin-pair';
 import { dciodvfy } from '../report/validators';
 import { pluginRequest } from '../helpers/http-request';
 import { rleBomb } from '../dicom/generated-images';
@@ -34,8 +33,7 @@ const EMERGENCY_FOR_ALL = [{ code: '60046008', threshold: 0, priority: 'emergenc
 
 let orthanc: OrthancServer;
 let runtime: ServeRuntime;
-let work: string;
-const logs: { event: string; fields: Record<string, unknown> }[] = [];
+let logs: PluginPair['logs'] = [];
 
 const call = (method: string, p: string, body?: string) => pluginRequest(orthanc.url, orthanc.authorization, method, p, body);
 
@@ -74,42 +72,21 @@ async function variant(replace: Record<string, string>): Promise<Uint8Array> {
 }
 
 beforeAll(async () => {
-  const gen = spawnSync(path.join(repoRoot, 'orthanc-config', 'generate-stubs.sh'), [], { encoding: 'utf8' });
-  if (gen.status !== 0) throw new Error(`generate-stubs.sh failed: ${gen.stderr}`);
-  work = makeTempDir('t3-safety-');
-  fs.writeFileSync(path.join(work, 'plugin-token'), TOKEN + '\n');
-  fs.writeFileSync(path.join(work, 'refuse-sr.lua'), [
-    'function ReceivedInstanceFilter(dicom, origin, info)',
-    `  if dicom.Modality == 'SR' and dicom.PatientID == '${REFUSED_PATIENT}' then return false end`,
-    '  return true',
-    'end',
-  ].join('\n'));
-  const httpPort = await freePort();
-  const config = loadSidecarConfig({
-    overrides: {
-      orthanc: { url: `http://127.0.0.1:${httpPort}`, username: CREDENTIALS.username, password: CREDENTIALS.password, timeoutMs: 5000 },
-      follower: { checkpointPath: path.join(work, 'checkpoint.json'), pollIntervalMs: 150, maxBackoffMs: 500 },
-      inference: { executionProviders: ['cpu'] },
-      retry: { maxAttempts: 2, initialDelayMs: 200, maxDelayMs: 400 },
-      grpc: { listen: '127.0.0.1:0', tokens: [{ token: TOKEN, roles: ['admin', 'triage'] }] },
-      metrics: { listen: '127.0.0.1:0' },
-    },
-  }).config;
-  runtime = await startServeRuntime(config, { log: (event, fields) => logs.push({ event, fields }) });
-  orthanc = await startOrthanc({
-    configDir: path.join(repoRoot, 'orthanc-config'),
-    httpPort,
-    stableAge: 1,
+  const pair = await startPluginPair({
     credentials: CREDENTIALS,
-    overrides: {
-      LuaScripts: [path.join(work, 'refuse-sr.lua')],
-      T3: {
-        plugin: { sidecarAddress: `127.0.0.1:${runtime.grpc!.port}`, tokenFile: path.join(work, 'plugin-token'), deadlineSeconds: 10 },
-        // This test's login changes rules and re-runs studies: an administrator.
-        worklist: { administrators: [CREDENTIALS.username] },
-      },
+    token: TOKEN,
+    sidecar: { retry: { maxAttempts: 2, initialDelayMs: 200, maxDelayMs: 400 } },
+    orthanc: (dir) => {
+      fs.writeFileSync(path.join(dir, 'refuse-sr.lua'), [
+        'function ReceivedInstanceFilter(dicom, origin, info)',
+        `  if dicom.Modality == 'SR' and dicom.PatientID == '${REFUSED_PATIENT}' then return false end`,
+        '  return true',
+        'end',
+      ].join('\n'));
+      return { LuaScripts: [path.join(dir, 'refuse-sr.lua')] };
     },
   });
+  ({ orthanc, runtime, logs } = pair);
   seedId = (await uploadFile(orthanc, path.join(samplesDir, 'pydicom_MR_small.dcm'))).ID;
 });
 

@@ -9,18 +9,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
-import { loadSidecarConfig, type SidecarConfig } from '../../src/config';
 import { closeSharedFramePool } from '../../src/dicom';
-import { startServeRuntime, type ServeRuntime } from '../../src/cli/serve';
+import type { ServeRuntime } from '../../src/cli/serve';
 import { loadT3Protos } from '../../src/grpc';
 import { RECENT_STUDIES, MIN_BASELINE_STUDIES } from '../../src/orthanc/drift-monitor';
 import { bearer, unary } from '../grpc/grpc-test-helpers';
 import { launchChromium, testOutputDir } from '../helpers/chromium';
-import { freePort, repoRoot, startOrthanc, type OrthancServer } from '../helpers/orthanc-server';
+import { repoRoot, type OrthancServer } from '../helpers/orthanc-server';
 import { pluginRequest } from '../helpers/http-request';
-import { getJson, makeTempDir, removeTempDirs, studyMetadata, waitFor } from './harness';
+import { getJson, removeTempDirs, studyMetadata, waitFor } from './harness';
+import { startPluginPair, type PluginPair } from './plugin-pair';
 
 jest.setTimeout(600000);
 
@@ -36,9 +35,8 @@ const IMAGES = 3;
 
 let orthanc: OrthancServer;
 let runtime: ServeRuntime;
-let config: SidecarConfig;
 let n = 0;
-const logs: { event: string; fields: Record<string, unknown> }[] = [];
+let logs: PluginPair['logs'] = [];
 
 const call = (method: string, p: string, body?: string) => pluginRequest(orthanc.url, orthanc.authorization, method, p, body);
 
@@ -101,32 +99,11 @@ const steadyIds: string[] = [];
 const changedIds: string[] = [];
 
 beforeAll(async () => {
-  const gen = spawnSync(path.join(repoRoot, 'orthanc-config', 'generate-stubs.sh'), [], { encoding: 'utf8' });
-  if (gen.status !== 0) throw new Error(`generate-stubs.sh failed: ${gen.stderr}`);
-  const httpPort = await freePort();
-  const work = makeTempDir('t3-feedback-drift-');
-  config = loadSidecarConfig({
-    overrides: {
-      orthanc: { url: `http://127.0.0.1:${httpPort}`, username: ADMIN.username, password: ADMIN.password, timeoutMs: 5000 },
-      follower: { checkpointPath: path.join(work, 'checkpoint.json'), pollIntervalMs: 150, maxBackoffMs: 500 },
-      inference: { executionProviders: ['cpu'], policy: 't3b' },
-      grpc: { listen: '127.0.0.1:0', tokens: [{ token: PLUGIN_TOKEN, roles: ['admin', 'triage'] }] },
-      metrics: { listen: '127.0.0.1:0' },
-    },
-  }).config;
-  runtime = await startServeRuntime(config, { log: (event, fields) => logs.push({ event, fields }) });
-  orthanc = await startOrthanc({
-    configDir: path.join(repoRoot, 'orthanc-config'),
-    httpPort,
-    stableAge: 1,
+  ({ orthanc, runtime, logs } = await startPluginPair({
     credentials: ADMIN,
-    overrides: {
-      T3: {
-        plugin: { sidecarAddress: `127.0.0.1:${runtime.grpc!.port}`, token: PLUGIN_TOKEN, deadlineSeconds: 10 },
-        worklist: { administrators: [ADMIN.username] },
-      },
-    },
-  });
+    token: PLUGIN_TOKEN,
+    sidecar: { inference: { executionProviders: ['cpu'], policy: 't3b' } },
+  }));
   // Both sources' history from in-domain images, then the changed source's last studies from shifted ones.
   for (let i = 0; i < BASELINE + RECENT_STUDIES; i++) steadyIds.push(await createStudy('in-domain', STEADY));
   for (let i = 0; i < BASELINE; i++) changedIds.push(await createStudy('in-domain', CHANGED));
