@@ -78,7 +78,10 @@ async function createStudy(i: number): Promise<string> {
 // The triage state of study i: a few emergencies and urgents, the rest routine (done).
 function triageOf(i: number): Record<number, string> {
   // An SR id (made up: nothing here opens the report) so that rows carry their Report link, as real ones do.
-  const done = { 4701: 'done', 4713: 'true', 4714: new Date(Date.now() - i * 60000).toISOString(), 4704: `sr-${i}` };
+  // Every third one finished days ago: rows of earlier days must fit the narrow columns as well as today's (a full
+  // date there overflowed at 1024 px, seen when this test ran just after midnight).
+  const finished = new Date(Date.now() - (i % 3 === 0 ? 3 * 86400_000 : 0) - i * 60000).toISOString();
+  const done = { 4701: 'done', 4713: 'true', 4714: finished, 4704: `sr-${i}` };
   if (i % 20 === 0) {
     return { ...done, 4702: 'emergency', 4716: EMERGENCY_REASON, 4710: `yes: ${REVIEW_REASON}`, 4711: 'Pneumothorax 99.1%',
       4712: 'Pneumothorax 99.1%; Pleural effusion 31.0%; No finding 0.4%' };

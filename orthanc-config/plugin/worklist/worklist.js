@@ -66,6 +66,14 @@
     if (d.toDateString() === today.toDateString()) return hm;
     return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' + hm;
   }
+  // The status column's form, as narrow as "14:02" on every day: "14:02" today, "12-05" (month-day) before; the
+  // whole time is in the cell's tooltip. A full date there overflowed the column at 1024 px.
+  function compactTime(iso) {
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return iso;
+    if (d.toDateString() === new Date().toDateString()) return pad(d.getHours()) + ':' + pad(d.getMinutes());
+    return pad(d.getMonth() + 1) + '-' + pad(d.getDate());
+  }
   function longTime(iso) {
     if (!iso) return '';
     var d = new Date(iso);
@@ -263,7 +271,7 @@
       el('span', { text: study.status }),
       error ? el('span', { className: 'status-error', text: ' !' }) : null,
       study.finishedAt ? ' ' : null,
-      study.finishedAt ? el('span', { className: 'finished muted', text: shortTime(study.finishedAt) }) : null,
+      study.finishedAt ? el('span', { className: 'finished muted', text: compactTime(study.finishedAt) }) : null,
     ]);
   }
 
