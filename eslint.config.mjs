@@ -1,10 +1,11 @@
-// Lint gate for src/ (`npm run lint`, run by .ci/run before the tests with --max-warnings 0).
-// Type-aware rules need the program, so the parser reads tsconfig.json (which covers src/, test/, bench/ and examples/).
+// Lint gate (`npm run lint`, run by .ci/run before the tests with --max-warnings 0): src/ with type-aware rules (the
+// parser reads tsconfig.json through the project service), test/ with the lighter syntactic rules (last block).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-output/**', 'coverage/**'] },
+  // src/grpc/generated/ is written by `npm run generate:grpc` (proto-loader's generator), checked by a test, not by hand.
+  { ignores: ['dist/**', 'node_modules/**', 'test-output/**', 'coverage/**', 'src/grpc/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -20,7 +21,23 @@ export default tseslint.config(
       '@typescript-eslint/no-require-imports': 'off',
       // async methods without await implement Promise-returning interfaces: a synchronous throw then becomes a rejection, as callers expect.
       '@typescript-eslint/require-await': 'off',
+      // A function longer than a screen does several things; split it, or say in one disable comment why it reads better whole.
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
     },
+  },
+  {
+    // Long functions in files other helpers of issue 27 and of the T3-estimator issues are editing now; the lead
+    // splits them (or justifies each in one comment) when that work lands, then removes this block.
+    files: [
+      'src/cli/eval.ts',
+      'src/cli/fit.ts',
+      'src/cli/serve.ts',
+      'src/engine/bundle-manifest.ts',
+      'src/engine/quantized-model.ts',
+      'src/evaluation/**/*.ts',
+      'src/pipeline/classify-*.ts',
+    ],
+    rules: { 'max-lines-per-function': 'off' },
   },
   {
     files: ['src/dicom/codecs.ts'],
@@ -29,6 +46,18 @@ export default tseslint.config(
       '@typescript-eslint/no-implied-eval': 'off',
       // process.stdout.write/stderr.write are saved and put back around the GDCM call, never called detached.
       '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
+    // Tests: the recommended rules without type information (a lighter gate than src/'s; the type checker still runs
+    // on them in `npm test`). The function-length limit is for src/: a test's long table of cases is not the issue.
+    files: ['test/**/*.ts'],
+    ...tseslint.configs.disableTypeChecked,
+    rules: {
+      ...tseslint.configs.disableTypeChecked.rules,
+      // Tests read JSON bodies, metadata and other untyped answers whose shape the assertions themselves check.
+      '@typescript-eslint/no-explicit-any': 'off',
+      'max-lines-per-function': 'off',
     },
   },
 );

@@ -8,12 +8,14 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { computeBatchCoefficients, defaultPolicyConfig, type PolicyConfig } from '../src/t3';
+import { computeBatchCoefficients, DEFAULT_SEQUENTIAL_SETTINGS, DEFAULT_SERIES_REUSE_SETTINGS, defaultPolicyConfig, type PolicyConfig } from '../src/t3';
 import {
   InferenceWorker,
   T3Engine,
   demoBundleDir,
   getMergedModelFile,
+  getQuantizedModelFile,
+  ESTIMATION_QUANTIZE_OPTIONS,
   loadBundle,
   spreadCoefficientSample,
   resolveIntraOpThreads,
@@ -52,10 +54,26 @@ interface Throughput { imagesPerSecond: number; msPerBatch: number; meanMsPerBat
  * t3bPlainFixed: T3B with the fixed passes on plain sessions (plain). t3bSampledK: plain fixed passes on K images of
  * the batch (batching.coefficientSample = K), merged pass on all. naiveT3b: two plain sessions and a session
  * rebuilt at λ_B per batch. t3bGrouped: grouped T3B on the t3bPlainFixed engine with its step at the batch's median JS,
- * so every batch splits into two halves and runs two merged passes (its cost when it does split).
+ * so every batch splits into two halves and runs two merged passes (its cost when it does split). t3bInt8Fixed: T3B on
+ * the t3bPlainFixed engine with its two estimation passes on the int8 copies of the models (estimationPrecision int8,
+ * quantized-estimation.ts). int8Single: one pass of the generalist's int8 copy on a session like plainSingle's.
+ * t3bSequential: T3B on the t3bPlainFixed engine with λ_B by sequential sampling (t3.estimators.sequential, default
+ * settings); on the bench's random images and the paper's gentle map it decides at its first look (4 images), so this
+ * is its cost when it decides early. t3bSeriesReuse: series reuse with the check passing (2 check images, the batch's
+ * own full λ_B stored): its cost on a batch that reuses. What either costs on real streams follows from the passes per
+ * image that bench/estimator-accuracy.ts measures (docs/LAMBDA-ESTIMATORS.md).
  */
-type Flow = 'plainSingle' | 'mergedPass' | 'mergedPassOffset' | 't3bMergedFixed' | 't3bPlainFixed' | 't3bGrouped' | 't3bSampled2' | 't3bSampled4' | 't3bSampled8' | 'naiveT3b';
-const FLOWS: Flow[] = ['plainSingle', 'mergedPass', 'mergedPassOffset', 't3bMergedFixed', 't3bPlainFixed', 't3bGrouped', 't3bSampled2', 't3bSampled4', 't3bSampled8', 'naiveT3b'];
+type Flow = 'plainSingle' | 'mergedPass' | 'mergedPassOffset' | 't3bMergedFixed' | 't3bPlainFixed' | 't3bGrouped' | 't3bSampled2' | 't3bSampled4' | 't3bSampled8' | 'naiveT3b'
+  | 't3bInt8Fixed' | 'int8Single' | 't3bSequential' | 't3bSeriesReuse';
+const ALL_FLOWS: Flow[] = ['plainSingle', 'mergedPass', 'mergedPassOffset', 't3bMergedFixed', 't3bPlainFixed', 't3bGrouped', 't3bSampled2', 't3bSampled4', 't3bSampled8', 'naiveT3b',
+  't3bInt8Fixed', 'int8Single', 't3bSequential', 't3bSeriesReuse'];
+/**
+ * ORTHANC_T3_BENCH_FLOWS=a,b,… times only those flows (plainSingle, every ratio's reference, always runs): a ViT-B run
+ * of every flow at batch 32 takes most of an hour on two cores.
+ */
+const FLOWS: Flow[] = process.env.ORTHANC_T3_BENCH_FLOWS
+  ? ALL_FLOWS.filter((flow) => flow === 'plainSingle' || process.env.ORTHANC_T3_BENCH_FLOWS!.split(',').includes(flow))
+  : ALL_FLOWS;
 /** Samples of 2 and 8 are measured at the largest batch only (the k = 2, 4, 8 comparison at B = 32). */
 const LARGEST_BATCH_ONLY: Flow[] = ['t3bSampled2', 't3bSampled8'];
 
@@ -67,11 +85,13 @@ interface PairSummary {
   parameters: number | null;
   inputSize: number;
   mergedModel: { buildMs: number | null; offsetBuildMs: number | null; mergedInitializers: number; sharedInitializers: number; outputMB: number };
+  /** The generalist's int8 copy (quantized-model.ts): build time, integer nodes, size. */
+  quantizedModel: { buildMs: number; matMuls: number; gemms: number; convs: number; outputMB: number };
   sessionStartMs: { plain: number; merged: number; enginePlainFixed: number; engineMergedFixed: number; naivePlainPair: number };
   /** Peak RSS (MB) per configuration; sampled T3B uses the enginePlainFixed sessions. */
   peakRssMB: Record<RssConfig, number>;
-  /** Peak RSS per flow of the throughput table (the configuration each flow runs on). */
-  flowPeakRssMB: Record<Flow, number>;
+  /** Peak RSS per flow of the throughput table (the configuration each flow runs on; the int8 flows have no probe). */
+  flowPeakRssMB: Partial<Record<Flow, number>>;
   throughput: Record<string, Partial<Record<Flow, Throughput>>>;
   /** Each flow's images/s over plainSingle's, per batch size. */
   overSingle: Record<string, Partial<Record<Flow, number>>>;
@@ -81,6 +101,11 @@ interface PairSummary {
     t3bSampled4OverSingleAtBatch32: number | null;
     t3bGroupedOverT3bAtBatch8: number | null;
     t3bGroupedOverT3bAtBatch32: number | null;
+    t3bInt8FixedOverSingleAtBatch8: number | null;
+    t3bInt8FixedOverSingleAtBatch32: number | null;
+    t3bInt8FixedOverT3bPlainFixedAtBatch32: number | null;
+    int8SingleOverPlainSingleAtBatch8: number | null;
+    int8SingleOverPlainSingleAtBatch32: number | null;
     mergedPassOverPlainPassAtBatch1: number | null;
     mergedPassOffsetOverPlainPassAtBatch1: number | null;
     t3bPlainFixedOverNaiveAtBatch1: number | null;
@@ -91,9 +116,10 @@ interface PairSummary {
   };
 }
 
-const FLOW_RSS: Record<Flow, RssConfig> = {
+const FLOW_RSS: Partial<Record<Flow, RssConfig>> = {
   plainSingle: 'plainSession', mergedPass: 'mergedSession', mergedPassOffset: 'enginePlainFixed', t3bMergedFixed: 'engineMergedFixed', t3bPlainFixed: 'enginePlainFixed',
   t3bGrouped: 'enginePlainFixed', t3bSampled2: 'enginePlainFixed', t3bSampled4: 'enginePlainFixed', t3bSampled8: 'enginePlainFixed', naiveT3b: 'naive',
+  t3bSequential: 'enginePlainFixed', t3bSeriesReuse: 'enginePlainFixed',
 };
 
 function randomPixels(count: number, size: number, seed: number): Float32Array {
@@ -219,10 +245,17 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
     const peakRssMB = Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, v.peakRssMB])) as Record<RssConfig, number>;
     log(`[${name}] peak RSS MB: ${JSON.stringify(peakRssMB)}`);
 
+    const quantizeStarted = performance.now();
+    const quantized = await getQuantizedModelFile({ modelPath: bundle.generalistPath, modelSha256: bundle.manifest.models.generalist.sha256, options: ESTIMATION_QUANTIZE_OPTIONS, cacheDir });
+    const quantizeMs = Math.round(performance.now() - quantizeStarted);
+
     log(`[${name}] opening sessions`);
     const plain = new InferenceWorker({ modelPath: bundle.generalistPath, executionProviders: ['cpu'], intraOpThreads, inputName: 'pixel_values', outputName: 'logits', lambdaInputName: 'lambda' });
     closers.push(() => plain.close());
     const plainInfo = await plain.start();
+    const int8 = new InferenceWorker({ modelPath: quantized.path, executionProviders: ['cpu'], intraOpThreads, inputName: 'pixel_values', outputName: 'logits', lambdaInputName: 'lambda' });
+    closers.push(() => int8.close());
+    await int8.start();
     const engineOptions = { executionProviders: ['cpu' as const], cacheDir, intraOpThreads, log: () => undefined };
     let opened = performance.now();
     const mergedFixed = await T3Engine.open(bundle, { ...engineOptions, fixedPassSessions: 'merged' });
@@ -260,6 +293,8 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
       plainFixed.infer(p, n, t3b, { coefficientSample: spreadCoefficientSample(Array(n).fill(''), k) });
     // Set per batch size below, from that batch's own divergences.
     let grouped: PolicyConfig = defaultPolicyConfig('t3b-grouped');
+    // Series reuse's stored λ_B: set per batch size below to the batch's own full λ_B, so the check passes.
+    let storedLambda = 0.5;
     const flows: Record<Flow, (pixels: Float32Array, count: number) => Promise<unknown>> = {
       plainSingle: (p, n) => plain.run(p, [n, 3, size, size], null),
       mergedPass: (p, n) => mergedFixed.passLogits(p, n, 0.5),
@@ -271,6 +306,15 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
       t3bSampled4: sampled(4),
       t3bSampled8: sampled(8),
       naiveT3b,
+      t3bInt8Fixed: (p, n) => plainFixed.infer(p, n, t3b, { estimationPrecision: 'int8' }),
+      int8Single: (p, n) => int8.run(p, [n, 3, size, size], null),
+      t3bSequential: (p, n) => plainFixed.infer(p, n, t3b, { lambdaEstimation: { method: 'sequential', settings: { ...DEFAULT_SEQUENTIAL_SETTINGS } } }),
+      t3bSeriesReuse: (p, n) => plainFixed.infer(p, n, t3b, {
+        lambdaEstimation: {
+          method: 'series-reuse', lambdaB: storedLambda, fromBatch: 'bench',
+          checkImages: DEFAULT_SERIES_REUSE_SETTINGS.checkImages, lambdaTolerance: DEFAULT_SERIES_REUSE_SETTINGS.lambdaTolerance,
+        },
+      }),
     };
     const warm = randomPixels(1, size, 99);
     for (const flow of FLOWS) await flows[flow](warm, 1);
@@ -281,7 +325,9 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
     for (const batch of options.batchSizes) {
       const pixels = randomPixels(batch, size, batch);
       // A step at the median JS of this batch: the batch splits into two halves (at batch 1 it stays one group).
-      const js = (await plainFixed.infer(pixels, batch, t3b)).images.map((im) => im.js).sort((a, b) => a - b);
+      const full = await plainFixed.infer(pixels, batch, t3b);
+      storedLambda = full.batchLambda ?? 0.5;
+      const js = full.images.map((im) => im.js).sort((a, b) => a - b);
       grouped = defaultPolicyConfig('t3b-grouped');
       grouped.hyperparameters = { ...grouped.hyperparameters, gamma: 256, jsThreshold: batch > 1 ? (js[Math.floor(batch / 2) - 1] + js[Math.floor(batch / 2)]) / 2 : 0, minGroupSize: 1, maxGroups: 2 };
       const measured = FLOWS.filter((flow) => batch === largest || !LARGEST_BATCH_ONLY.includes(flow));
@@ -305,12 +351,13 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
       parameters,
       inputSize: size,
       mergedModel: { buildMs, offsetBuildMs, mergedInitializers: merged.summary.mergedInitializers, sharedInitializers: merged.summary.sharedInitializers, outputMB: round(merged.summary.outputBytes / 2 ** 20, 1) },
+      quantizedModel: { buildMs: quantizeMs, matMuls: quantized.summary.matMuls, gemms: quantized.summary.gemms, convs: quantized.summary.convs, outputMB: round(quantized.summary.outputBytes / 2 ** 20, 1) },
       sessionStartMs: {
         plain: plainInfo.createMs, merged: mergedFixed.sessionCreateMs, enginePlainFixed: Math.round(plainFixedMs),
         engineMergedFixed: Math.round(mergedFixedMs), naivePlainPair: Math.round(naivePairMs),
       },
       peakRssMB,
-      flowPeakRssMB: Object.fromEntries(FLOWS.map((flow) => [flow, peakRssMB[FLOW_RSS[flow]]])) as Record<Flow, number>,
+      flowPeakRssMB: Object.fromEntries(FLOWS.flatMap((flow) => { const config = FLOW_RSS[flow]; return config ? [[flow, peakRssMB[config]]] : []; })) as Partial<Record<Flow, number>>,
       throughput,
       overSingle,
       ratios: {
@@ -319,6 +366,11 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
         t3bSampled4OverSingleAtBatch32: at(32, 't3bSampled4', 'plainSingle'),
         t3bGroupedOverT3bAtBatch8: at(8, 't3bGrouped', 't3bPlainFixed'),
         t3bGroupedOverT3bAtBatch32: at(32, 't3bGrouped', 't3bPlainFixed'),
+        t3bInt8FixedOverSingleAtBatch8: at(8, 't3bInt8Fixed', 'plainSingle'),
+        t3bInt8FixedOverSingleAtBatch32: at(32, 't3bInt8Fixed', 'plainSingle'),
+        t3bInt8FixedOverT3bPlainFixedAtBatch32: at(32, 't3bInt8Fixed', 't3bPlainFixed'),
+        int8SingleOverPlainSingleAtBatch8: at(8, 'int8Single', 'plainSingle'),
+        int8SingleOverPlainSingleAtBatch32: at(32, 'int8Single', 'plainSingle'),
         mergedPassOverPlainPassAtBatch1: at(1, 'mergedPass', 'plainSingle'),
         mergedPassOffsetOverPlainPassAtBatch1: at(1, 'mergedPassOffset', 'plainSingle'),
         t3bPlainFixedOverNaiveAtBatch1: at(1, 't3bPlainFixed', 'naiveT3b'),

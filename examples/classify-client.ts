@@ -6,12 +6,19 @@
  *     [--cert client.pem --key client.key]] [--policy t3b] [--sr out.dcm] FILE.dcm...
  *
  * Without --ca the channel is plaintext (the server accepts that on loopback only). Only @grpc/grpc-js,
- * @grpc/proto-loader and the .proto files under proto/ are needed: copy those into your own project.
+ * @grpc/proto-loader, the .proto files under proto/ and their generated types (src/grpc/generated/) are needed: copy
+ * those into your own project.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+// Types generated from the .proto files by proto-loader's own generator (`npm run generate:grpc`); in your own project
+// run `proto-loader-gen-types --longs=Number --enums=String --defaults --oneofs --grpcLib=@grpc/grpc-js` on them.
+import type { ProtoGrpcType } from '../src/grpc/generated/triage';
+import type { ClassifyRequest } from '../src/grpc/generated/t3/v1/ClassifyRequest';
+import type { ClassifyResponse__Output } from '../src/grpc/generated/t3/v1/ClassifyResponse';
+import type { Policy } from '../src/grpc/generated/t3/v1/Policy';
 
 export interface ClientOptions {
   address: string;
@@ -61,7 +68,8 @@ export async function classifyFiles(options: ClientOptions): Promise<string> {
     defaults: true,
     oneofs: true,
   });
-  const { TriageService } = (grpc.loadPackageDefinition(definition) as any).t3.v1;
+  // The generated types were made with the same loader options as above, so they describe these objects.
+  const { TriageService } = (grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType).t3.v1;
   const credentials = options.caFile
     ? grpc.credentials.createSsl(
       readFileSync(options.caFile),
@@ -72,33 +80,36 @@ export async function classifyFiles(options: ClientOptions): Promise<string> {
   const client = new TriageService(options.address, credentials, { 'grpc.max_send_message_length': 64 * 1024 * 1024 });
   const metadata = new grpc.Metadata();
   metadata.set('authorization', `Bearer ${options.token}`);
-  const request = {
+  const request: ClassifyRequest = {
     images: options.files.map((file) => ({ name: path.basename(file), dicom: readFileSync(file) })),
-    policy: `POLICY_${(options.policy ?? 't3b').toUpperCase()}`,
+    // The server answers INVALID_ARGUMENT, naming the field, for a policy it does not know.
+    policy: `POLICY_${(options.policy ?? 't3b').toUpperCase().replace(/-/g, '_')}` as Policy,
     includeSr: Boolean(options.srOut),
     // Classify what can be classified; list the rest.
     onBadImage: 'BAD_IMAGE_HANDLING_SKIP',
   };
   try {
-    const response: any = await new Promise((resolve, reject) => {
+    const response = await new Promise<ClassifyResponse__Output>((resolve, reject) => {
       client.Classify(request, metadata, { deadline: Date.now() + (options.deadlineMs ?? 60000) },
-        (err: grpc.ServiceError | null, value: unknown) => (err ? reject(err) : resolve(value)));
+        (err, value) => (err || !value ? reject(err ?? new Error('no response')) : resolve(value)));
     });
+    const { bundle, triage, sr } = response;
     const lines: string[] = [];
-    lines.push(`bundle ${response.bundle.name} ${response.bundle.version}, ${response.policy}, on ${response.executionProvider}`);
+    lines.push(`bundle ${bundle?.name} ${bundle?.version}, ${response.policy}, on ${response.executionProvider}`);
     for (const batch of response.batches) {
       lines.push(`batch ${batch.batchId}: ${batch.size} image(s), λ_B = ${batch.batchLambda?.toFixed(4) ?? 'n/a'}`);
     }
     for (const image of response.images) {
-      const top = image.predictions.slice(0, 3).map((p: any) => `${p.label} ${(100 * p.probability).toFixed(1)}%`).join(', ');
+      const top = image.predictions.slice(0, 3).map((p) => `${p.label} ${(100 * p.probability).toFixed(1)}%`).join(', ');
       const frame = image.frameNumber ? ` frame ${image.frameNumber}` : '';
       lines.push(`${image.name}${frame} [${image.modality}]: ${top}; JS ${image.js.toFixed(4)}, λ ${image.lambda.toFixed(4)}, λ' ${image.lambdaFinal.toFixed(4)}`);
     }
     for (const failure of response.failedImages) lines.push(`${failure.name}: not classified (${failure.code}): ${failure.message}`);
-    const t = response.triage;
-    lines.push(`triage: ${t.priority.replace('PRIORITY_', '').toLowerCase()}${t.needsHumanReview ? ` — review: ${t.reviewReason}` : ''}`);
-    if (options.srOut && response.sr.length > 0) {
-      writeFileSync(options.srOut, response.sr);
+    if (triage) {
+      lines.push(`triage: ${triage.priority.replace('PRIORITY_', '').toLowerCase()}${triage.needsHumanReview ? ` — review: ${triage.reviewReason}` : ''}`);
+    }
+    if (options.srOut && sr.length > 0) {
+      writeFileSync(options.srOut, sr);
       lines.push(`SR ${response.srSopInstanceUid} written to ${options.srOut}`);
     }
     return lines.join('\n');

@@ -14,13 +14,15 @@ RUNTIME_PACKAGES=(
 )
 # Reference decoders (dcmtk, GDCM), the three SR validators, openssl for TLS certificates, torch and onnx for the
 # model scripts (scripts/export-clip, scripts/train-demo, the bench's ViT-B/16 pair; run with /usr/bin/python3),
-# PostgreSQL for the several-sidecars test, Chromium for the worklist's browser test (driven by playwright-core).
+# PostgreSQL for the several-sidecars test, Chromium for the worklist's browser test (driven by playwright-core),
+# Fashion-MNIST's real photographs (MIT, ~30 MB) for scripts/real-data and its test (docs/EVALUATION.md "Real images").
 TEST_PACKAGES=(
   dicom3tools libpixelmed-java default-jre-headless libgdcm-tools
   openssl
   python3-torch python3-onnx
   postgresql orthanc-postgresql
   chromium
+  dataset-fashion-mnist
 )
 
 wanted=("${RUNTIME_PACKAGES[@]}")

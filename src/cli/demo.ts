@@ -190,6 +190,70 @@ function resultRow(r: StudyResult, description: string): string[] {
   ];
 }
 
+/** A study is finished once parked, or done with its SR written (or with no image to classify). */
+function isFinished(r: StudyResult | undefined): boolean {
+  return r !== undefined && (r.status === 'parked' || (r.status === 'done' && (r.sr !== null || r.images.length === 0)));
+}
+
+/** One table row per uploaded study (its description from Orthanc), and how many have no finished result. */
+async function resultRows(client: OrthancClient, studies: Set<string>, results: Map<string, StudyResult>): Promise<{ rows: string[][]; incomplete: number }> {
+  const rows: string[][] = [];
+  let incomplete = 0;
+  for (const id of studies) {
+    const study = await client.getJson<{ MainDicomTags: Record<string, string> }>(`/studies/${id}`);
+    const r = results.get(id);
+    if (!isFinished(r)) incomplete++;
+    rows.push(r ? resultRow(r, study.MainDicomTags.StudyDescription ?? '') : [study.MainDicomTags.StudyDescription ?? id, '-', '-', '-', 'no result yet', '-', '-', '-', '-']);
+  }
+  return { rows, incomplete };
+}
+
+/** Stores each file in Orthanc; a file Orthanc refuses is reported and counted, not fatal. */
+async function uploadFiles(client: OrthancClient, files: string[], io: CliIo): Promise<{ studies: Set<string>; refused: number }> {
+  const studies = new Set<string>();
+  let refused = 0;
+  for (const file of files) {
+    try {
+      studies.add((await client.storeInstance(new Uint8Array(fs.readFileSync(file)))).ParentStudy);
+    } catch (err) {
+      refused++;
+      io.stderr.write(`could not upload ${path.basename(file)}: ${(err as Error).message}\n`);
+    }
+  }
+  return { studies, refused };
+}
+
+interface ServingHints {
+  credentials: { username: string; password: string };
+  orthancUrl: string;
+  configDir: string;
+  withPlugin: boolean;
+  ports: { http: number; dicom: number };
+  grpcPort: number;
+  metricsPort: number;
+}
+
+/** What a user can open or run against the demo while it serves. */
+function printServingHints(io: CliIo, o: ServingHints): void {
+  // Every hint below works as printed (checked by hand against a running demo): Orthanc asks for the login on
+  // every HTTP route, browser pages included.
+  const login = `${o.credentials.username}:${o.credentials.password}`;
+  io.stdout.write(
+    `\nOrthanc login for this run only (the browser pages below ask for it): user ${o.credentials.username}, password ${o.credentials.password}\n` +
+      (o.withPlugin ? `triage worklist (urgent first): ${o.orthancUrl}/t3/app/\n` : '') +
+      `Orthanc Explorer: ${o.orthancUrl}/app/explorer.html  (study pages and lists show the AI triage)\n` +
+      (o.withPlugin ? `sidecar status through Orthanc: curl -u '${login}' ${o.orthancUrl}/t3/status\n` : '') +
+      // dcmsend proposes each file's own transfer syntax (JPEG 2000, RLE, … included) and its SOP class; storescu
+      // proposes uncompressed syntaxes only unless told which compressed one, so it fails on compressed files.
+      `send more studies (C-STORE, any transfer syntax): dcmsend -aec ORTHANC 127.0.0.1 ${o.ports.dicom} FILE.dcm  (several files: list them)\n` +
+      `  a folder: dcmsend -aec ORTHANC +sd +r +sp '*.dcm' 127.0.0.1 ${o.ports.dicom} DIR\n` +
+      `  over HTTP: curl -u '${login}' --data-binary @FILE.dcm ${o.orthancUrl}/instances\n` +
+      `gRPC: 127.0.0.1:${o.grpcPort} (token in ${path.join(o.configDir, 't3.json')})\n` +
+      `metrics: http://127.0.0.1:${o.metricsPort}/metrics\n` +
+      'serving; Ctrl-C to stop\n',
+  );
+}
+
 export const demoCommand: CliCommand = {
   name: 'demo',
   summary: 'start a local Orthanc with the demo bundle, send the sample studies, print their triage',
@@ -246,34 +310,13 @@ export const demoCommand: CliCommand = {
       runtime.service.sidecar.feed.subscribe((e) => results.set(e.result.orthancStudyId, e.result));
 
       const client = new OrthancClient(config.orthanc);
-      const studies = new Set<string>();
-      let refused = 0;
-      for (const file of files) {
-        try {
-          studies.add((await client.storeInstance(new Uint8Array(fs.readFileSync(file)))).ParentStudy);
-        } catch (err) {
-          refused++;
-          io.stderr.write(`could not upload ${path.basename(file)}: ${(err as Error).message}\n`);
-        }
-      }
+      const { studies, refused } = await uploadFiles(client, files, io);
       // Counts what Orthanc took, not what was tried.
       io.stdout.write(`uploaded ${files.length - refused} of ${files.length} file(s) from ${samples} into ${studies.size} studies` +
         `${refused ? ` (${refused} refused, see above)` : ''}; waiting for the triage…\n`);
       const deadline = Date.now() + timeoutS * 1000;
-      const finished = (id: string) => {
-        const r = results.get(id);
-        return r !== undefined && (r.status === 'parked' || (r.status === 'done' && (r.sr !== null || r.images.length === 0)));
-      };
-      while (![...studies].every(finished) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
-
-      const rows: string[][] = [];
-      let incomplete = 0;
-      for (const id of studies) {
-        const study = await client.getJson<{ MainDicomTags: Record<string, string> }>(`/studies/${id}`);
-        const r = results.get(id);
-        if (!r || !finished(id)) incomplete++;
-        rows.push(r ? resultRow(r, study.MainDicomTags.StudyDescription ?? '') : [study.MainDicomTags.StudyDescription ?? id, '-', '-', '-', 'no result yet', '-', '-', '-', '-']);
-      }
+      while (![...studies].every((id) => isFinished(results.get(id))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+      const { rows, incomplete } = await resultRows(client, studies, results);
       if (config.bundles.some((b) => b.dir === 'demo')) {
         io.stdout.write(`\nThese results come from the ${DEMONSTRATION_NOTICE}. The sample images are not chest radiographs.\n`);
       }
@@ -283,23 +326,7 @@ export const demoCommand: CliCommand = {
         await cleanup();
         return incomplete === 0 ? ExitCode.ok : ExitCode.partialFailure;
       }
-      // Every hint below works as printed (checked by hand against a running demo): Orthanc asks for the login on
-      // every HTTP route, browser pages included.
-      const login = `${credentials.username}:${credentials.password}`;
-      io.stdout.write(
-        `\nOrthanc login for this run only (the browser pages below ask for it): user ${credentials.username}, password ${credentials.password}\n` +
-          (withPlugin ? `triage worklist (urgent first): ${orthanc.url}/t3/app/\n` : '') +
-          `Orthanc Explorer: ${orthanc.url}/app/explorer.html  (study pages and lists show the AI triage)\n` +
-          (withPlugin ? `sidecar status through Orthanc: curl -u '${login}' ${orthanc.url}/t3/status\n` : '') +
-          // dcmsend proposes each file's own transfer syntax (JPEG 2000, RLE, … included) and its SOP class; storescu
-          // proposes uncompressed syntaxes only unless told which compressed one, so it fails on compressed files.
-          `send more studies (C-STORE, any transfer syntax): dcmsend -aec ORTHANC 127.0.0.1 ${ports.dicom} FILE.dcm  (several files: list them)\n` +
-          `  a folder: dcmsend -aec ORTHANC +sd +r +sp '*.dcm' 127.0.0.1 ${ports.dicom} DIR\n` +
-          `  over HTTP: curl -u '${login}' --data-binary @FILE.dcm ${orthanc.url}/instances\n` +
-          `gRPC: 127.0.0.1:${grpcPort} (token in ${path.join(orthanc.configDir, 't3.json')})\n` +
-          `metrics: http://127.0.0.1:${metricsPort}/metrics\n` +
-          'serving; Ctrl-C to stop\n',
-      );
+      printServingHints(io, { credentials, orthancUrl: orthanc.url, configDir: orthanc.configDir, withPlugin, ports, grpcPort, metricsPort });
       await new Promise<void>((resolve) => {
         const onSignal = () => {
           process.off('SIGINT', onSignal);

@@ -12,6 +12,8 @@ import {
   DEFAULT_T3B_BATCH_SIZES,
   DEFAULT_WISE_ALPHAS,
   discoverSplits,
+  T3B_ESTIMATORS,
+  type T3bEstimatorName,
   evaluationMarkdown,
   evaluationPolicies,
   evaluationSvg,
@@ -51,6 +53,8 @@ options:
   --severities LIST       comma-separated severities (default 1,2,3,4,5)
   --batch-sizes LIST      T3B batch sizes (default ${DEFAULT_T3B_BATCH_SIZES.join(',')})
   --coefficient-samples LIST  also T3B at the largest batch size with λ_B from k images per batch, for each k
+  --lambda-estimators LIST  also T3B at every batch size with λ_B from an estimator (docs/LAMBDA-ESTIMATORS.md):
+                          ${T3B_ESTIMATORS.join(', ')} (rows t3b-<estimator>-<B>; the bundle's t3.estimators settings)
   --wise-alphas LIST      WiSE-FT α values (default ${DEFAULT_WISE_ALPHAS.join(',')})
   --policies LIST         run and report only these: policy names (generalist, expert, wise, ensemble, dawin, t3,
                           t3b; a name keeps all its rows) or row ids (wise-0.5, t3b-32, ...). The comparison with
@@ -124,7 +128,8 @@ export const evalCommand: CliCommand = {
   async run(argv: string[], io: CliIo): Promise<number> {
     const args = parseArgs(argv, {
       values: ['bundle', 'data', 'out', 'limit', 'corrupted-limit', 'corrupt', 'corruptions', 'severities', 'batch-sizes',
-        'wise-alphas', 'exclude', 'title', 'providers', 'oracle-lambdas', 'bootstrap', 'coefficient-samples', 'policies'],
+        'wise-alphas', 'exclude', 'title', 'providers', 'oracle-lambdas', 'bootstrap', 'coefficient-samples', 'policies',
+        'lambda-estimators'],
       flags: ['help', 'quick', 'no-mixed', 'no-pooled'],
     });
     if (args.options.has('help')) {
@@ -142,6 +147,9 @@ export const evalCommand: CliCommand = {
       ?? (quick ? [1, 3, 5] : [...SEVERITIES]);
     const batchSizes = numberList(args, 'batch-sizes', positiveInteger, 'positive integers') ?? (quick ? [1, 8] : [...DEFAULT_T3B_BATCH_SIZES]);
     const coefficientSamples = numberList(args, 'coefficient-samples', positiveInteger, 'positive integers') ?? [];
+    const estimatorNames = (optionString(args, 'lambda-estimators') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const unknownEstimator = estimatorNames.find((n) => !(T3B_ESTIMATORS as readonly string[]).includes(n));
+    if (unknownEstimator !== undefined) throw new UsageError(`--lambda-estimators: unknown estimator "${unknownEstimator}"; expected ${T3B_ESTIMATORS.join(', ')}`);
     const wiseAlphas = numberList(args, 'wise-alphas', (n) => n >= 0 && n <= 1, 'numbers in [0, 1]') ?? (quick ? [0.5] : [...DEFAULT_WISE_ALPHAS]);
     const corruptionsText = optionString(args, 'corruptions');
     let corruptions: CorruptionName[];
@@ -163,7 +171,8 @@ export const evalCommand: CliCommand = {
     const classes = bundle.manifest.classes;
     const readDicom = dicomReader(bundle);
     const hyperparameters = policyForBundle(bundle, 't3b').hyperparameters;
-    let policies = evaluationPolicies({ wiseAlphas, t3bBatchSizes: batchSizes, defaultBatchSize: 32, hyperparameters, t3bCoefficientSamples: coefficientSamples });
+    let policies = evaluationPolicies({ wiseAlphas, t3bBatchSizes: batchSizes, defaultBatchSize: 32, hyperparameters, t3bCoefficientSamples: coefficientSamples,
+      t3bEstimators: estimatorNames as T3bEstimatorName[], ...(bundle.manifest.lambdaEstimators ? { estimatorSettings: bundle.manifest.lambdaEstimators } : {}) });
     const found = await discoverSplits(dataDir, exclude);
     // Both checks come before any image is read or any model is loaded: a typo should cost nothing.
     try {

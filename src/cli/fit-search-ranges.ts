@@ -69,3 +69,19 @@ export function positiveList(option: string, text: string | undefined, defaults:
   }
   return [...new Set(values)].sort((x, y) => x - y);
 }
+
+/** Grouped T3B's candidates (docs/T3.md §4): the fewest images per group, tried after the map is fitted. At batch 32 a
+ *  group of 24 leaves 8 for the other; 4 is about the fewest whose mean JS is not one image's noise. */
+export const DEFAULT_MIN_GROUP_SIZES: readonly number[] = [4, 8, 12, 16, 24];
+/** 1 is plain T3B; 2 lets a batch split at the map's step (a map has one step, so more groups cannot occur). */
+export const DEFAULT_MAX_GROUPS: readonly number[] = [1, 2];
+
+/** --min-group-sizes / --max-groups: a comma-separated list of positive integers. */
+export function positiveIntegerList(option: string, text: string | undefined, defaults: readonly number[]): number[] {
+  if (text === undefined) return [...defaults];
+  const values = text.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < 1)) {
+    throw new UsageError(`--${option} must be a comma-separated list of positive integers, got "${text}"`);
+  }
+  return [...new Set(values)].sort((x, y) => x - y);
+}

@@ -7,13 +7,16 @@ import { providersOption } from './providers-option';
 import { optionNumber, optionString, parseArgs } from './parse-args';
 import { demoBundleDir, loadBundle, T3Engine } from '../engine';
 import { ClassifyCall } from '../pipeline';
+import { parsePolicyName, type PolicyName } from '../t3';
 import {
   loadT3Protos,
   PipelineBackend,
+  POLICY_ENUM,
   startGrpcServer,
   TokenTable,
   type RunningGrpcServer,
 } from '../grpc';
+import type { ClassifyRequest } from '../grpc/generated/t3/v1/ClassifyRequest';
 
 const HELP = `usage: orthanc-t3 load-test [options]
 
@@ -49,7 +52,7 @@ export interface LoadTestOptions {
   durationMs: number;
   maxRequests: number | null;
   images: { name: string; dicom: Buffer }[];
-  policy: string;
+  policy: PolicyName;
 }
 
 export interface LoadTestSummary {
@@ -65,15 +68,12 @@ export interface LoadTestSummary {
   serverInProcess: boolean;
 }
 
-/** TriageService.Classify as the loaded service definition exposes it (only the status of the answer is used). */
-type UnaryClassify = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall;
-
 /** Drives `clients` closed-loop clients (each sends its next request when the previous one answered). */
 export async function runLoad(options: LoadTestOptions): Promise<Omit<LoadTestSummary, 'peakRssMiB' | 'serverInProcess'>> {
   const { triageService } = loadT3Protos();
   const metadata = new grpc.Metadata();
   metadata.set('authorization', `Bearer ${options.token}`);
-  const request = { images: options.images, policy: `POLICY_${options.policy.toUpperCase()}` };
+  const request: ClassifyRequest = { images: options.images, policy: POLICY_ENUM[options.policy] };
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
   let sent = 0;
@@ -82,7 +82,7 @@ export async function runLoad(options: LoadTestOptions): Promise<Omit<LoadTestSu
   const more = () => performance.now() < stopAt && (options.maxRequests === null || sent < options.maxRequests);
   const clients = Array.from({ length: options.clients }, () =>
     // A local subchannel pool gives every client its own connection, as separate middleware processes would have.
-    new triageService(options.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as grpc.Client & Record<string, UnaryClassify>);
+    new triageService(options.address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
   await Promise.all(clients.map(async (client) => {
     while (more()) {
       sent++;
@@ -131,7 +131,7 @@ export const loadTestCommand: CliCommand = {
     const durationS = optionNumber(args, 'duration', (n) => n > 0 && n <= 3600, 'seconds in (0, 3600]') ?? 60;
     const maxRequests = optionNumber(args, 'max-requests', (n) => Number.isInteger(n) && n >= 1, 'a positive integer') ?? null;
     const imagesPerRequest = optionNumber(args, 'images', (n) => Number.isInteger(n) && n >= 1 && n <= 256, 'an integer in [1, 256]') ?? 1;
-    const policy = optionString(args, 'policy') ?? 't3b';
+    const policy = parsePolicyName(optionString(args, 'policy') ?? 't3b');
     // The package's own sample, found from this file (src/cli or dist/cli), not from the working directory.
     const repoRoot = path.resolve(__dirname, '..', '..');
     const files = (optionString(args, 'file') ?? path.join(repoRoot, 'samples', 'dicom', 'pydicom_CT_small.dcm')).split(',');

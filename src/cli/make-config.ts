@@ -153,6 +153,41 @@ export interface MakeConfigOptions {
   days: number;
 }
 
+/**
+ * One CA in `caDir`, the sidecar's server certificate (named for this host, localhost and `serverNames`), and client
+ * certificates for the plugin and the middleware; keys readable by the owner only.
+ */
+function makeCertificates(caDir: string, serverNames: readonly string[], days: number): void {
+  fs.mkdirSync(caDir, { recursive: true, mode: 0o700 });
+  makeCa(caDir, days);
+  const names = [...new Set([os.hostname(), 'localhost', '127.0.0.1', '::1', ...serverNames].filter((n) => n !== ''))];
+  const san = 'subjectAltName=' + names.map((n) => (isIp(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
+  const leaf = ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
+  makeLeaf(caDir, 'sidecar', 'orthanc-t3 sidecar', [...leaf, san, 'extendedKeyUsage=serverAuth'], days);
+  makeLeaf(caDir, 'plugin', 'orthanc-t3 plugin', [...leaf, 'extendedKeyUsage=clientAuth'], days);
+  makeLeaf(caDir, 'middleware', 'orthanc-t3 middleware', [...leaf, 'extendedKeyUsage=clientAuth'], days);
+  for (const f of fs.readdirSync(caDir)) fs.chmodSync(path.join(caDir, f), f.endsWith('.key') ? 0o600 : 0o644);
+}
+
+/** The sidecar's T3 section: the shipped one without the plugin's keys, with this host's login, paths and TLS. */
+function sidecarT3Section(shippedT3: Record<string, unknown>, o: MakeConfigOptions, orthancPassword: string): Record<string, unknown> {
+  const t3 = structuredClone(shippedT3);
+  const section = (key: string): Record<string, unknown> => (isRecord(t3[key]) ? t3[key] : {});
+  delete t3.plugin;
+  delete t3.worklist;
+  t3.orthanc = { ...section('orthanc'), url: `http://127.0.0.1:${o.httpPort}`, username: o.orthancUser, password: orthancPassword };
+  t3.follower = { ...section('follower'), checkpointPath: path.posix.join(o.stateDir, 'checkpoint.json') };
+  t3.grpc = { listen: o.grpcListen, tls: { certFile: 'tls/server.crt', keyFile: 'tls/server.key', clientCaFile: 'tls/ca.crt' }, tokens: [] };
+  t3.metrics = { listen: o.metricsListen };
+  t3.deployment = { production: true, allowDemonstrationModels: o.allowDemonstrationModels };
+  if (o.bundle) {
+    const name = path.basename(o.bundle);
+    t3.bundles = [{ name, dir: o.bundle }];
+    t3.routing = { ...section('routing'), rules: [], defaultBundle: name };
+  }
+  return t3;
+}
+
 /** Writes the layout described at the top of this file. */
 export function writeProductionConfig(o: MakeConfigOptions): void {
   const shippedCore = parseJsonWithComments(fs.readFileSync(path.join(PACKAGE_DIR, 'orthanc-config', 'orthanc.json'), 'utf8'), 'orthanc-config/orthanc.json') as Record<string, unknown>;
@@ -165,18 +200,9 @@ export function writeProductionConfig(o: MakeConfigOptions): void {
   const adminPassword = randomBytes(18).toString('base64url');
   const stamp = `Written by orthanc-t3 make-config on ${new Date().toISOString().slice(0, 10)}`;
 
-  // Certificates: one CA, the sidecar's server certificate, client certificates for the plugin and the middleware.
   const caDir = path.join(o.out, 'ca');
-  fs.mkdirSync(caDir, { recursive: true, mode: 0o700 });
-  makeCa(caDir, o.days);
-  const names = [...new Set([os.hostname(), 'localhost', '127.0.0.1', '::1', ...o.serverNames].filter((n) => n !== ''))];
-  const san = 'subjectAltName=' + names.map((n) => (isIp(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-  const leaf = ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
-  makeLeaf(caDir, 'sidecar', 'orthanc-t3 sidecar', [...leaf, san, 'extendedKeyUsage=serverAuth'], o.days);
-  makeLeaf(caDir, 'plugin', 'orthanc-t3 plugin', [...leaf, 'extendedKeyUsage=clientAuth'], o.days);
-  makeLeaf(caDir, 'middleware', 'orthanc-t3 middleware', [...leaf, 'extendedKeyUsage=clientAuth'], o.days);
+  makeCertificates(caDir, o.serverNames, o.days);
   const read = (name: string) => fs.readFileSync(path.join(caDir, name), 'utf8');
-  for (const f of fs.readdirSync(caDir)) fs.chmodSync(path.join(caDir, f), f.endsWith('.key') ? 0o600 : 0o644);
 
   // The Orthanc part.
   const orthanc = path.join(o.out, 'orthanc');
@@ -214,20 +240,7 @@ export function writeProductionConfig(o: MakeConfigOptions): void {
 
   // The sidecar part. Its paths are relative: the sidecar resolves them against this folder wherever it is.
   const sidecar = path.join(o.out, 'orthanc-t3');
-  const t3 = structuredClone(shippedT3);
-  const section = (key: string): Record<string, unknown> => (isRecord(t3[key]) ? t3[key] : {});
-  delete t3.plugin;
-  delete t3.worklist;
-  t3.orthanc = { ...section('orthanc'), url: `http://127.0.0.1:${o.httpPort}`, username: o.orthancUser, password: orthancPassword };
-  t3.follower = { ...section('follower'), checkpointPath: path.posix.join(o.stateDir, 'checkpoint.json') };
-  t3.grpc = { listen: o.grpcListen, tls: { certFile: 'tls/server.crt', keyFile: 'tls/server.key', clientCaFile: 'tls/ca.crt' }, tokens: [] };
-  t3.metrics = { listen: o.metricsListen };
-  t3.deployment = { production: true, allowDemonstrationModels: o.allowDemonstrationModels };
-  if (o.bundle) {
-    const name = path.basename(o.bundle);
-    t3.bundles = [{ name, dir: o.bundle }];
-    t3.routing = { ...section('routing'), rules: [], defaultBundle: name };
-  }
+  const t3 = sidecarT3Section(shippedT3, o, orthancPassword);
   writeFile(path.join(sidecar, 't3.json'),
     `// ${stamp}.\n// The sidecar's configuration (orthanc-t3 serve --config /etc/orthanc-t3/): the T3 section of\n` +
     `// orthanc-config/t3.json with this host's Orthanc login, checkpoint and gRPC over mutual TLS. Relative paths are\n` +
@@ -283,18 +296,24 @@ function jsonFiles(dir: string): string[] {
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
-/** Checks an Orthanc + sidecar configuration; never throws for a bad configuration (it reports it). */
-export async function checkProductionConfig(t: CheckTarget): Promise<CheckResult> {
-  const r: CheckResult = { ok: [], problems: [], notes: [] };
-  const attempt = (what: string, fn: () => void) => {
+type Attempt = (what: string, fn: () => void) => void;
+
+/** Runs one check; an exception becomes a problem of the result, prefixed with what was being checked. */
+function attemptInto(r: CheckResult): Attempt {
+  return (what, fn) => {
     try {
       fn();
     } catch (err) {
       r.problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
+}
 
-  // Orthanc's folder: every file parses, and no top-level key is in two files (Orthanc refuses to start then).
+/**
+ * Orthanc's folder: every file parses, no top-level key is in two files (Orthanc refuses to start then), and the
+ * settings the plugin needs are there. Returns the folder's files merged.
+ */
+function checkOrthancFolder(t: CheckTarget, r: CheckResult, attempt: Attempt): Record<string, unknown> {
   const orthancFiles = new Map<string, Record<string, unknown>>();
   attempt('Orthanc configuration', () => {
     for (const f of jsonFiles(t.orthancDir)) orthancFiles.set(f, readJsonc(path.join(t.orthancDir, f)));
@@ -328,6 +347,46 @@ export async function checkProductionConfig(t: CheckTarget): Promise<CheckResult
   else if (!fs.existsSync(t.locate(script))) {
     (t.pluginInstalled ? r.problems : r.notes).push(`the plugin is not at ${script} yet${t.pluginInstalled ? '' : ' (orthanc-t3 install puts it there)'}`);
   } else r.ok.push(`plugin: ${script}`);
+  return all;
+}
+
+/** The plugin's TLS files against the sidecar's: chains, key pairs, key usages and the host name the plugin dials. */
+function checkPluginTls(
+  r: CheckResult,
+  plugin: Record<string, unknown>,
+  tls: Record<string, unknown>,
+  serverTls: { certFile: string; keyFile: string; clientCaFile: string | null },
+  pluginPath: (p: unknown, key: string) => string | null,
+): void {
+  const caFile = pluginPath(tls.caFile, 'tls.caFile') ?? fail('T3.plugin.tls.caFile is not set');
+  const ca = new X509Certificate(fs.readFileSync(caFile));
+  const server = new X509Certificate(fs.readFileSync(serverTls.certFile));
+  const serverKey = createPrivateKey(fs.readFileSync(serverTls.keyFile));
+  if (!server.verify(ca.publicKey)) fail(`the sidecar's certificate is not signed by the plugin's CA (${caFile})`);
+  if (!server.checkPrivateKey(serverKey)) fail("the sidecar's certificate and key do not match");
+  if (!(server.keyUsage ?? [SERVER_AUTH]).includes(SERVER_AUTH)) fail("the sidecar's certificate is not for servers");
+  const sidecarAddress = typeof plugin.sidecarAddress === 'string' ? plugin.sidecarAddress : '127.0.0.1:50051';
+  const host = typeof tls.serverName === 'string' ? tls.serverName : hostPort(sidecarAddress, 'T3.plugin.sidecarAddress').host;
+  if (!(isIp(host) ? server.checkIP(host) : server.checkHost(host))) fail(`the sidecar's certificate does not name "${host}", the host the plugin connects to`);
+  if (new Date(server.validTo).getTime() < Date.now() + 30 * 86400000) r.notes.push(`the sidecar's certificate expires on ${server.validTo}`);
+  if (serverTls.clientCaFile) {
+    const clientCa = new X509Certificate(fs.readFileSync(serverTls.clientCaFile));
+    const certFile = pluginPath(tls.certFile, 'tls.certFile') ?? fail('the sidecar asks for client certificates and T3.plugin.tls.certFile is not set');
+    const keyFile = pluginPath(tls.keyFile, 'tls.keyFile') ?? fail('T3.plugin.tls.keyFile is not set');
+    const client = new X509Certificate(fs.readFileSync(certFile));
+    if (!client.verify(clientCa.publicKey)) fail("the plugin's certificate is not signed by the CA the sidecar trusts for clients");
+    if (!client.checkPrivateKey(createPrivateKey(fs.readFileSync(keyFile)))) fail("the plugin's certificate and key do not match");
+    if (!(client.keyUsage ?? [CLIENT_AUTH]).includes(CLIENT_AUTH)) fail("the plugin's certificate is not for clients");
+  }
+  r.ok.push(`TLS: the sidecar's certificate chains to the plugin's CA and names ${host}; the plugin's client certificate is accepted`);
+}
+
+/** Checks an Orthanc + sidecar configuration; never throws for a bad configuration (it reports it). */
+export async function checkProductionConfig(t: CheckTarget): Promise<CheckResult> {
+  const r: CheckResult = { ok: [], problems: [], notes: [] };
+  const attempt = attemptInto(r);
+
+  const all = checkOrthancFolder(t, r, attempt);
 
   // The sidecar's configuration validates, its TLS files and token file are readable.
   let sidecar: Awaited<ReturnType<typeof loadSidecarConfig>>['config'] | null = null;
@@ -385,27 +444,7 @@ export async function checkProductionConfig(t: CheckTarget): Promise<CheckResult
   const serverTls = sidecar?.grpc.tls;
   if (serverTls && tls) {
     attempt('TLS', () => {
-      const caFile = pluginPath(tls.caFile, 'tls.caFile') ?? fail('T3.plugin.tls.caFile is not set');
-      const ca = new X509Certificate(fs.readFileSync(caFile));
-      const server = new X509Certificate(fs.readFileSync(serverTls.certFile));
-      const serverKey = createPrivateKey(fs.readFileSync(serverTls.keyFile));
-      if (!server.verify(ca.publicKey)) fail(`the sidecar's certificate is not signed by the plugin's CA (${caFile})`);
-      if (!server.checkPrivateKey(serverKey)) fail("the sidecar's certificate and key do not match");
-      if (!(server.keyUsage ?? [SERVER_AUTH]).includes(SERVER_AUTH)) fail("the sidecar's certificate is not for servers");
-      const sidecarAddress = typeof plugin.sidecarAddress === 'string' ? plugin.sidecarAddress : '127.0.0.1:50051';
-      const host = typeof tls.serverName === 'string' ? tls.serverName : hostPort(sidecarAddress, 'T3.plugin.sidecarAddress').host;
-      if (!(isIp(host) ? server.checkIP(host) : server.checkHost(host))) fail(`the sidecar's certificate does not name "${host}", the host the plugin connects to`);
-      if (new Date(server.validTo).getTime() < Date.now() + 30 * 86400000) r.notes.push(`the sidecar's certificate expires on ${server.validTo}`);
-      if (serverTls.clientCaFile) {
-        const clientCa = new X509Certificate(fs.readFileSync(serverTls.clientCaFile));
-        const certFile = pluginPath(tls.certFile, 'tls.certFile') ?? fail('the sidecar asks for client certificates and T3.plugin.tls.certFile is not set');
-        const keyFile = pluginPath(tls.keyFile, 'tls.keyFile') ?? fail('T3.plugin.tls.keyFile is not set');
-        const client = new X509Certificate(fs.readFileSync(certFile));
-        if (!client.verify(clientCa.publicKey)) fail("the plugin's certificate is not signed by the CA the sidecar trusts for clients");
-        if (!client.checkPrivateKey(createPrivateKey(fs.readFileSync(keyFile)))) fail("the plugin's certificate and key do not match");
-        if (!(client.keyUsage ?? [CLIENT_AUTH]).includes(CLIENT_AUTH)) fail("the plugin's certificate is not for clients");
-      }
-      r.ok.push(`TLS: the sidecar's certificate chains to the plugin's CA and names ${host}; the plugin's client certificate is accepted`);
+      checkPluginTls(r, plugin, tls, serverTls, pluginPath);
     });
   } else if (sidecar?.grpc.tls && !tls) r.problems.push('the sidecar serves TLS and T3.plugin.tls is not set in Orthanc\'s configuration');
 

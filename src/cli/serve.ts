@@ -15,14 +15,14 @@ import { isLoopbackHost, redactSecrets, startSidecarGrpcServer, type ExtraTokenS
 import { startOrthancSidecar, type OrthancSidecar } from '../orthanc/sidecar-service';
 import { exportFeedbackPage } from '../orthanc/feedback-export';
 import type { SidecarLog } from '../pipeline';
+import type { LogLevel } from '../util/log-levels';
+import { structuredLog } from '../util/structured-log';
 
 export const PACKAGE_VERSION: string = (require('../../package.json') as { version: string }).version;
 
-/** Structured log lines (JSON, one per line). Fields carry Orthanc ids and counts, never patient data. */
-export function jsonLog(stream: Writable): SidecarLog {
-  return (event, fields) => {
-    stream.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + '\n');
-  };
+/** Structured log lines (JSON, one per line, with a level: util/structured-log.ts). Fields carry Orthanc ids and counts, never patient data. */
+export function jsonLog(stream: Writable, level?: LogLevel): SidecarLog {
+  return structuredLog(stream, level);
 }
 
 export interface ServeRuntime {
@@ -206,6 +206,7 @@ options:
   --grpc-listen ADDR   host:port of the gRPC server, "" to disable (overrides T3.grpc.listen)
   --grpc-token-file F  JSON token file of the gRPC server (adds to T3.grpc.tokens; or T3_GRPC_TOKEN_FILE)
   --metrics-listen A   host:port of /metrics, /livez, /readyz, "" to disable (overrides T3.metrics.listen)
+  --log-level LEVEL    debug, info, warn, error or silent (overrides T3.logging.level; default info)
   --no-follow          do not follow the change feed (gRPC requests only)
   --print-config       print the effective configuration (secrets shown as ***) and exit
 
@@ -224,6 +225,8 @@ function cliOverrides(args: ParsedArgs): Record<string, unknown> {
   if (listen !== undefined) o.grpc = { listen };
   const metricsListen = optionString(args, 'metrics-listen');
   if (metricsListen !== undefined) o.metrics = { listen: metricsListen };
+  const logLevel = optionString(args, 'log-level');
+  if (logLevel !== undefined) o.logging = { level: logLevel };
   return o;
 }
 
@@ -244,7 +247,7 @@ export const serveCommand: CliCommand = {
   name: 'serve',
   summary: 'follow Orthanc and triage every study that becomes stable',
   async run(argv: string[], io: CliIo): Promise<number> {
-    const args = parseArgs(argv, { values: ['config', 'orthanc-url', 'checkpoint', 'grpc-listen', 'grpc-token-file', 'metrics-listen'], flags: ['help', 'no-follow', 'print-config'] });
+    const args = parseArgs(argv, { values: ['config', 'orthanc-url', 'checkpoint', 'grpc-listen', 'grpc-token-file', 'metrics-listen', 'log-level'], flags: ['help', 'no-follow', 'print-config'] });
     if (args.options.has('help')) {
       io.stdout.write(HELP);
       return ExitCode.ok;
@@ -265,7 +268,7 @@ export const serveCommand: CliCommand = {
       io.stdout.write(JSON.stringify(redactSecrets(config), null, 2) + '\n');
       return ExitCode.ok;
     }
-    const log = jsonLog(io.stderr);
+    const log = jsonLog(io.stderr, config.logging.level);
     log('starting', { version: PACKAGE_VERSION, orthanc: config.orthanc.url, production: config.deployment.production, allocator: memoryAllocator() });
     if (memoryAllocator() === 'glibc') {
       log('configuration-warning', { message: 'running on glibc malloc: memory freed after a burst of large gRPC requests stays resident; start serve through bin/orthanc-t3 with Debian\'s libjemalloc2 installed (SECURITY.md, "Memory")' });

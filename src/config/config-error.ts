@@ -31,9 +31,19 @@ export class ConfigErrorCollector {
       return run();
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      this.errors.push(...(err instanceof ConfigErrorList ? err.errors : [err]));
+      this.add(err);
       return undefined;
     }
+  }
+
+  /** Every error kept so far, in the order found. */
+  get found(): readonly ConfigError[] {
+    return this.errors;
+  }
+
+  /** Keeps an error found without running a check. */
+  add(error: ConfigError): void {
+    this.errors.push(...(error instanceof ConfigErrorList ? error.errors : [error]));
   }
 
   throwIfAny(): void {

@@ -58,6 +58,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   { name: 'T3_WORKER_ID', path: ['coordination', 'workerId'], kind: 'string' },
   { name: 'T3_QUIET_MS', path: ['coordination', 'quietMs'], kind: 'integer' },
   { name: 'T3_LEASE_MS', path: ['coordination', 'leaseMs'], kind: 'integer' },
+  { name: 'T3_LOG_LEVEL', path: ['logging', 'level'], kind: 'string' },
 ];
 
 function envValue(b: EnvBinding, raw: string): unknown {

@@ -72,12 +72,19 @@ function checkUint(value: number, field: string, min: number, max: number): numb
   return value;
 }
 
-/**
- * Wraps a raw pixel array in a Secondary Capture DICOM object (Explicit VR Little Endian) so it goes through the
- * same decoding and preprocessing as DICOM input (modality LUT, VOI, photometric, resize, normalisation): a pixel
- * array and the DICOM file it came from give the same tensor. Throws PixelArrayError naming the bad field.
- */
-export function pixelArrayToDicom(pixels: PixelArrayMessage, context: PixelArrayContext, index: number): Uint8Array {
+/** The pixel array's geometry and sample format, checked against each other and against the data's length. */
+interface CheckedPixels {
+  rows: number;
+  columns: number;
+  photometric: string;
+  samples: number;
+  bitsAllocated: 8 | 16;
+  bitsStored: number;
+  frames: number;
+  data: Uint8Array;
+}
+
+function checkedPixels(pixels: PixelArrayMessage): CheckedPixels {
   const rows = checkUint(pixels.rows, 'rows', 1, 65535);
   const columns = checkUint(pixels.columns, 'columns', 1, 65535);
   const photometric = (pixels.photometricInterpretation || 'MONOCHROME2').trim().toUpperCase();
@@ -104,9 +111,12 @@ export function pixelArrayToDicom(pixels: PixelArrayMessage, context: PixelArray
       `data has ${data.length} bytes but rows·columns·samples·bytes·frames = ${rows}·${columns}·${samples}·${bitsAllocated / 8}·${frames} = ${expectedBytes}`,
     );
   }
-  const hasSlope = pixels.rescaleSlope !== undefined;
-  const hasIntercept = pixels.rescaleIntercept !== undefined;
-  if (hasSlope && pixels.rescaleSlope === 0) throw new PixelArrayError('rescale_slope must not be 0');
+  return { rows, columns, photometric, samples, bitsAllocated, bitsStored, frames, data };
+}
+
+/** Checks the rescale and window values (each optional; a window needs both halves); returns the modality code. */
+function checkedModality(pixels: PixelArrayMessage): string {
+  if (pixels.rescaleSlope === 0) throw new PixelArrayError('rescale_slope must not be 0');
   if ((pixels.windowCenter === undefined) !== (pixels.windowWidth === undefined)) {
     throw new PixelArrayError('window_center and window_width must be given together');
   }
@@ -115,6 +125,19 @@ export function pixelArrayToDicom(pixels: PixelArrayMessage, context: PixelArray
   }
   const modality = (pixels.modality || 'OT').trim().toUpperCase();
   if (!/^[A-Z0-9 _]{1,16}$/.test(modality)) throw new PixelArrayError(`modality must be a DICOM code string of 1–16 characters, got "${pixels.modality}"`);
+  return modality;
+}
+
+/**
+ * Wraps a raw pixel array in a Secondary Capture DICOM object (Explicit VR Little Endian) so it goes through the
+ * same decoding and preprocessing as DICOM input (modality LUT, VOI, photometric, resize, normalisation): a pixel
+ * array and the DICOM file it came from give the same tensor. Throws PixelArrayError naming the bad field.
+ */
+export function pixelArrayToDicom(pixels: PixelArrayMessage, context: PixelArrayContext, index: number): Uint8Array {
+  const { rows, columns, photometric, samples, bitsAllocated, bitsStored, frames, data } = checkedPixels(pixels);
+  const modality = checkedModality(pixels);
+  const hasSlope = pixels.rescaleSlope !== undefined;
+  const hasIntercept = pixels.rescaleIntercept !== undefined;
 
   const sopInstanceUid = uidFromBytes(createHash('sha256').update(context.seriesInstanceUid).update(String(index)).update(data).digest());
   // Pixel data is padded to an even length, as DICOM requires.

@@ -6,8 +6,11 @@ import {
   validateHyperparameters,
   type T3Hyperparameters,
 } from '../t3';
+import { parseLambdaEstimators } from './bundle-lambda-estimators';
+import type { LambdaEstimatorSettings } from '../t3';
 import { RESIZE_METHODS, type ModelInputSpec, type ResizeMethod } from '../dicom';
 import { BundleError } from './bundle-error';
+import { ESTIMATION_PRECISIONS, isEstimationPrecision, type EstimationPrecision } from './quantized-estimation';
 
 /** bundle.json "input": the model's input tensor name and the preprocessing that feeds it. */
 export interface BundleInputSpec extends ModelInputSpec {
@@ -40,6 +43,16 @@ export interface BundleManifest {
    * SRs say so, and a production configuration refuses it unless allowed. Absent in bundle.json means false.
    */
   demonstration?: boolean;
+  /**
+   * `t3.estimationPrecision`: precision of the fixed passes that only estimate λ (quantized-estimation.ts). Kept beside
+   * the hyperparameters rather than among them: it changes how λ is computed, not the coefficient map. Absent: float32.
+   */
+  estimationPrecision?: EstimationPrecision;
+  /**
+   * `t3.estimators`: the λ_B estimators a site turns on (sequential sampling, series reuse; t3/sequential-estimator-settings.ts),
+   * each off by default. Beside the hyperparameters for the same reason: they change how λ_B is estimated, not the map.
+   */
+  lambdaEstimators?: LambdaEstimatorSettings;
 }
 
 /**
@@ -144,7 +157,7 @@ export function parseBundleManifest(raw: unknown, file: string): BundleManifest 
   const t3Raw = r.object(root.t3 ?? {}, 't3');
   const t3 = { ...DEFAULT_T3_HYPERPARAMETERS };
   for (const key of Object.keys(t3Raw)) {
-    if (!(key in DEFAULT_T3_HYPERPARAMETERS)) r.fail(`t3.${key}`, 'unknown hyperparameter');
+    if (!(key in DEFAULT_T3_HYPERPARAMETERS) && key !== 'estimationPrecision' && key !== 'estimators') r.fail(`t3.${key}`, 'unknown hyperparameter');
   }
   const numericKeys = ['tPt', 'tFt', 'lambdaMin', 'lambdaMax', 'gamma', 'jsThreshold', 'eps', 'extTau', 'extDelta', 'minGroupSize', 'maxGroups'] as const;
   for (const key of numericKeys) {
@@ -214,7 +227,14 @@ export function parseBundleManifest(raw: unknown, file: string): BundleManifest 
     t3Fit: parseFitRecord(r, root.t3Fit),
     models: { generalist: modelEntry('generalist'), expert: modelEntry('expert') },
     demonstration: demonstrationFlag(r, root.demonstration),
+    ...(t3Raw.estimationPrecision === undefined ? {} : { estimationPrecision: estimationPrecision(r, t3Raw.estimationPrecision) }),
+    ...(t3Raw.estimators === undefined ? {} : { lambdaEstimators: parseLambdaEstimators(t3Raw.estimators, (field, reason) => r.fail(field, reason)) }),
   };
+}
+
+function estimationPrecision(r: ManifestReader, value: unknown): EstimationPrecision {
+  if (!isEstimationPrecision(value)) r.fail('t3.estimationPrecision', `must be one of ${ESTIMATION_PRECISIONS.join(', ')}, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function demonstrationFlag(r: ManifestReader, value: unknown): boolean {

@@ -24,6 +24,9 @@ export { InferenceWorker, type WorkerSessionInfo } from './inference-worker-clie
 export { MERGED_GRAPH_FORMAT, fallbackCacheDir, getMergedModelFile, type MergedCacheRequest, type MergedModelFile } from './merged-cache';
 export { LAMBDA_INPUT_NAME, MergeError, buildMergedModel, moveConstantsToInitializers, type MergeSummary, type MergedGraphForm, type MergedModel } from './merged-graph';
 export { decodeOnnxModel } from './onnx-model-file';
+export { QUANTIZER_VERSION, QuantizeError, buildQuantizedModel, type QuantizeOptions, type QuantizeSummary, type QuantizedModel } from './quantized-model';
+export { getQuantizedModelFile, quantizedCacheFileName, type QuantizedCacheRequest, type QuantizedModelFile } from './quantized-cache';
+export { ESTIMATION_PRECISIONS, ESTIMATION_QUANTIZE_OPTIONS, fixedPassesOnlyEstimate, isEstimationPrecision, type EstimationPrecision } from './quantized-estimation';
 export { T3Engine, type BatchInference, type EngineOptions, type ImageInference, type InferOptions } from './t3-engine';
 export {
   chooseFixedPassSessions,

@@ -174,55 +174,81 @@ function checkNoExternalData(graph: onnx.GraphProto, role: string): void {
   }
 }
 
-/**
- * Builds one ONNX model that computes both source models: every float initializer W that differs between them is
- * stored twice and recomputed in-graph from the scalar float graph input `lambda`, in the given form (lerp by default:
- * exact at λ=0 and λ=1); equal initializers are stored once. λ stays a graph input so ONNX Runtime cannot
- * constant-fold the interpolation into a third weight set.
- */
-export function buildMergedModel(generalistBytes: Uint8Array, expertBytes: Uint8Array, form: MergedGraphForm = 'lerp'): MergedModel {
-  let ptModel: onnx.ModelProto;
-  let ftModel: onnx.ModelProto;
+function decodeSourceModel(bytes: Uint8Array, role: 'generalist' | 'expert'): onnx.ModelProto {
   try {
-    ptModel = decodeOnnxModel(generalistBytes);
+    return decodeOnnxModel(bytes);
   } catch (error) {
-    throw new MergeError(`generalist: ${(error as Error).message}`);
+    throw new MergeError(`${role}: ${(error as Error).message}`);
   }
-  try {
-    ftModel = decodeOnnxModel(expertBytes);
-  } catch (error) {
-    throw new MergeError(`expert: ${(error as Error).message}`);
-  }
-  // Decoded messages carry every field (defaults live on the prototype); the I* interfaces mark them optional.
-  const pt = ptModel.graph as DecodedGraph;
-  const ft = ftModel.graph as DecodedGraph;
-  checkNoExternalData(pt, 'generalist');
-  checkNoExternalData(ft, 'expert');
-  const constantsMoved = moveConstantsToInitializers(pt);
-  moveConstantsToInitializers(ft);
-  checkSameStructure(pt, ft, ptModel, ftModel);
+}
 
+/** Hands out node and tensor names that no name of the graph (nor an earlier one handed out) already uses. */
+function freshNameAllocator(graph: DecodedGraph): (base: string) => string {
   const usedNames = new Set<string>();
-  for (const v of [...pt.input, ...pt.output]) usedNames.add(v.name);
-  for (const t of pt.initializer) usedNames.add(t.name);
-  for (const n of pt.node) for (const o of n.output) usedNames.add(o);
+  for (const v of [...graph.input, ...graph.output]) usedNames.add(v.name);
+  for (const t of graph.initializer) usedNames.add(t.name);
+  for (const n of graph.node) for (const o of n.output) usedNames.add(o);
   if (usedNames.has(LAMBDA_INPUT_NAME)) {
     throw new MergeError(`the models already use the name "${LAMBDA_INPUT_NAME}", which the merged graph needs for its interpolation input`);
   }
-  const unique = (base: string): string => {
+  return (base: string): string => {
     let name = base;
     for (let i = 1; usedNames.has(name); i++) name = `${base}_${i}`;
     usedNames.add(name);
     return name;
   };
+}
 
+/** The stored tensors and the nodes that recompute one differing weight `name` from λ, in the given form. */
+function interpolatedWeight(
+  ptTensor: onnx.TensorProto,
+  ftTensor: onnx.TensorProto,
+  form: MergedGraphForm,
+  unique: (base: string) => string,
+  oneMinusLambda: string,
+): { initializers: onnx.ITensorProto[]; nodes: onnx.INodeProto[] } {
+  const name = ptTensor.name;
+  const ptName = unique(`${name}::t3_generalist`);
+  const generalist = onnx.TensorProto.create({ ...ptTensor, name: ptName });
+  if (form === 'offset') {
+    const offsetName = unique(`${name}::t3_offset`);
+    const offsetScaled = unique(`${name}::t3_offset_scaled`);
+    return {
+      initializers: [generalist, offsetTensor(offsetName, ptTensor, ftTensor)],
+      nodes: [
+        { opType: 'Mul', input: [offsetName, LAMBDA_INPUT_NAME], output: [offsetScaled], name: unique(`t3_merge/${name}/mul_offset`) },
+        { opType: 'Add', input: [ptName, offsetScaled], output: [name], name: unique(`t3_merge/${name}/add`) },
+      ],
+    };
+  }
+  const ftName = unique(`${name}::t3_expert`);
+  const ptScaled = unique(`${name}::t3_generalist_scaled`);
+  const ftScaled = unique(`${name}::t3_expert_scaled`);
+  return {
+    initializers: [generalist, onnx.TensorProto.create({ ...ftTensor, name: ftName })],
+    nodes: [
+      { opType: 'Mul', input: [ptName, oneMinusLambda], output: [ptScaled], name: unique(`t3_merge/${name}/mul_generalist`) },
+      { opType: 'Mul', input: [ftName, LAMBDA_INPUT_NAME], output: [ftScaled], name: unique(`t3_merge/${name}/mul_expert`) },
+      { opType: 'Add', input: [ptScaled, ftScaled], output: [name], name: unique(`t3_merge/${name}/add`) },
+    ],
+  };
+}
+
+/** The merged graph's initializers and interpolation nodes, with the counts the summary reports. */
+interface MergedWeights {
+  initializers: onnx.ITensorProto[];
+  lerpNodes: onnx.INodeProto[];
+  mergedNames: Set<string>;
+  sharedInitializers: number;
+  sharedBytes: number;
+  mergedBytesPerModel: number;
+}
+
+/** Equal initializers are kept once; each differing float32 one becomes an interpolation from λ. */
+function mergeWeights(pt: DecodedGraph, ft: DecodedGraph, form: MergedGraphForm): MergedWeights {
+  const unique = freshNameAllocator(pt);
   const ftByName = new Map(ft.initializer.map((t) => [t.name, t]));
-  const initializers: onnx.ITensorProto[] = [];
-  const lerpNodes: onnx.INodeProto[] = [];
-  const mergedNames = new Set<string>();
-  let sharedInitializers = 0;
-  let sharedBytes = 0;
-  let mergedBytesPerModel = 0;
+  const weights: MergedWeights = { initializers: [], lerpNodes: [], mergedNames: new Set(), sharedInitializers: 0, sharedBytes: 0, mergedBytesPerModel: 0 };
   const oneName = unique('t3_merge/one');
   const oneMinusLambda = unique('t3_merge/one_minus_lambda');
 
@@ -232,79 +258,84 @@ export function buildMergedModel(generalistBytes: Uint8Array, expertBytes: Uint8
       throw new MergeError(`initializer "${ptTensor.name}" has type ${ptTensor.dataType} shape ${dimsText(ptTensor)} in the generalist but type ${ftTensor.dataType} shape ${dimsText(ftTensor)} in the expert`);
     }
     if (tensorsEqual(ptTensor, ftTensor)) {
-      initializers.push(ptTensor);
-      sharedInitializers++;
-      sharedBytes += tensorByteLength(ptTensor);
+      weights.initializers.push(ptTensor);
+      weights.sharedInitializers++;
+      weights.sharedBytes += tensorByteLength(ptTensor);
       continue;
     }
     if (ptTensor.dataType !== FLOAT) {
       throw new MergeError(`initializer "${ptTensor.name}" differs between the models but is not float32 (ONNX type ${ptTensor.dataType}); only float32 weights can be interpolated`);
     }
-    const name = ptTensor.name;
-    const ptName = unique(`${name}::t3_generalist`);
-    initializers.push(onnx.TensorProto.create({ ...ptTensor, name: ptName }));
-    if (form === 'offset') {
-      const offsetName = unique(`${name}::t3_offset`);
-      const offsetScaled = unique(`${name}::t3_offset_scaled`);
-      initializers.push(offsetTensor(offsetName, ptTensor, ftTensor));
-      lerpNodes.push(
-        { opType: 'Mul', input: [offsetName, LAMBDA_INPUT_NAME], output: [offsetScaled], name: unique(`t3_merge/${name}/mul_offset`) },
-        { opType: 'Add', input: [ptName, offsetScaled], output: [name], name: unique(`t3_merge/${name}/add`) },
-      );
-    } else {
-      const ftName = unique(`${name}::t3_expert`);
-      const ptScaled = unique(`${name}::t3_generalist_scaled`);
-      const ftScaled = unique(`${name}::t3_expert_scaled`);
-      initializers.push(onnx.TensorProto.create({ ...ftTensor, name: ftName }));
-      lerpNodes.push(
-        { opType: 'Mul', input: [ptName, oneMinusLambda], output: [ptScaled], name: unique(`t3_merge/${name}/mul_generalist`) },
-        { opType: 'Mul', input: [ftName, LAMBDA_INPUT_NAME], output: [ftScaled], name: unique(`t3_merge/${name}/mul_expert`) },
-        { opType: 'Add', input: [ptScaled, ftScaled], output: [name], name: unique(`t3_merge/${name}/add`) },
-      );
-    }
-    mergedNames.add(name);
-    mergedBytesPerModel += tensorByteLength(ptTensor);
+    const { initializers, nodes } = interpolatedWeight(ptTensor, ftTensor, form, unique, oneMinusLambda);
+    weights.initializers.push(...initializers);
+    weights.lerpNodes.push(...nodes);
+    weights.mergedNames.add(ptTensor.name);
+    weights.mergedBytesPerModel += tensorByteLength(ptTensor);
   }
 
-  if (mergedNames.size > 0 && form === 'lerp') {
-    initializers.push(onnx.TensorProto.create({ name: oneName, dataType: FLOAT, dims: [], floatData: [1] }));
-    lerpNodes.unshift({ opType: 'Sub', input: [oneName, LAMBDA_INPUT_NAME], output: [oneMinusLambda], name: unique('t3_merge/one_minus_lambda_sub') });
+  if (weights.mergedNames.size > 0 && form === 'lerp') {
+    weights.initializers.push(onnx.TensorProto.create({ name: oneName, dataType: FLOAT, dims: [], floatData: [1] }));
+    weights.lerpNodes.unshift({ opType: 'Sub', input: [oneName, LAMBDA_INPUT_NAME], output: [oneMinusLambda], name: unique('t3_merge/one_minus_lambda_sub') });
   }
+  return weights;
+}
 
+/** The generalist's model with the merged weights, the interpolation nodes first and λ as one more graph input. */
+function assembleMergedModel(ptModel: onnx.ModelProto, pt: DecodedGraph, weights: MergedWeights, form: MergedGraphForm): onnx.ModelProto {
   const lambdaInput = onnx.ValueInfoProto.create({
     name: LAMBDA_INPUT_NAME,
     docString: 'T3 interpolation coefficient: 0 = generalist, 1 = expert',
     type: { tensorType: { elemType: FLOAT, shape: { dim: [] } } },
   });
   // Old-IR models also list initializers as graph inputs; a merged weight is now a node output and must not be one.
-  const inputs = pt.input.filter((v) => !mergedNames.has(v.name ?? ''));
-
-  const merged = onnx.ModelProto.create({
+  const inputs = pt.input.filter((v) => !weights.mergedNames.has(v.name ?? ''));
+  return onnx.ModelProto.create({
     ...ptModel,
     producerName: 'orthanc-t3 build-merged',
     metadataProps: [
       ...ptModel.metadataProps,
-      { key: 't3.merged_initializers', value: String(mergedNames.size) },
-      { key: 't3.shared_initializers', value: String(sharedInitializers) },
+      { key: 't3.merged_initializers', value: String(weights.mergedNames.size) },
+      { key: 't3.shared_initializers', value: String(weights.sharedInitializers) },
       { key: 't3.merged_graph_form', value: form },
     ],
     graph: onnx.GraphProto.create({
       ...pt,
-      node: [...lerpNodes, ...pt.node],
-      initializer: initializers,
+      node: [...weights.lerpNodes, ...pt.node],
+      initializer: weights.initializers,
       input: [...inputs, lambdaInput],
     }),
   });
-  const bytes = onnx.ModelProto.encode(merged).finish();
+}
+
+/**
+ * Builds one ONNX model that computes both source models: every float initializer W that differs between them is
+ * stored twice and recomputed in-graph from the scalar float graph input `lambda`, in the given form (lerp by default:
+ * exact at λ=0 and λ=1); equal initializers are stored once. λ stays a graph input so ONNX Runtime cannot
+ * constant-fold the interpolation into a third weight set.
+ */
+export function buildMergedModel(generalistBytes: Uint8Array, expertBytes: Uint8Array, form: MergedGraphForm = 'lerp'): MergedModel {
+  const ptModel = decodeSourceModel(generalistBytes, 'generalist');
+  const ftModel = decodeSourceModel(expertBytes, 'expert');
+  // Decoded messages carry every field (defaults live on the prototype); the I* interfaces mark them optional.
+  const pt = ptModel.graph as DecodedGraph;
+  const ft = ftModel.graph as DecodedGraph;
+  checkNoExternalData(pt, 'generalist');
+  checkNoExternalData(ft, 'expert');
+  const constantsMoved = moveConstantsToInitializers(pt);
+  moveConstantsToInitializers(ft);
+  checkSameStructure(pt, ft, ptModel, ftModel);
+
+  const weights = mergeWeights(pt, ft, form);
+  const bytes = onnx.ModelProto.encode(assembleMergedModel(ptModel, pt, weights, form)).finish();
   return {
     bytes,
     summary: {
       form,
-      mergedInitializers: mergedNames.size,
-      sharedInitializers,
+      mergedInitializers: weights.mergedNames.size,
+      sharedInitializers: weights.sharedInitializers,
       constantsMoved,
-      mergedBytesPerModel,
-      sharedBytes,
+      mergedBytesPerModel: weights.mergedBytesPerModel,
+      sharedBytes: weights.sharedBytes,
       outputBytes: bytes.length,
     },
   };

@@ -2,11 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
+  batchSeed,
   computeBatchCoefficients,
+  estimateBatchLambda,
   groupBatch,
   mergedTemperature,
   softmax,
   type BatchCoefficients,
+  type LambdaEstimateRecord,
+  type LambdaEstimation,
   type PolicyConfig,
   type PolicyName,
   type T3Hyperparameters,
@@ -26,6 +30,8 @@ import type { SessionSpinning } from './inference-protocol';
 import { InferenceWorker } from './inference-worker-client';
 import { resolveIntraOpThreads } from './intra-op-threads';
 import { getMergedModelFile, type MergedModelFile } from './merged-cache';
+import { getQuantizedModelFile, type QuantizedModelFile } from './quantized-cache';
+import { ESTIMATION_QUANTIZE_OPTIONS, fixedPassesOnlyEstimate, type EstimationPrecision } from './quantized-estimation';
 import { LAMBDA_INPUT_NAME, type MergedGraphForm } from './merged-graph';
 import { SharedPixelMemory } from './shared-pixels';
 
@@ -44,6 +50,11 @@ export interface EngineOptions {
   memory?: MemoryProbe;
   /** What the sessions' idle threads do (inference-protocol.ts SessionSpinning); default within-runs. */
   spinning?: SessionSpinning;
+  /**
+   * Precision of the fixed passes of the policies whose fixed passes only estimate λ (quantized-estimation.ts);
+   * default: the bundle's `t3.estimationPrecision`, else float32. int8 runs on the CPU provider only.
+   */
+  estimationPrecision?: EstimationPrecision;
 }
 
 /** Per-batch choices of `infer` beyond the policy. */
@@ -54,6 +65,19 @@ export interface InferOptions {
    * other policies (T3, DaWin and the ensemble need both passes of every image).
    */
   coefficientSample?: readonly number[];
+  /**
+   * Precision of this call's estimation passes, overriding the engine's (EngineOptions.estimationPrecision); the int8
+   * sessions open on first use. Ignored by the policies whose fixed passes are their predictions (ensemble) or that
+   * run none, and by estimators of lambdaEstimation, which use the engine's precision.
+   */
+  estimationPrecision?: EstimationPrecision;
+  /**
+   * T3B with λ_B from a sequential sample or reused from an earlier batch of the series (t3/sequential-lambda-estimation.ts):
+   * the fixed passes run on the images the estimator asks for, and the merged pass on every image. A sequential
+   * estimation without a seed draws its order from the batch's pixels (batchSeed). Ignored by the other policies and
+   * when coefficientSample is given.
+   */
+  lambdaEstimation?: LambdaEstimation;
 }
 
 export interface ImageInference {
@@ -92,6 +116,14 @@ export interface BatchInference {
    */
   coefficientSample: number[] | null;
   /**
+   * Precision of the fixed passes that gave the coefficients: int8 when they ran on the quantized copies of the two
+   * models (only to estimate λ; the merged passes are full precision), float32 otherwise; null for single-pass
+   * policies, which run no fixed pass. Always set by T3Engine; absent from results made elsewhere (test doubles).
+   */
+  estimationPrecision?: EstimationPrecision | null;
+  /** How λ_B was estimated when InferOptions.lambdaEstimation asked for an estimator; absent otherwise. */
+  lambdaEstimate?: LambdaEstimateRecord;
+  /**
    * t3b-grouped: λ of each group of the batch (t3/batch-groups.ts), indexed by ImageInference.group; one entry when
    * the batch stayed one group (then batchLambda is that λ, T3B's λ_B). Absent for the other policies.
    */
@@ -119,10 +151,17 @@ export class T3Engine {
   readonly sessionCreateMs: number;
   /** Where a call's pixels wait for the workers, kept between calls (shared-pixels.ts). */
   private readonly sharedPixels = new SharedPixelMemory();
+  /** Precision of the estimation passes when a call does not choose one, and why (int8 only on the CPU provider). */
+  readonly estimation: { precision: EstimationPrecision; reason: string };
+  /** The int8 sessions of the estimation passes, opened at start when `estimation` is int8, else on first use. */
+  private quantized: Promise<QuantizedSessions> | null = null;
+  /** What opening the int8 sessions needs (the bundle, threads, cache folder). */
+  private readonly quantizedSetup: { cacheDir: string; intraOpThreads: number; spinning?: SessionSpinning };
 
   private constructor(bundle: ModelBundle, merged: MergedModelFile, worker: InferenceWorker,
     started: { executionProvider: ExecutionProviderName; failures: ProviderFailure[]; createMs: number },
-    plain: { workers: { generalist: InferenceWorker; expert: InferenceWorker } | null; sessions: FixedPassSessions; reason: string }) {
+    plain: { workers: { generalist: InferenceWorker; expert: InferenceWorker } | null; sessions: FixedPassSessions; reason: string },
+    estimation: { precision: EstimationPrecision; reason: string }, quantizedSetup: { cacheDir: string; intraOpThreads: number; spinning?: SessionSpinning }) {
     this.bundle = bundle;
     this.merged = merged;
     this.worker = worker;
@@ -131,6 +170,8 @@ export class T3Engine {
     this.provider = started.executionProvider;
     this.providerFailures = started.failures;
     this.sessionCreateMs = started.createMs;
+    this.estimation = estimation;
+    this.quantizedSetup = quantizedSetup;
   }
 
   static async open(bundle: ModelBundle, options: EngineOptions = {}): Promise<T3Engine> {
@@ -183,10 +224,51 @@ export class T3Engine {
         throw error;
       }
     }
+    const estimation = resolveEstimation(options.estimationPrecision ?? bundle.manifest.estimationPrecision ?? 'float32', started.executionProvider,
+      options.estimationPrecision !== undefined);
+    const quantizedSetup = { cacheDir: options.cacheDir ?? path.join(bundle.dir, '.cache'), intraOpThreads: fixedPassThreads(intraOpThreads), ...(options.spinning ? { spinning: options.spinning } : {}) };
+    const engine = new T3Engine(bundle, merged, worker, { ...started, failures }, plain, estimation, quantizedSetup);
+    if (estimation.precision === 'int8') {
+      try {
+        await engine.quantizedSessions();
+      } catch (error) {
+        await engine.close();
+        throw error;
+      }
+    }
     // One short line: the providers' own errors are long (library paths); `doctor` and engine.providerFailures hold them.
     const skipped = failures.length ? ` (${failures.map((f) => f.provider).join(', ')} could not start: see \`orthanc-t3 doctor\`)` : '';
-    (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: ${bundle.manifest.name} ${bundle.manifest.version} on ${started.executionProvider}, ${intraOpThreads} thread${intraOpThreads === 1 ? '' : 's'}${plain.sessions === 'plain' ? ` (${fixedPassThreads(intraOpThreads)} per fixed pass)` : ''}${skipped}; fixed passes: ${plain.sessions} sessions (${plain.reason}); merged pass: ${merged.summary.form} graph`);
-    return new T3Engine(bundle, merged, worker, { ...started, failures }, plain);
+    (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`orthanc-t3 engine: ${bundle.manifest.name} ${bundle.manifest.version} on ${started.executionProvider}, ${intraOpThreads} thread${intraOpThreads === 1 ? '' : 's'}${plain.sessions === 'plain' ? ` (${fixedPassThreads(intraOpThreads)} per fixed pass)` : ''}${skipped}; fixed passes: ${plain.sessions} sessions (${plain.reason}); merged pass: ${merged.summary.form} graph; estimation passes: ${estimation.precision} (${estimation.reason})`);
+    return engine;
+  }
+
+  /** The int8 copies of the two models (built or read from the cache) in sessions of their own, on the CPU provider. */
+  private quantizedSessions(): Promise<QuantizedSessions> {
+    this.quantized ??= openQuantizedSessions(this.bundle, this.quantizedSetup).catch((error: unknown) => {
+      // A later call may try again (a full disk, say, is not permanent).
+      this.quantized = null;
+      throw error;
+    });
+    return this.quantized;
+  }
+
+  /** Files of the int8 copies, once their sessions have opened (null before, or when no call needed them). */
+  async quantizedModelFiles(): Promise<{ generalist: QuantizedModelFile; expert: QuantizedModelFile } | null> {
+    if (!this.quantized) return null;
+    const sessions = await this.quantized;
+    return { generalist: sessions.generalist.file, expert: sessions.expert.file };
+  }
+
+  /**
+   * Precision of a call's estimation passes: null for the single-pass policies, float32 for the ensemble (its fixed
+   * passes are its predictions) and on providers other than the CPU, else the call's choice or the engine's.
+   */
+  private estimationPrecisionFor(policy: PolicyName, options: InferOptions): EstimationPrecision | null {
+    if (policy === 'generalist' || policy === 'expert' || policy === 'wise') return null;
+    if (!fixedPassesOnlyEstimate(policy) || this.provider !== 'cpu') return 'float32';
+    // Estimators of lambdaEstimation run their fixed passes at the engine's precision (estimatedT3b).
+    if (policy === 't3b' && options.coefficientSample === undefined && options.lambdaEstimation !== undefined) return this.estimation.precision;
+    return options.estimationPrecision ?? this.estimation.precision;
   }
 
   /** The execution provider in use. */
@@ -201,9 +283,9 @@ export class T3Engine {
     return this.worker;
   }
 
-  private async pass(pixels: Float32Array, count: number, lambda: number, what: string): Promise<Pass> {
+  private async pass(pixels: Float32Array, count: number, lambda: number, what: string, on?: InferenceWorker): Promise<Pass> {
     const { channels, height, width } = this.bundle.manifest.input;
-    const result = await this.workerFor(lambda).run(pixels, [count, channels, height, width], lambda);
+    const result = await (on ?? this.workerFor(lambda)).run(pixels, [count, channels, height, width], lambda);
     const info = await this.worker.start();
     this.provider = info.executionProvider;
     const classes = this.bundle.manifest.classes.length;
@@ -240,7 +322,8 @@ export class T3Engine {
     const started = performance.now();
     this.checkPixels(pixels, count);
     // Every pass of this call reads the same shared copy (shared-pixels.ts).
-    return this.sharedPixels.with(pixels, (shared) => this.inferShared(shared, count, policy, options, started));
+    const result = await this.sharedPixels.with(pixels, (shared) => this.inferShared(shared, count, policy, options, started));
+    return { ...result, estimationPrecision: this.estimationPrecisionFor(policy.name, options) };
   }
 
   private async inferShared(pixels: Float32Array, count: number, policy: PolicyConfig, options: InferOptions, started: number): Promise<BatchInference> {
@@ -268,18 +351,21 @@ export class T3Engine {
       default: break;
     }
 
+    if (name === 't3b' && options.coefficientSample === undefined && options.lambdaEstimation !== undefined) {
+      return this.estimatedT3b(pixels, count, hp, options.lambdaEstimation, started);
+    }
     if (name === 't3b' && options.coefficientSample !== undefined) {
       const sample = checkSample(options.coefficientSample, count);
       const perImage = this.bundle.manifest.input.channels * this.bundle.manifest.input.height * this.bundle.manifest.input.width;
       const sampled = new Float32Array(sample.length * perImage);
       sample.forEach((at, i) => sampled.set(pixels.subarray(at * perImage, (at + 1) * perImage), i * perImage));
-      const [ptPass, ftPass] = await this.sharedPixels.with(sampled, (shared) => this.fixedPasses(shared, sample.length, ' (sample)'));
+      const [ptPass, ftPass] = await this.sharedPixels.with(sampled, (shared) => this.fixedPasses(shared, sample.length, ' (sample)', this.estimationPrecisionFor(name, options) ?? 'float32'));
       const pt = this.rows(ptPass, sample.length);
       const ft = this.rows(ftPass, sample.length);
       const result = await this.fromFixedPasses(pt, ft, pixels, count, policy, hp, started, 2, sample);
       return { ...result, coefficientSample: [...sample] };
     }
-    const [ptPass, ftPass] = await this.fixedPasses(pixels, count, '');
+    const [ptPass, ftPass] = await this.fixedPasses(pixels, count, '', this.estimationPrecisionFor(name, options) ?? 'float32');
     const pt = this.rows(ptPass, count);
     const ft = this.rows(ftPass, count);
     return this.fromFixedPasses(pt, ft, pixels, count, policy, hp, started, 2);
@@ -289,21 +375,30 @@ export class T3Engine {
    * The generalist (λ=0) and expert (λ=1) passes of the same pixels. On plain sessions they run side by side, each
    * session with half the threads (fixedPassThreads): two passes in parallel lose less to synchronisation than one pass
    * on all cores after the other (ViT-B, 2 cores, worker threads: 259 vs 289 ms at batch 1, 2145 vs 2199 ms at
-   * batch 8). On the merged session they queue one after the other.
+   * batch 8). On the merged session they queue one after the other. In int8 they run on the quantized copies' sessions,
+   * side by side like plain ones.
    */
-  private async fixedPasses(pixels: Float32Array, count: number, what: string): Promise<[Pass, Pass]> {
+  private async fixedPasses(pixels: Float32Array, count: number, what: string, precision: EstimationPrecision = this.estimationPrecisionFor('t3b', {}) ?? 'float32'): Promise<[Pass, Pass]> {
+    const quantized = precision === 'int8' ? await this.quantizedSessions() : null;
+    const on = quantized ? { generalist: quantized.generalist.worker, expert: quantized.expert.worker } : undefined;
+    const tag = quantized ? ', int8' : '';
     // Both settle before anything is thrown (nothing keeps running behind an error), and the generalist's error comes
     // first when both fail, as it did when they ran one after the other.
-    const [pt, ft] = await Promise.allSettled([this.pass(pixels, count, 0, `generalist (λ=0${what})`), this.pass(pixels, count, 1, `expert (λ=1${what})`)]);
+    const [pt, ft] = await Promise.allSettled([this.pass(pixels, count, 0, `generalist (λ=0${what}${tag})`, on?.generalist), this.pass(pixels, count, 1, `expert (λ=1${what}${tag})`, on?.expert)]);
     if (pt.status === 'rejected') throw pt.reason;
     if (ft.status === 'rejected') throw ft.reason;
     return [pt.value, ft.value];
   }
 
-  /** Logits float32 [count × classes] of both fixed passes (see fixedPasses); speculation runs them as images arrive. */
-  async fixedPassLogits(pixels: Float32Array, count: number): Promise<{ generalist: Float32Array; expert: Float32Array }> {
+  /**
+   * Logits float32 [count × classes] of both fixed passes (see fixedPasses); speculation runs them as images arrive.
+   * They run at the engine's estimation precision (int8 when `estimation` says so) unless `precision` names another;
+   * inferFromFixedPasses knows it and recomputes the ensemble's, which are predictions, in float32.
+   */
+  async fixedPassLogits(pixels: Float32Array, count: number, precision: EstimationPrecision = this.estimationPrecisionFor('t3b', {}) ?? 'float32'):
+    Promise<{ generalist: Float32Array; expert: Float32Array }> {
     this.checkPixels(pixels, count);
-    const [pt, ft] = await this.sharedPixels.with(pixels, (shared) => this.fixedPasses(shared, count, ''));
+    const [pt, ft] = await this.sharedPixels.with(pixels, (shared) => this.fixedPasses(shared, count, '', precision));
     return { generalist: pt.logits, expert: ft.logits };
   }
 
@@ -341,10 +436,19 @@ export class T3Engine {
         if (!Number.isFinite(logits[i])) throw new EngineError(`${what} logits hold a non-finite value (${logits[i]}) for image ${Math.floor(i / classes)}`);
       }
     }
+    // The logits came from fixedPassLogits at options.estimationPrecision (default: the engine's). The ensemble's fixed
+    // passes are its predictions, so int8 ones are not used for it: its passes run again in float32.
+    const given: EstimationPrecision = this.provider === 'cpu' ? options.estimationPrecision ?? this.estimation.precision : 'float32';
+    if (policy.name === 'ensemble' && given === 'int8') {
+      const full = await this.fixedPassLogits(pixels, count, 'float32');
+      ptLogits = full.generalist;
+      ftLogits = full.expert;
+    }
     const pt = this.rows({ logits: ptLogits, classes }, rowCount);
     const ft = this.rows({ logits: ftLogits, classes }, rowCount);
     const result = await this.sharedPixels.with(pixels, (shared) => this.fromFixedPasses(pt, ft, shared, count, policy, this.hyperparameters(policy), started, 0, sample));
-    return sample ? { ...result, coefficientSample: sample } : result;
+    const estimationPrecision: EstimationPrecision = fixedPassesOnlyEstimate(policy.name) ? given : 'float32';
+    return sample ? { ...result, coefficientSample: sample, estimationPrecision } : { ...result, estimationPrecision };
   }
 
   /** Rejects a batch whose count or pixel array does not fit the bundle's input. */
@@ -410,6 +514,34 @@ export class T3Engine {
   }
 
   /**
+   * T3B with λ_B from an estimator (InferOptions.lambdaEstimation): the fixed passes run on the positions it asks for
+   * (gathered into one block per call), the merged pass on every image at its λ_B. Images outside the sample get no
+   * coefficients of their own (js NaN, λ = λ' = λ_B), as with a coefficient sample.
+   */
+  private async estimatedT3b(pixels: Float32Array, count: number, hp: T3Hyperparameters, requested: LambdaEstimation,
+    started: number): Promise<BatchInference> {
+    const { channels, height, width } = this.bundle.manifest.input;
+    const perImage = channels * height * width;
+    const estimation: LambdaEstimation = requested.seed === undefined ? { ...requested, seed: batchSeed(pixels, count) } : requested;
+    const estimate = await estimateBatchLambda(count, hp, estimation, (positions) =>
+      this.sharedPixels.withGathered(pixels, positions, perImage, async (gathered) => {
+        const [ptPass, ftPass] = await this.fixedPasses(gathered, positions.length, ' (sample)');
+        return { pt: this.rows(ptPass, positions.length), ft: this.rows(ftPass, positions.length) };
+      }));
+    const lambdaB = estimate.lambdaB;
+    const merged = this.rows(await this.pass(pixels, count, lambdaB, `merged (λ_B=${lambdaB})`), count);
+    const temperature = mergedTemperature(lambdaB, hp.tPt, hp.tFt);
+    const images = merged.map((row, i): ImageInference => {
+      const probabilities = softmax(row, temperature);
+      const c = estimate.coefficients.get(i);
+      if (!c) return { probabilities, js: Number.NaN, lambda: lambdaB, lambdaFinal: lambdaB, entropyPt: Number.NaN, entropyFt: Number.NaN, extrapolationTriggered: false, appliedLambda: lambdaB };
+      return { probabilities, js: c.js, lambda: c.lambda, lambdaFinal: c.lambdaFinal, entropyPt: c.entropyPt, entropyFt: c.entropyFt, extrapolationTriggered: c.extrapolationTriggered, appliedLambda: lambdaB };
+    });
+    const result = this.result('t3b', lambdaB, images, 2 * estimate.fixedPassCalls + 1, started);
+    return { ...result, coefficientSample: estimate.sampledPositions.length === count ? null : estimate.sampledPositions, lambdaEstimate: estimate.record };
+  }
+
+  /**
    * Grouped T3B: one merged pass per group of the batch at the group's λ, over that group's images only, so every
    * image still goes through one merged pass. One group runs on the batch's pixels as T3B does; two are gathered into
    * contiguous blocks once (SharedPixelMemory.withGathered) and run one after the other on the merged session.
@@ -448,11 +580,14 @@ export class T3Engine {
   private result(policy: PolicyName, batchLambda: number | null, images: ImageInference[], passes: number, started: number): BatchInference {
     return {
       batchId: randomUUID(), policy, batchLambda, images, passes,
-      executionProvider: this.provider, durationMs: performance.now() - started, coefficientSample: null,
+      executionProvider: this.provider, durationMs: performance.now() - started, coefficientSample: null, estimationPrecision: null,
     };
   }
 
   async close(): Promise<void> {
+    const quantized = this.quantized ? await this.quantized.catch(() => null) : null;
+    await quantized?.generalist.worker.close();
+    await quantized?.expert.worker.close();
     await this.worker.close();
     await this.plainWorkers?.generalist.close();
     await this.plainWorkers?.expert.close();
@@ -494,6 +629,48 @@ async function openPlainSessions(bundle: ModelBundle, options: EngineOptions, pr
     await workers.expert.close();
     return { workers: null, sessions: 'merged', reason: `plain sessions could not start (${(error as Error).message})` };
   }
+}
+
+/** The int8 sessions of the estimation passes and the files they run. */
+interface QuantizedSessions {
+  generalist: { worker: InferenceWorker; file: QuantizedModelFile };
+  expert: { worker: InferenceWorker; file: QuantizedModelFile };
+}
+
+/**
+ * Resolves the estimation precision: int8 only where ONNX Runtime runs the integer kernels this project measured
+ * (the CPU provider's fused DynamicQuantizeMatMul). The GPU providers are not used for them: CUDA has no
+ * DynamicQuantizeLinear kernel (it would fall back to the CPU, with copies each way), so there the estimation passes
+ * stay float32 on the GPU and the reason says so.
+ */
+function resolveEstimation(requested: EstimationPrecision, provider: ExecutionProviderName, fromOptions: boolean): { precision: EstimationPrecision; reason: string } {
+  const source = fromOptions ? 'engine option' : 'bundle t3.estimationPrecision';
+  if (requested === 'float32') return { precision: 'float32', reason: `${source}` };
+  if (provider !== 'cpu') return { precision: 'float32', reason: `${source} asks for int8, which runs on the cpu provider only; ${provider} runs them in float32` };
+  return { precision: 'int8', reason: `${source}` };
+}
+
+/** Builds (or reads from the cache) the int8 copies of both models and starts a CPU session on each, one after the other. */
+async function openQuantizedSessions(bundle: ModelBundle, setup: { cacheDir: string; intraOpThreads: number; spinning?: SessionSpinning }): Promise<QuantizedSessions> {
+  const file = (modelPath: string, sha256: string) => getQuantizedModelFile({ modelPath, modelSha256: sha256, options: ESTIMATION_QUANTIZE_OPTIONS, cacheDir: setup.cacheDir });
+  const generalistFile = await file(bundle.generalistPath, bundle.manifest.models.generalist.sha256);
+  const expertFile = await file(bundle.expertPath, bundle.manifest.models.expert.sha256);
+  const worker = (modelPath: string) => new InferenceWorker({
+    modelPath, executionProviders: ['cpu'], intraOpThreads: setup.intraOpThreads,
+    ...(setup.spinning ? { spinning: setup.spinning } : {}),
+    inputName: bundle.manifest.input.name, outputName: bundle.manifest.output.name, lambdaInputName: LAMBDA_INPUT_NAME,
+  });
+  const generalist = worker(generalistFile.path);
+  const expert = worker(expertFile.path);
+  try {
+    await generalist.start();
+    await expert.start();
+  } catch (error) {
+    await generalist.close();
+    await expert.close();
+    throw new EngineError(`the int8 estimation sessions could not start: ${(error as Error).message}`);
+  }
+  return { generalist: { worker: generalist, file: generalistFile }, expert: { worker: expert, file: expertFile } };
 }
 
 /** Threads of each plain fixed-pass session: the two run side by side (T3Engine.fixedPasses), so half each. */

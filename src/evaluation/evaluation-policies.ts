@@ -1,4 +1,4 @@
-import { defaultPolicyConfig, type PolicyConfig, type PolicyName, type T3Hyperparameters } from '../t3';
+import { defaultLambdaEstimatorSettings, defaultPolicyConfig, type LambdaEstimatorSettings, type PolicyConfig, type PolicyName, type T3Hyperparameters } from '../t3';
 
 /** One row of the evaluation table: a policy with its parameters and the batch size it runs at. */
 export interface EvaluatedPolicy {
@@ -12,7 +12,18 @@ export interface EvaluatedPolicy {
   batchSize: number;
   /** T3B with λ_B from this many images of each batch (batching.coefficientSample); absent: every image. */
   coefficientSample?: number;
+  /**
+   * T3B with λ_B from the bundle's estimators (docs/LAMBDA-ESTIMATORS.md): the settings with the estimators this policy
+   * runs turned on (sequential sampling, series reuse, or both); absent: full T3B.
+   */
+  lambdaEstimators?: LambdaEstimatorSettings;
+  /** Which estimator variant lambdaEstimators is (T3B_ESTIMATORS). */
+  lambdaEstimator?: T3bEstimatorName;
 }
+
+/** The λ_B estimators the evaluation can put beside full T3B, and the policy id each gets (`t3b-<name>-<B>`). */
+export const T3B_ESTIMATORS = ['sequential', 'series', 'series-sequential'] as const;
+export type T3bEstimatorName = (typeof T3B_ESTIMATORS)[number];
 
 export interface PolicySetOptions {
   wiseAlphas: readonly number[];
@@ -22,7 +33,24 @@ export interface PolicySetOptions {
   hyperparameters: T3Hyperparameters;
   /** T3B "sampled k" variants, at the largest of t3bBatchSizes: λ_B from k images per batch (ids t3b-<B>-sample-<k>). */
   t3bCoefficientSamples?: readonly number[];
+  /** T3B estimator variants at every size of t3bBatchSizes (ids t3b-<estimator>-<B>), with these settings (default: the defaults). */
+  t3bEstimators?: readonly T3bEstimatorName[];
+  estimatorSettings?: LambdaEstimatorSettings;
 }
+
+/** The estimator settings with exactly the estimators of `name` turned on. */
+export function estimatorSettingsFor(name: T3bEstimatorName, base: LambdaEstimatorSettings = defaultLambdaEstimatorSettings()): LambdaEstimatorSettings {
+  return {
+    sequential: { ...base.sequential, enabled: name === 'sequential' || name === 'series-sequential' },
+    seriesReuse: { ...base.seriesReuse, enabled: name === 'series' || name === 'series-sequential' },
+  };
+}
+
+const ESTIMATOR_LABELS: Record<T3bEstimatorName, string> = {
+  sequential: 'λ_B by sequential sampling',
+  series: 'λ_B reused within a series',
+  'series-sequential': 'series reuse, else sequential sampling',
+};
 
 export const DEFAULT_WISE_ALPHAS = [0.25, 0.5, 0.75] as const;
 export const DEFAULT_T3B_BATCH_SIZES = [1, 8, 32, 128] as const;
@@ -48,6 +76,10 @@ export function evaluationPolicies(options: PolicySetOptions): EvaluatedPolicy[]
     ...options.t3bBatchSizes.map((size) => ({ id: `t3b-${size}`, label: `T3B (batch ${size})`, config: config('t3b', hp), batchSize: size })),
     // Grouped T3B at the same batch sizes as T3B: its groups, and so its results, depend on the batch.
     ...options.t3bBatchSizes.map((size) => ({ id: `t3b-grouped-${size}`, label: `grouped T3B (batch ${size})`, config: config('t3b-grouped', hp), batchSize: size })),
+    ...(options.t3bEstimators ?? []).flatMap((name) => options.t3bBatchSizes.map((size) => ({
+      id: `t3b-${name}-${size}`, label: `T3B (batch ${size}, ${ESTIMATOR_LABELS[name]})`, config: config('t3b', hp), batchSize: size,
+      lambdaEstimators: estimatorSettingsFor(name, options.estimatorSettings), lambdaEstimator: name,
+    }))),
     ...(options.t3bCoefficientSamples ?? []).map((k) => {
       const size = Math.max(...options.t3bBatchSizes);
       return { id: `t3b-${size}-sample-${k}`, label: `T3B (batch ${size}, λ_B from ${k})`, config: config('t3b', hp), batchSize: size, coefficientSample: k };

@@ -1,5 +1,7 @@
 import { spreadCoefficientSample, type BatchInference, type InferOptions } from '../engine';
 import type { PolicyConfig } from '../t3';
+import { SeriesLambdaStore } from '../pipeline/series-lambda-store';
+import { lambdaEstimationFor, rememberSeriesLambda } from '../pipeline/series-reuse';
 import type { EvaluatedPolicy } from './evaluation-policies';
 import { argmax, expectedCalibrationError, meanNegativeLogLikelihood, top1Accuracy } from './metrics';
 
@@ -19,6 +21,8 @@ export interface PreparedSplit {
   /** float32 [count, C, H, W] */
   tensors: Float32Array;
   labels: number[];
+  /** Series of each image (series-stream.ts); absent: the whole split is one series. */
+  series?: string[];
 }
 
 export interface SplitScore {
@@ -39,6 +43,13 @@ export interface SplitScore {
   /** Fraction of this split's images where the policy predicts the same class as sample-wise T3 (set by
    *  runEvaluation when T3 is among the policies). */
   agreementWithT3?: number;
+  /**
+   * T3B (all variants): model passes per image actually run, 2 × images with fixed passes + 1 merged pass per image,
+   * over the split's images (3 for full T3B).
+   */
+  passesPerImage?: number;
+  /** T3B with an estimator: batches per outcome of the estimate (decided, undecided, reused, check-failed, …). */
+  estimateOutcomes?: Record<string, number>;
   /** Seconds of engine time for this policy on this split. */
   seconds: number;
 }
@@ -65,13 +76,27 @@ export async function scorePolicyOnSplit(runner: InferenceRunner, policy: Evalua
   const js: number[] = [];
   const guard: number[] = [];
   const batchLambdas: number[] = [];
+  let passes = 0;
+  const outcomes: Record<string, number> = {};
+  // Series reuse's state lives for one run of the policy over the split, as it would for one engine over one stream.
+  const estimators = policy.config.name === 't3b' ? policy.lambdaEstimators : undefined;
+  const store = estimators?.seriesReuse.enabled
+    ? new SeriesLambdaStore({ maxSeries: estimators.seriesReuse.maxSeries, maxAgeMs: 1000 * estimators.seriesReuse.maxAgeSeconds })
+    : null;
   const started = performance.now();
   for (let start = 0; start < count; start += policy.batchSize) {
     const n = Math.min(policy.batchSize, count - start);
     // A split's images have no series: a coefficient sample is spread evenly over the batch, as for one series.
-    const options = policy.coefficientSample ? { coefficientSample: spreadCoefficientSample(Array<string>(n).fill(split.name), policy.coefficientSample) } : {};
+    const series = split.series ? split.series.slice(start, start + n) : Array<string>(n).fill(split.name);
+    const options: InferOptions = policy.coefficientSample
+      ? { coefficientSample: spreadCoefficientSample(Array<string>(n).fill(split.name), policy.coefficientSample) }
+      : estimators ? lambdaEstimationFor(estimators, store, series) : {};
     const result = await runner.infer(split.tensors.subarray(start * perImage, (start + n) * perImage), n, policy.config, options);
     if (result.images.length !== n) throw new RangeError(`the engine returned ${result.images.length} results for a batch of ${n}`);
+    if (store) rememberSeriesLambda(store, series, result);
+    if (result.lambdaEstimate) outcomes[result.lambdaEstimate.outcome] = (outcomes[result.lambdaEstimate.outcome] ?? 0) + 1;
+    // Fixed passes on the sampled images only (or every image), one merged pass on every image.
+    passes += 2 * (result.coefficientSample ? result.coefficientSample.length : n) + n;
     if (policy.config.name === 't3b' && result.batchLambda !== null) batchLambdas.push(result.batchLambda);
     // Grouped T3B: every group's λ, batch after batch (one entry per batch that stayed one group).
     if (policy.config.name === 't3b-grouped' && result.groupLambdas) batchLambdas.push(...result.groupLambdas);
@@ -99,6 +124,10 @@ export async function scorePolicyOnSplit(runner: InferenceRunner, policy: Evalua
     extrapolationRate: multiPass ? mean(guard) : null,
     seconds,
   };
-  if (policy.config.name === 't3b' || policy.config.name === 't3b-grouped') score.batchLambdas = batchLambdas;
+  if (policy.config.name === 't3b' || policy.config.name === 't3b-grouped') {
+    score.batchLambdas = batchLambdas;
+    score.passesPerImage = passes / count;
+  }
+  if (estimators) score.estimateOutcomes = outcomes;
   return { score, predictions: probabilities.map(argmax) };
 }

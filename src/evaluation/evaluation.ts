@@ -106,7 +106,7 @@ export interface LambdaPoint {
 
 export interface EvaluationResult {
   splits: SplitInfo[];
-  policies: { id: string; label: string; policy: string; batchSize: number; wiseAlpha?: number; coefficientSample?: number }[];
+  policies: { id: string; label: string; policy: string; batchSize: number; wiseAlpha?: number; coefficientSample?: number; lambdaEstimator?: string }[];
   referencePolicy: string;
   corruptionBase: string | null;
   /** Each corruption's parameter per severity at the reference size, and whether it is scaled by image size. */
@@ -233,6 +233,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
       id: p.id, label: p.label, policy: p.config.name, batchSize: p.batchSize,
       ...(p.config.name === 'wise' ? { wiseAlpha: p.config.wiseAlpha } : {}),
       ...(p.coefficientSample ? { coefficientSample: p.coefficientSample } : {}),
+      ...(p.lambdaEstimator ? { lambdaEstimator: p.lambdaEstimator } : {}),
     })),
     referencePolicy: options.referencePolicyId,
     corruptionBase: base ? base.split.name : null,
@@ -342,7 +343,7 @@ function againstBetter(
 function lambdaPoints(options: EvaluationOptions, splits: SplitInfo[], scores: Record<string, Record<string, SplitScore>>): LambdaPoint[] {
   const t3 = scores.t3;
   // λ_B by batch size, of the paper's T3B (a sampled variant shares its batch size; its λ_B is in its scores).
-  const t3bPolicies = options.policies.filter((p) => p.config.name === 't3b' && !p.coefficientSample);
+  const t3bPolicies = options.policies.filter((p) => p.config.name === 't3b' && !p.coefficientSample && !p.lambdaEstimators);
   const point = (split: SplitInfo, corruption: string, severity: number): LambdaPoint => ({
     corruption, severity, split: split.name,
     t3Lambda: t3?.[split.name]?.meanT3Lambda ?? null,

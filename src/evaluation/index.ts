@@ -29,6 +29,10 @@ export { fitCoefficientMap, PAPER_MAP, describeGrid, type CoefficientMap, type C
 export { FitError } from './fit-error';
 export { batchFitImages, buildFitSplit, concatFitImageTables, fitImageTable, sweepLogits, type FitImageTable, type LogitPassRunner } from './fit-data';
 export { pooledOrder, pooledPreparedSplit } from './pooled-stream';
+export { fitGrouping, type GroupingCandidate, type GroupingFit, type GroupingSearch, type GroupingStream } from './grouping-fit';
 export { fitVerdict, MEAN_COLUMN, type FitComparison, type FitValidation, type FitVerdict } from './fit-verdict';
 export { combineHashes, hashLabelledFolder } from './data-hash';
 export { correctnessOnGrid, gridValue, gridValues, lambdaGrid, nearestIndex, onGrid, type LambdaGrid } from './lambda-grid';
+export { HOMOGENEOUS_SERIES_STREAM, MIXED_SERIES_STREAM, POOLED_STREAM, compareEstimators, comparisonStreams, estimatorComparisonMarkdown, type EstimatorComparisonOptions, type EstimatorRow, type PooledSeries } from './estimator-comparison';
+export { homogeneousSeriesOrder, mixedSeriesOrder, seriesPreparedSplit, type SeriesStreamOptions } from './series-stream';
+export { T3B_ESTIMATORS, estimatorSettingsFor, type T3bEstimatorName } from './evaluation-policies';

@@ -123,7 +123,7 @@ export function evaluationMarkdown(result: EvaluationResult, title = 'Evaluation
 
   if (result.lambdaBySeverity.some((l) => l.t3Lambda !== null)) {
     // λ_B averages λ′ over a batch, so its mean over a split equals T3's; its spread across batches is what differs.
-    const sizes = [...new Set(t3b.filter((p) => !p.coefficientSample).map((p) => String(p.batchSize)))].filter((s) => s !== '1');
+    const sizes = [...new Set(t3b.filter((p) => !p.coefficientSample && !p.lambdaEstimator).map((p) => String(p.batchSize)))].filter((s) => s !== '1');
     out.push('### λ against shift: mean T3 λ′(x), range of T3B λ_B over the batches, mean JS divergence', '');
     const range = (v: { min: number; max: number } | null | undefined) => (v ? `${num(v.min, 4)}–${num(v.max, 4)}` : '–');
     const rows = result.lambdaBySeverity.map((l) => [

@@ -6,6 +6,20 @@ import { failedJobMessage, JOB_STATE_ENUM, modelStatusMessage, statusMessage } f
 import { jsonNestingDepth, MAX_CONFIG_JSON_DEPTH } from './json-nesting';
 import { driftMessage, feedbackPageMessage } from './feedback-drift-messages';
 import { CallError } from './status-mapping';
+import type { AdminServiceHandlers } from './generated/t3/v1/AdminService';
+import type { ExportFeedbackRequest__Output } from './generated/t3/v1/ExportFeedbackRequest';
+import type { ExportFeedbackResponse } from './generated/t3/v1/ExportFeedbackResponse';
+import type { GetConfigResponse } from './generated/t3/v1/GetConfigResponse';
+import type { GetDriftResponse } from './generated/t3/v1/GetDriftResponse';
+import type { GetStatusResponse } from './generated/t3/v1/GetStatusResponse';
+import type { ListFailedJobsRequest__Output } from './generated/t3/v1/ListFailedJobsRequest';
+import type { ListFailedJobsResponse } from './generated/t3/v1/ListFailedJobsResponse';
+import type { ReloadModelsRequest__Output } from './generated/t3/v1/ReloadModelsRequest';
+import type { ReloadModelsResponse } from './generated/t3/v1/ReloadModelsResponse';
+import type { RetryJobRequest__Output } from './generated/t3/v1/RetryJobRequest';
+import type { RetryJobResponse } from './generated/t3/v1/RetryJobResponse';
+import type { UpdateConfigRequest__Output } from './generated/t3/v1/UpdateConfigRequest';
+import type { UpdateConfigResponse } from './generated/t3/v1/UpdateConfigResponse';
 
 export interface AdminServiceOptions {
   backend: TriageBackend;
@@ -43,15 +57,15 @@ export function parseConfigPatch(json: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-export function adminServiceHandlers(context: HandlerContext, options: AdminServiceOptions): grpc.UntypedServiceImplementation {
+export function adminServiceHandlers(context: HandlerContext, options: AdminServiceOptions): AdminServiceHandlers {
   const { backend, admission } = options;
   return {
-    GetConfig: unaryHandler<unknown, unknown>(context, 'GetConfig', 'admin', async () => {
+    GetConfig: unaryHandler(context, 'GetConfig', 'admin', async (): Promise<GetConfigResponse> => {
       const sources = backend.configSources ? await backend.configSources() : null;
       return { json: JSON.stringify(await backend.getConfig()), sourcesJson: sources === null ? '' : JSON.stringify(sources) };
     }),
 
-    UpdateConfig: unaryHandler<{ json: string; dryRun: boolean }, unknown>(context, 'UpdateConfig', 'admin', async (request, _signal, caller) => {
+    UpdateConfig: unaryHandler(context, 'UpdateConfig', 'admin', async (request: UpdateConfigRequest__Output, _signal, caller): Promise<UpdateConfigResponse> => {
       const patch = parseConfigPatch(request.json ?? '');
       const update = await backend.updateConfig(patch, { dryRun: Boolean(request.dryRun), actor: caller });
       return {
@@ -62,7 +76,7 @@ export function adminServiceHandlers(context: HandlerContext, options: AdminServ
       };
     }),
 
-    GetStatus: unaryHandler<unknown, unknown>(context, 'GetStatus', 'admin', async () => {
+    GetStatus: unaryHandler(context, 'GetStatus', 'admin', async (): Promise<GetStatusResponse> => {
       const status = await backend.status();
       status.queues = [
         ...status.queues,
@@ -71,25 +85,25 @@ export function adminServiceHandlers(context: HandlerContext, options: AdminServ
       return statusMessage(status);
     }),
 
-    ReloadModels: unaryHandler<{ bundles: string[] }, unknown>(context, 'ReloadModels', 'admin', async (request) => {
+    ReloadModels: unaryHandler(context, 'ReloadModels', 'admin', async (request: ReloadModelsRequest__Output): Promise<ReloadModelsResponse> => {
       const bundles = (request.bundles ?? []).map((b) => b.trim());
       if (bundles.some((b) => b === '' || b.length > 256)) throw invalid('bundles: names must be 1–256 characters');
       return { models: (await backend.reloadModels(bundles)).map(modelStatusMessage) };
     }),
 
-    ListFailedJobs: unaryHandler<{ limit: number }, unknown>(context, 'ListFailedJobs', 'admin', async (request) => {
+    ListFailedJobs: unaryHandler(context, 'ListFailedJobs', 'admin', async (request: ListFailedJobsRequest__Output): Promise<ListFailedJobsResponse> => {
       const limit = request.limit === 0 ? DEFAULT_FAILED_JOBS_LIMIT : Math.min(request.limit, MAX_FAILED_JOBS_LIMIT);
       return { jobs: (await backend.listFailedJobs(limit)).map(failedJobMessage) };
     }),
 
-    RetryJob: unaryHandler<{ jobId: string }, unknown>(context, 'RetryJob', 'admin', async (request) => {
+    RetryJob: unaryHandler(context, 'RetryJob', 'admin', async (request: RetryJobRequest__Output): Promise<RetryJobResponse> => {
       const jobId = (request.jobId ?? '').trim();
       if (jobId === '' || jobId.length > 256) throw invalid('job_id: required, at most 256 characters');
       const result = await backend.retryJob(jobId);
       return { jobId: result.jobId, state: JOB_STATE_ENUM[result.state] };
     }),
 
-    ExportFeedback: unaryHandler<{ pageSize: number; pageToken: string }, unknown>(context, 'ExportFeedback', 'admin', async (request) => {
+    ExportFeedback: unaryHandler(context, 'ExportFeedback', 'admin', async (request: ExportFeedbackRequest__Output): Promise<ExportFeedbackResponse> => {
       if (!backend.exportFeedback) throw new CallError(grpc.status.FAILED_PRECONDITION, 'ExportFeedback needs the Orthanc sidecar');
       const token = (request.pageToken ?? '').trim();
       if (!/^\d{0,15}$/.test(token)) throw invalid('page_token: not one this server gave; send the previous next_page_token, or nothing');
@@ -97,7 +111,7 @@ export function adminServiceHandlers(context: HandlerContext, options: AdminServ
       return feedbackPageMessage(await backend.exportFeedback(token, size));
     }),
 
-    GetDrift: unaryHandler<unknown, unknown>(context, 'GetDrift', 'admin', async () => {
+    GetDrift: unaryHandler(context, 'GetDrift', 'admin', async (): Promise<GetDriftResponse> => {
       if (!backend.drift) throw new CallError(grpc.status.FAILED_PRECONDITION, 'GetDrift needs the Orthanc sidecar');
       return driftMessage(await backend.drift());
     }),

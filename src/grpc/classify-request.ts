@@ -3,19 +3,12 @@ import type { FramePolicy } from '../dicom';
 import type { PolicyName } from '../t3';
 import type { ClassifyInput, ClassifyRequest } from '../pipeline';
 import { POLICY_ENUM } from './proto-messages';
-import { newPixelArrayContext, PixelArrayError, pixelArrayToDicom, type PixelArrayMessage } from '../dicom';
+import { newPixelArrayContext, PixelArrayError, pixelArrayToDicom } from '../dicom';
+import type { ClassifyRequest__Output } from './generated/t3/v1/ClassifyRequest';
 import { CallError } from './status-mapping';
 
 /** t3.v1.ClassifyRequest as the proto loader gives it (see PROTO_LOADER_OPTIONS). */
-export interface ClassifyRequestMessage {
-  images: { name: string; source?: string; dicom?: Uint8Array; pixels?: PixelArrayMessage }[];
-  bundle: string;
-  policy: string | number;
-  wiseAlpha?: number;
-  frames: { mode: string | number; index: number } | null;
-  includeSr: boolean;
-  onBadImage: string | number;
-}
+export type ClassifyRequestMessage = ClassifyRequest__Output;
 
 export type BadImageMode = 'reject' | 'skip';
 

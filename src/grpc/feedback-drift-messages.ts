@@ -1,10 +1,12 @@
 import type { DriftView, FeedbackPageView } from './backend';
+import type { ExportFeedbackResponse } from './generated/t3/v1/ExportFeedbackResponse';
+import type { GetDriftResponse } from './generated/t3/v1/GetDriftResponse';
 
 /**
  * ExportFeedback's and GetDrift's views as proto/t3/v1/admin.proto messages (proto-loader's camelCase shapes). Kept
  * apart from proto-messages.ts, which maps the study results: these two come from the Orthanc side, not the pipeline.
  */
-export function feedbackPageMessage(page: FeedbackPageView): unknown {
+export function feedbackPageMessage(page: FeedbackPageView): ExportFeedbackResponse {
   return {
     entries: page.entries.map((e) => ({
       orthancStudyId: e.orthancStudyId,
@@ -25,7 +27,7 @@ export function feedbackPageMessage(page: FeedbackPageView): unknown {
   };
 }
 
-export function driftMessage(view: DriftView): unknown {
+export function driftMessage(view: DriftView): GetDriftResponse {
   return {
     sources: view.sources.map((s) => ({
       label: s.label,

@@ -1,34 +1,13 @@
 export * from './backend';
 export { AdmissionQueue } from './admission';
-export { authorize } from './authorize';
-export { PipelineBackend, type PipelineBackendOptions, type StudyOperations } from './pipeline-backend';
-export {
-  ADMIN_SERVICE_NAME,
-  PROTO_LOADER_OPTIONS,
-  T3_PROTO_FILES,
-  TRIAGE_SERVICE_NAME,
-  loadT3Protos,
-  protoRoot,
-  type T3Protos,
-} from './proto-definition';
-export { DEFAULT_MAX_MESSAGE_BYTES, startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './server';
-export {
-  ListenConfigError,
-  isLoopbackHost,
-  parseListenAddress,
-  serverCredentials,
-  type TlsMaterial,
-  type TransportSecurity,
-} from './server-security';
-export { CallError, CATEGORY_STATUS, statusFor } from './status-mapping';
-export { MIN_TOKEN_LENGTH, TokenConfigError, TokenTable, clientTokenOf, parseTokenFile, parseTokenList, type TokenEntry } from './token-table';
-export {
-  REDACTED,
-  redactSecrets,
-  sidecarOperations,
-  withoutRedacted,
-  type FollowerStatusSource,
-  type SidecarOperationsOptions,
-} from './sidecar-operations';
-export { resolveGrpcSettings, type ExtraTokenSources, type GrpcSettings } from './server-settings';
-export { startSidecarGrpcServer, type SidecarGrpcOptions } from './sidecar-grpc-server';
+export { PipelineBackend, type StudyOperations } from './pipeline-backend';
+export { POLICY_ENUM } from './proto-messages';
+export { PROTO_LOADER_OPTIONS, loadT3Protos } from './proto-definition';
+export type { AdminServiceClient } from './generated/t3/v1/AdminService';
+export type { TriageServiceClient } from './generated/t3/v1/TriageService';
+export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './server';
+export { ListenConfigError, isLoopbackHost, parseListenAddress, type TransportSecurity } from './server-security';
+export { TokenTable, clientTokenOf, parseTokenFile, parseTokenList } from './token-table';
+export { redactSecrets, sidecarOperations, withoutRedacted } from './sidecar-operations';
+export { resolveGrpcSettings, type ExtraTokenSources } from './server-settings';
+export { startSidecarGrpcServer } from './sidecar-grpc-server';

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType as AdminProtos } from './generated/admin';
+import type { ProtoGrpcType as TriageProtos } from './generated/triage';
 
 /** Folder holding `t3/v1/*.proto`: `<repo>/proto`, both from src/grpc (tsx, jest) and from dist/grpc (built). */
 export function protoRoot(): string {
@@ -27,17 +29,20 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
   includeDirs: [protoRoot()],
 };
 
+/** The loaded t3.v1 package, typed by the generated types (`npm run generate:grpc`). */
+type T3Package = (TriageProtos & AdminProtos)['t3']['v1'];
+
 export interface T3Protos {
   packageDefinition: protoLoader.PackageDefinition;
-  triageService: grpc.ServiceClientConstructor;
-  adminService: grpc.ServiceClientConstructor;
+  /** Client constructors typed by the generated service interfaces; `.service` is the definition servers add. */
+  triageService: T3Package['TriageService'];
+  adminService: T3Package['AdminService'];
 }
 
 /** Loads the t3.v1 protos once per call (synchronous; a few milliseconds). */
 export function loadT3Protos(): T3Protos {
   const packageDefinition = protoLoader.loadSync([...T3_PROTO_FILES], PROTO_LOADER_OPTIONS);
-  const root = grpc.loadPackageDefinition(packageDefinition) as unknown as {
-    t3: { v1: { TriageService: grpc.ServiceClientConstructor; AdminService: grpc.ServiceClientConstructor } };
-  };
+  // The generator describes what loadPackageDefinition builds from these files with these options.
+  const root = grpc.loadPackageDefinition(packageDefinition) as unknown as TriageProtos & AdminProtos;
   return { packageDefinition, triageService: root.t3.v1.TriageService, adminService: root.t3.v1.AdminService };
 }

@@ -1,4 +1,4 @@
-import { POLICY_NAMES } from '../t3';
+import { POLICY_NAMES, type LambdaEstimateRecord } from '../t3';
 import { TRIAGE_PRIORITIES, type TriageDecision } from '../report';
 import {
   JOB_STATUSES,
@@ -10,33 +10,54 @@ import {
   type StudyResult,
 } from '../pipeline';
 import type { FailedJobView, StatusView } from './backend';
+import { JobState } from './generated/t3/v1/JobState';
+import { Policy } from './generated/t3/v1/Policy';
+import { Priority } from './generated/t3/v1/Priority';
+import type { BundleIdentity } from './generated/t3/v1/BundleIdentity';
+import type { ClassifyResponse } from './generated/t3/v1/ClassifyResponse';
+import type { FailedJob } from './generated/t3/v1/FailedJob';
+import type { GetStatusResponse } from './generated/t3/v1/GetStatusResponse';
+import type { ImageFailure } from './generated/t3/v1/ImageFailure';
+import type { ImageResult } from './generated/t3/v1/ImageResult';
+import type { LambdaEstimate } from './generated/t3/v1/LambdaEstimate';
+import type { ModelStatus } from './generated/t3/v1/ModelStatus';
+import type { StudyResult as StudyResultProto } from './generated/t3/v1/StudyResult';
+import type { TriageDecision as TriageDecisionProto } from './generated/t3/v1/TriageDecision';
 
 /**
  * The pipeline's results → plain objects in the shape the proto loader serialises (camelCase, enums by name, optional fields
  * left out when null so they are absent on the wire rather than zero).
  */
 
-/** Proto enum value names follow one rule from the names defined in t3/, report/ and pipeline/. */
-function enumNames<N extends string>(names: readonly N[], prefix: string): Readonly<Record<N, string>> {
-  // Proto enum names are identifiers: a dash of a name (t3b-grouped) becomes an underscore.
-  return Object.freeze(Object.fromEntries(names.map((n) => [n, `${prefix}_${n.toUpperCase().replace(/-/g, '_')}`])) as Record<N, string>);
+/**
+ * Proto enum value names follow one rule from the names defined in t3/, report/ and pipeline/; each must be a value
+ * of the generated enum, checked when this module loads, so a name added on one side only fails at start-up (and in
+ * every test) instead of reaching a client as an unknown value.
+ */
+function enumNames<N extends string, V extends string>(names: readonly N[], prefix: string, protoEnum: Readonly<Record<string, V>>): Readonly<Record<N, V>> {
+  const values = new Set<string>(Object.values(protoEnum));
+  const isValue = (name: string): name is V => values.has(name);
+  return Object.freeze(Object.fromEntries(names.map((n) => {
+    // Proto enum names are identifiers: a dash of a name (t3b-grouped) becomes an underscore.
+    const value = `${prefix}_${n.toUpperCase().replace(/-/g, '_')}`;
+    if (!isValue(value)) throw new Error(`${value} is not a value of the proto enum ${prefix}: add it to proto/t3/v1 and run npm run generate:grpc`);
+    return [n, value];
+  })) as Record<N, V>);
 }
 
-export const POLICY_ENUM = enumNames(POLICY_NAMES, 'POLICY');
-export const PRIORITY_ENUM = enumNames(TRIAGE_PRIORITIES, 'PRIORITY');
-export const JOB_STATE_ENUM = enumNames(JOB_STATUSES, 'JOB_STATE');
-
-type Message = Record<string, unknown>;
+export const POLICY_ENUM = enumNames(POLICY_NAMES, 'POLICY', Policy);
+export const PRIORITY_ENUM = enumNames(TRIAGE_PRIORITIES, 'PRIORITY', Priority);
+export const JOB_STATE_ENUM = enumNames(JOB_STATUSES, 'JOB_STATE', JobState);
 
 function optional<K extends string>(key: K, value: number | null | undefined): Partial<Record<K, number>> {
   return value === null || value === undefined ? {} : ({ [key]: value } as Record<K, number>);
 }
 
-export function bundleMessage(bundle: BundleIdentityRecord): Message {
+export function bundleMessage(bundle: BundleIdentityRecord): BundleIdentity {
   return { name: bundle.name, version: bundle.version, generalist: { ...bundle.generalist }, expert: { ...bundle.expert } };
 }
 
-export function imageResultMessage(image: StudyImagePrediction): Message {
+export function imageResultMessage(image: StudyImagePrediction): ImageResult {
   return {
     index: image.index,
     name: image.name,
@@ -62,11 +83,11 @@ export function imageResultMessage(image: StudyImagePrediction): Message {
   };
 }
 
-export function imageFailureMessage(failure: StudyImageFailure): Message {
+export function imageFailureMessage(failure: StudyImageFailure): ImageFailure {
   return { index: failure.index, name: failure.name, code: failure.code, message: failure.message };
 }
 
-export function triageMessage(triage: TriageDecision): Message {
+export function triageMessage(triage: TriageDecision): TriageDecisionProto {
   return {
     priority: PRIORITY_ENUM[triage.priority],
     ...(triage.firedRule
@@ -77,12 +98,22 @@ export function triageMessage(triage: TriageDecision): Message {
   };
 }
 
-export function classifyResponseMessage(output: ClassifyResult): Message {
+/** How an estimator of t3.estimators gave a batch's λ_B (proto LambdaEstimate). */
+export function lambdaEstimateMessage(e: LambdaEstimateRecord): LambdaEstimate {
+  return {
+    method: e.method, outcome: e.outcome, sampled: e.sampled, ...optional('confidence', e.confidence),
+    reusedFrom: e.reusedFrom ?? '', sampleLambda: e.sampleLambda,
+  };
+}
+
+export function classifyResponseMessage(output: ClassifyResult): ClassifyResponse {
   return {
     bundle: bundleMessage(output.bundle),
     policy: POLICY_ENUM[output.policy],
     batches: output.batches.map((b) => ({
       batchId: b.batchId, ...optional('batchLambda', b.batchLambda), size: b.size, ...optional('coefficientSampleSize', b.coefficientSampleSize),
+      ...(b.lambdaEstimate ? { lambdaEstimate: lambdaEstimateMessage(b.lambdaEstimate) } : {}),
+      ...(b.estimationPrecision ? { estimationPrecision: b.estimationPrecision } : {}),
     })),
     images: output.images.map(imageResultMessage),
     failedImages: output.failures.map(imageFailureMessage),
@@ -99,7 +130,7 @@ function epochMs(iso: string | null | undefined): number {
   return Number.isFinite(t) ? t : 0;
 }
 
-export function studyResultMessage(result: StudyResult): Message {
+export function studyResultMessage(result: StudyResult): StudyResultProto {
   return {
     orthancStudyId: result.orthancStudyId,
     studyInstanceUid: result.studyInstanceUid,
@@ -122,7 +153,7 @@ export function studyResultMessage(result: StudyResult): Message {
   };
 }
 
-export function modelStatusMessage(model: LoadedModelView): Message {
+export function modelStatusMessage(model: LoadedModelView): ModelStatus {
   return {
     bundle: bundleMessage(model.bundle),
     executionProvider: model.executionProvider,
@@ -132,7 +163,7 @@ export function modelStatusMessage(model: LoadedModelView): Message {
   };
 }
 
-export function statusMessage(status: StatusView): Message {
+export function statusMessage(status: StatusView): GetStatusResponse {
   return {
     version: status.version,
     executionProvider: status.executionProvider,
@@ -148,7 +179,7 @@ export function statusMessage(status: StatusView): Message {
   };
 }
 
-export function failedJobMessage(job: FailedJobView): Message {
+export function failedJobMessage(job: FailedJobView): FailedJob {
   return {
     jobId: job.jobId,
     orthancStudyId: job.orthancStudyId,

@@ -1,5 +1,6 @@
 import { CategorizedError } from '../errors';
-import { queuedStudyResult, type JobStatus, type PipelineConfig, type Sidecar } from '../pipeline';
+import { queuedStudyResult, type JobStatus, type PipelineConfig, type Sidecar, type StudyResult } from '../pipeline';
+import type { SidecarStatus } from '../pipeline/sidecar';
 import type { DriftView, FailedJobView, FeedbackPageView, StatusView, StudyRefView } from './backend';
 import type { StudyOperations } from './pipeline-backend';
 import { tokenIdOf } from './token-table';
@@ -75,6 +76,38 @@ function sidecarRef(ref: StudyRefView): { orthancId?: string; studyInstanceUid?:
   return 'orthancStudyId' in ref ? { orthancId: ref.orthancStudyId } : { studyInstanceUid: ref.studyInstanceUid };
 }
 
+/** The study's result: by Orthanc id directly, by UID among the recent results the feed still holds (null if none). */
+function latestStudyResult<C extends PipelineConfig>(sidecar: Sidecar<C>, ref: StudyRefView): StudyResult | null {
+  if ('orthancStudyId' in ref) return sidecar.getStudyResult(ref.orthancStudyId);
+  const held = sidecar.feed.since(0).events.filter((e) => e.result.studyInstanceUid === ref.studyInstanceUid);
+  const last = held[held.length - 1];
+  if (!last) return null;
+  return sidecar.getStudyResult(last.result.orthancStudyId) ?? last.result;
+}
+
+/** GetStatus's view of the sidecar: two lanes per bundle queue (each bounded by `capacity`) and throughput rates. */
+function sidecarStatus(s: SidecarStatus, capacity: number, follower: StatusView['follower']): Awaited<ReturnType<StudyOperations['status']>> {
+  const minutes = s.throughput.uptimeS / 60;
+  return {
+    executionProvider: s.models[0]?.executionProvider ?? '',
+    queues: s.queues.flatMap((q) => [
+      { bundle: q.bundle, lane: 'stat', depth: q.stat, capacity, inFlight: 0 },
+      { bundle: q.bundle, lane: 'routine', depth: q.routine, capacity, inFlight: q.running ? 1 : 0 },
+    ]),
+    throughput: {
+      windowSeconds: s.throughput.uptimeS,
+      imagesPerSecond: s.throughput.imagesPerSecond,
+      studiesPerMinute: minutes > 0 ? s.throughput.studiesDone / minutes : 0,
+      imagesTotal: s.throughput.imagesClassified,
+      studiesTotal: s.throughput.studiesDone,
+      failedTotal: s.throughput.studiesFailed,
+    },
+    jobs: { ...s.jobs },
+    follower,
+    accepting: s.accepting,
+  };
+}
+
 /** StudyOperations over the pipeline's Sidecar. */
 export function sidecarOperations<C extends PipelineConfig>(sidecar: Sidecar<C>, options: SidecarOperationsOptions): StudyOperations {
   const acceptWindowMs = options.acceptWindowMs ?? 250;
@@ -95,14 +128,7 @@ export function sidecarOperations<C extends PipelineConfig>(sidecar: Sidecar<C>,
     },
 
     async getStudyResult(ref) {
-      if ('orthancStudyId' in ref) {
-        return sidecar.getStudyResult(ref.orthancStudyId);
-      }
-      // Results are kept by Orthanc id; a UID is matched against the recent results the feed still holds.
-      const held = sidecar.feed.since(0).events.filter((e) => e.result.studyInstanceUid === ref.studyInstanceUid);
-      const last = held[held.length - 1];
-      if (!last) return null;
-      return sidecar.getStudyResult(last.result.orthancStudyId) ?? last.result;
+      return latestStudyResult(sidecar, ref);
     },
 
     subscribeTriage(resumeAfterEventId, listener) {
@@ -134,27 +160,7 @@ export function sidecarOperations<C extends PipelineConfig>(sidecar: Sidecar<C>,
     },
 
     async status() {
-      const s = sidecar.status();
-      const capacity = options.queueBound();
-      const minutes = s.throughput.uptimeS / 60;
-      return {
-        executionProvider: s.models[0]?.executionProvider ?? '',
-        queues: s.queues.flatMap((q) => [
-          { bundle: q.bundle, lane: 'stat', depth: q.stat, capacity, inFlight: 0 },
-          { bundle: q.bundle, lane: 'routine', depth: q.routine, capacity, inFlight: q.running ? 1 : 0 },
-        ]),
-        throughput: {
-          windowSeconds: s.throughput.uptimeS,
-          imagesPerSecond: s.throughput.imagesPerSecond,
-          studiesPerMinute: minutes > 0 ? s.throughput.studiesDone / minutes : 0,
-          imagesTotal: s.throughput.imagesClassified,
-          studiesTotal: s.throughput.studiesDone,
-          failedTotal: s.throughput.studiesFailed,
-        },
-        jobs: { ...s.jobs },
-        follower: options.follower ? options.follower() : null,
-        accepting: s.accepting,
-      };
+      return sidecarStatus(sidecar.status(), options.queueBound(), options.follower ? options.follower() : null);
     },
 
     async reloadModels(bundles) {

@@ -7,6 +7,16 @@ import { serverStreamHandler, unaryHandler, type HandlerContext } from './call-h
 import { imageLabel, parseClassifyRequest, type ClassifyLimits, type ClassifyRequestMessage } from './classify-request';
 import { classifyResponseMessage, PRIORITY_ENUM, studyResultMessage } from './proto-messages';
 import { CallError } from './status-mapping';
+import type { AnalyzeStudyRequest__Output } from './generated/t3/v1/AnalyzeStudyRequest';
+import type { AnalyzeStudyResponse } from './generated/t3/v1/AnalyzeStudyResponse';
+import type { ClassifyResponse } from './generated/t3/v1/ClassifyResponse';
+import type { GetStudyResultRequest__Output } from './generated/t3/v1/GetStudyResultRequest';
+import type { GetStudyResultResponse } from './generated/t3/v1/GetStudyResultResponse';
+import type { RunPriority as RunPriorityProto } from './generated/t3/v1/RunPriority';
+import type { StudyRef__Output } from './generated/t3/v1/StudyRef';
+import type { TriageEvent } from './generated/t3/v1/TriageEvent';
+import type { TriageServiceHandlers } from './generated/t3/v1/TriageService';
+import type { WatchTriageRequest__Output } from './generated/t3/v1/WatchTriageRequest';
 
 export interface TriageServiceOptions {
   backend: TriageBackend;
@@ -14,12 +24,6 @@ export interface TriageServiceOptions {
   limits: ClassifyLimits;
   /** Events a WatchTriage client may fall behind by before it is dropped (it can resume from its last id). */
   watchBufferLimit: number;
-}
-
-interface StudyRefMessage {
-  ref?: string;
-  orthancStudyId?: string;
-  studyInstanceUid?: string;
 }
 
 function invalid(message: string): CallError {
@@ -31,7 +35,7 @@ const ORTHANC_ID = /^[0-9a-f]{8}(-[0-9a-f]{8}){4}$/;
 /** DICOM UID: digits and dots, at most 64 characters. */
 const DICOM_UID = /^[0-9]+(\.[0-9]+)*$/;
 
-export function parseStudyRef(message: StudyRefMessage | null | undefined, field: string): StudyRefView {
+export function parseStudyRef(message: StudyRef__Output | null | undefined, field: string): StudyRefView {
   if (!message || !message.ref) throw invalid(`${field}: set orthanc_study_id or study_instance_uid`);
   if (message.ref === 'orthancStudyId') {
     const id = (message.orthancStudyId ?? '').trim().toLowerCase();
@@ -43,7 +47,7 @@ export function parseStudyRef(message: StudyRefMessage | null | undefined, field
   return { studyInstanceUid: uid };
 }
 
-function runLane(value: string | number): RunPriority {
+function runLane(value: RunPriorityProto): RunPriority {
   if (value === 'RUN_PRIORITY_STAT') return 'stat';
   if (value === 'RUN_PRIORITY_ROUTINE' || value === 'RUN_PRIORITY_UNSPECIFIED') return 'routine';
   throw invalid(`priority: unknown value ${JSON.stringify(value)}`);
@@ -66,10 +70,10 @@ const PRIORITY_BY_ENUM: Readonly<Record<string, TriagePriority>> = Object.fromEn
   Object.entries(PRIORITY_ENUM).map(([name, value]) => [value, name as TriagePriority]),
 );
 
-export function triageServiceHandlers(context: HandlerContext, options: TriageServiceOptions): grpc.UntypedServiceImplementation {
+export function triageServiceHandlers(context: HandlerContext, options: TriageServiceOptions): TriageServiceHandlers {
   const { backend, admission, limits } = options;
   return {
-    Classify: unaryHandler<ClassifyRequestMessage, unknown>(context, 'Classify', 'triage', async (request, signal) => {
+    Classify: unaryHandler(context, 'Classify', 'triage', async (request: ClassifyRequestMessage, signal): Promise<ClassifyResponse> => {
       const { call, badImages } = parseClassifyRequest(request, limits, signal);
       const release = await admission.acquire(signal);
       let output;
@@ -84,8 +88,8 @@ export function triageServiceHandlers(context: HandlerContext, options: TriageSe
       return classifyResponseMessage(output);
     }),
 
-    AnalyzeStudy: unaryHandler<{ study: StudyRefMessage; priority: string; writeBack: boolean; returnImmediately: boolean; force: boolean }, unknown>(
-      context, 'AnalyzeStudy', 'triage', async (request) => {
+    AnalyzeStudy: unaryHandler(
+      context, 'AnalyzeStudy', 'triage', async (request: AnalyzeStudyRequest__Output): Promise<AnalyzeStudyResponse> => {
         const ref = parseStudyRef(request.study, 'study');
         const opts = { priority: runLane(request.priority), writeBack: Boolean(request.writeBack), force: Boolean(request.force) };
         const result = request.returnImmediately ? await backend.enqueueStudy(ref, opts) : await backend.analyzeStudy(ref, opts);
@@ -93,14 +97,14 @@ export function triageServiceHandlers(context: HandlerContext, options: TriageSe
       },
     ),
 
-    GetStudyResult: unaryHandler<{ study: StudyRefMessage }, unknown>(context, 'GetStudyResult', 'triage', async (request) => {
+    GetStudyResult: unaryHandler(context, 'GetStudyResult', 'triage', async (request: GetStudyResultRequest__Output): Promise<GetStudyResultResponse> => {
       const ref = parseStudyRef(request.study, 'study');
       const result = await backend.getStudyResult(ref);
       if (!result) throw new CallError(grpc.status.NOT_FOUND, 'no result for this study: it was never analysed by this sidecar');
       return { result: studyResultMessage(result) };
     }),
 
-    WatchTriage: serverStreamHandler<{ priorities: (string | number)[]; modalities: string[]; resumeAfterEventId?: number }, unknown>(
+    WatchTriage: serverStreamHandler<WatchTriageRequest__Output, TriageEvent>(
       context, 'WatchTriage', 'triage', (request, call, signal) => {
         const priorities = new Set((request.priorities ?? []).map((p) => {
           const name = typeof p === 'string' ? PRIORITY_BY_ENUM[p] : undefined;

@@ -39,6 +39,31 @@ export function effectiveWorkerId(configured: string): string {
 }
 
 /**
+ * Shared mode's claims and quiet-study watcher (not started yet). An Orthanc that cannot hold claims stops the sidecar
+ * with ClaimsUnsupportedError; one that is not reachable yet is checked again before the first claim.
+ */
+async function sharedModeWatcher<C extends OrthancSidecarConfig>(
+  client: OrthancClient,
+  sidecar: Sidecar<C>,
+  coordination: C['coordination'],
+  workerId: string,
+  log: SidecarLog,
+): Promise<QuietStudyWatcher> {
+  const claims = new StudyClaims(client, { workerId, leaseMs: coordination.leaseMs, log });
+  try {
+    await claims.verifySupport();
+  } catch (err) {
+    if (err instanceof ClaimsUnsupportedError) {
+      await sidecar.stop();
+      throw err;
+    }
+  }
+  const watcher = new QuietStudyWatcher(client, claims, (id, claim) => sidecar.handleClaimedStudy(id, claim), { quietMs: coordination.quietMs, log });
+  registerSharedModeMetrics(sidecar.metrics.registry, watcher);
+  return watcher;
+}
+
+/**
  * Wires the main job: REST client → study store → Sidecar (engines, batchers) → change-feed follower. The follower
  * starts after the engines are open, and stops before them. Single mode acts on StableStudy; shared mode (several
  * sidecars, one PACS on PostgreSQL) notes every study a change touches and runs it once it is quiet and claimed.
@@ -90,20 +115,7 @@ export async function startOrthancSidecar<C extends OrthancSidecarConfig>(option
   }
   const coordination = options.config.coordination;
   const workerId = effectiveWorkerId(coordination.workerId);
-  if (coordination.mode === 'shared') {
-    const claims = new StudyClaims(client, { workerId, leaseMs: coordination.leaseMs, log });
-    try {
-      await claims.verifySupport();
-    } catch (err) {
-      if (err instanceof ClaimsUnsupportedError) {
-        await sidecar.stop();
-        throw err;
-      }
-      // Orthanc not reachable yet: checked again before the first claim.
-    }
-    watcher = new QuietStudyWatcher(client, claims, (id, claim) => sidecar.handleClaimedStudy(id, claim), { quietMs: coordination.quietMs, log });
-    registerSharedModeMetrics(sidecar.metrics.registry, watcher);
-  }
+  if (coordination.mode === 'shared') watcher = await sharedModeWatcher(client, sidecar, coordination, workerId, log);
   if (options.follow !== false) {
     watcher?.start();
     await follower.start();

@@ -1,7 +1,9 @@
-import type { PolicyConfig } from '../t3';
-import { spreadCoefficientSample, type BatchInference, type ImageInference, type InferOptions, type T3Engine } from '../engine';
+import type { LambdaEstimateRecord, LambdaEstimatorSettings, PolicyConfig } from '../t3';
+import { spreadCoefficientSample, type BatchInference, type EstimationPrecision, type ImageInference, type InferOptions, type T3Engine } from '../engine';
 import { DicomError, loadModelInputs, type DicomInstanceInfo, type FramePolicy } from '../dicom';
 import type { RankedFinding } from '../report';
+import { seriesLambdaStoreFor, type SeriesLambdaStore } from './series-lambda-store';
+import { lambdaEstimationFor, rememberSeriesLambda } from './series-reuse';
 
 /** One image object handed to the classifier: Part 10 bytes plus a name used in results and errors. */
 export interface ClassifyInput {
@@ -25,6 +27,10 @@ export interface FrameClassification extends Omit<ImageInference, 'probabilities
   coefficientSampled: boolean | null;
   /** Frames of the batch that gave λ_B when it came from a sample; null otherwise. */
   coefficientSampleSize: number | null;
+  /** How the batch's λ_B was estimated when an estimator of the bundle's t3.estimators ran; null for full T3B. */
+  lambdaEstimate: LambdaEstimateRecord | null;
+  /** Precision of the batch's fixed passes (int8: quantized estimation passes, t3.estimationPrecision); null without any. */
+  estimationPrecision: EstimationPrecision | null;
 }
 
 export type ClassifyOutcome =
@@ -46,16 +52,31 @@ export interface ClassifyOptions {
    * the merged pass still runs on every frame. 0 or absent: every frame (the paper's T3B).
    */
   coefficientSample?: number;
+  /**
+   * Series reuse's state (series-lambda-store.ts) when the bundle turns it on; absent: the engine's own store, which
+   * lives as long as the engine.
+   */
+  seriesLambdas?: SeriesLambdaStore;
 }
 
 /**
  * The engine's per-batch options for these frames: under T3B with a coefficient sample, the sampled positions,
- * spread across the frames' series.
+ * spread across the frames' series; else, when the bundle turns on a λ_B estimator (`estimators`), the estimation
+ * series-reuse.ts chooses (series reuse from `store`, or sequential sampling).
  */
-export function inferOptionsFor(options: Pick<ClassifyOptions, 'policy' | 'coefficientSample'>, seriesOfFrames: readonly string[]): InferOptions {
+export function inferOptionsFor(options: Pick<ClassifyOptions, 'policy' | 'coefficientSample'>, seriesOfFrames: readonly string[],
+  estimators?: LambdaEstimatorSettings, store?: SeriesLambdaStore | null): InferOptions {
   const k = options.coefficientSample ?? 0;
-  if (options.policy.name !== 't3b' || k <= 0) return {};
-  return { coefficientSample: spreadCoefficientSample(seriesOfFrames, k) };
+  if (options.policy.name !== 't3b') return {};
+  if (k > 0) return { coefficientSample: spreadCoefficientSample(seriesOfFrames, k) };
+  return estimators ? lambdaEstimationFor(estimators, store ?? null, seriesOfFrames) : {};
+}
+
+/** Series reuse's store for this engine when its bundle turns series reuse on (ClassifyOptions.seriesLambdas first). */
+function seriesStore(engine: T3Engine, options: ClassifyOptions): SeriesLambdaStore | null {
+  const reuse = engine.bundle.manifest.lambdaEstimators?.seriesReuse;
+  if (!reuse?.enabled || options.policy.name !== 't3b') return null;
+  return options.seriesLambdas ?? seriesLambdaStoreFor(engine, { maxSeries: reuse.maxSeries, maxAgeMs: 1000 * reuse.maxAgeSeconds });
 }
 
 interface PendingFrame {
@@ -92,7 +113,9 @@ export async function classifyImages(
     let result: BatchInference;
     try {
       const series = batch.map((frame) => infos[frame.inputIndex]?.seriesInstanceUid ?? '');
-      result = await engine.infer(pixels, batch.length, options.policy, inferOptionsFor(options, series));
+      const store = seriesStore(engine, options);
+      result = await engine.infer(pixels, batch.length, options.policy, inferOptionsFor(options, series, engine.bundle.manifest.lambdaEstimators, store));
+      if (store) rememberSeriesLambda(store, series, result);
     } catch (err) {
       for (const frame of batch) {
         outcomes[frame.inputIndex] ??= failure(inputs[frame.inputIndex].name, 'inference-failed', err);
@@ -192,6 +215,8 @@ export function frameClassification(
     batchSize,
     coefficientSampled: batch.coefficientSample === null ? null : batch.coefficientSample.includes(position),
     coefficientSampleSize: batch.coefficientSample === null ? null : batch.coefficientSample.length,
+    lambdaEstimate: batch.lambdaEstimate ?? null,
+    estimationPrecision: batch.estimationPrecision ?? null,
   };
 }
 

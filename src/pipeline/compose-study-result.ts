@@ -1,6 +1,6 @@
 import { CategorizedError } from '../errors';
 import type { BundleManifest } from '../engine';
-import type { PolicyConfig } from '../t3';
+import type { LambdaEstimateRecord, PolicyConfig } from '../t3';
 import {
   decideTriage,
   type AlgorithmRecord,
@@ -28,6 +28,10 @@ export interface ComposedClassification {
   batchLambdas: number[];
   /** For each of batchLambdas: how many images gave it when it came from a coefficient sample, else null. */
   batchSampleSizes: (number | null)[];
+  /** For each of batchLambdas: how an estimator (t3.estimators) estimated it, else null (full T3B). */
+  batchEstimates: (LambdaEstimateRecord | null)[];
+  /** For each of batchLambdas: the precision of the fixed passes that estimated it (t3.estimationPrecision). */
+  batchPrecisions: ('float32' | 'int8')[];
   /** Modalities of the classified images, sorted. */
   modalities: string[];
   /** Studies the classified images belong to (an SR describes exactly one). */
@@ -71,7 +75,11 @@ export function composeClassification(outcomes: readonly ClassifyOutcome[], opti
     const multiFrame = info.numberOfFrames > 1;
     for (const frame of outcome.frames) {
       if (!batches.has(frame.batchId)) {
-        batches.set(frame.batchId, { batchId: frame.batchId, batchLambda: frame.batchLambda, size: frame.batchSize, coefficientSampleSize: frame.coefficientSampleSize });
+        batches.set(frame.batchId, {
+          batchId: frame.batchId, batchLambda: frame.batchLambda, size: frame.batchSize, coefficientSampleSize: frame.coefficientSampleSize,
+          ...(frame.lambdaEstimate ? { lambdaEstimate: frame.lambdaEstimate } : {}),
+          ...(frame.estimationPrecision ? { estimationPrecision: frame.estimationPrecision } : {}),
+        });
       }
       images.push({
         index,
@@ -107,6 +115,8 @@ export function composeClassification(outcomes: readonly ClassifyOutcome[], opti
     batches: batchList,
     batchLambdas: batchList.flatMap((b) => (b.batchLambda === null ? [] : [b.batchLambda])),
     batchSampleSizes: batchList.flatMap((b) => (b.batchLambda === null ? [] : [b.coefficientSampleSize])),
+    batchEstimates: batchList.flatMap((b) => (b.batchLambda === null ? [] : [b.lambdaEstimate ?? null])),
+    batchPrecisions: batchList.flatMap((b) => (b.batchLambda === null ? [] : [b.estimationPrecision ?? 'float32'])),
     modalities: [...new Set(images.map((i) => i.modality))].sort(),
     studyInstanceUids: [...studies],
     sourceHeader,
@@ -142,15 +152,20 @@ export function bundleIdentityOf(manifest: BundleManifest): BundleIdentityRecord
  * batchLambdas) is recorded when some λ_B came from a coefficient sample.
  */
 export function algorithmRecordFor(manifest: BundleManifest, policy: PolicyConfig, batchSize: number, batchLambdas: number[],
-  batchSampleSizes: readonly (number | null)[] = []): AlgorithmRecord {
+  batchSampleSizes: readonly (number | null)[] = [], batchEstimates: readonly (LambdaEstimateRecord | null)[] = [],
+  batchPrecisions: readonly ('float32' | 'int8')[] = []): AlgorithmRecord {
   const identity = bundleIdentityOf(manifest);
   const sampled = batchSampleSizes.some((size) => size !== null);
+  const estimated = batchEstimates.some((e) => e !== null);
   return {
     name: manifest.name,
     version: manifest.version,
     method: policy.name,
     batchLambdas,
     ...(sampled ? { batchSampleSizes: [...batchSampleSizes] } : {}),
+    ...(estimated ? { batchEstimates: [...batchEstimates] } : {}),
+    // Only when some λ_B came from int8 estimation passes: SRs of full-precision T3B stay as they were.
+    ...(batchPrecisions.includes('int8') ? { batchPrecisions: [...batchPrecisions] } : {}),
     batchSize,
     // The engine computes coefficients with the bundle's fitted temperatures: record those.
     hyperparameters: { ...policy.hyperparameters, tPt: manifest.temperatures.generalist, tFt: manifest.temperatures.expert },
@@ -183,7 +198,7 @@ export function srInputFor(
   return {
     sourceHeader: composed.sourceHeader,
     images: srImagesOf(composed.images),
-    algorithm: algorithmRecordFor(manifest, policy, batchSize, composed.batchLambdas, composed.batchSampleSizes),
+    algorithm: algorithmRecordFor(manifest, policy, batchSize, composed.batchLambdas, composed.batchSampleSizes, composed.batchEstimates, composed.batchPrecisions),
     triage: composed.triage,
   };
 }

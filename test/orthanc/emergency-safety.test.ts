@@ -14,7 +14,8 @@ import { closeSharedFramePool } from '../../src/dicom';
 import type { ServeRuntime } from '../../src/cli/serve';
 import { loadT3Protos } from '../../src/grpc';
 import { parseAiResultSr } from '../../src/report';
-import { bearer, unary } from '../grpc/grpc-test-helpers';
+import type { AnalyzeStudyResponse__Output } from '../../src/grpc/generated/t3/v1/AnalyzeStudyResponse';
+import { bearer, unary, type Answer } from '../grpc/grpc-test-helpers';
 import { samplesDir, storescu, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
 import { makeTempDir, removeTempDirs, resultSrs, studyMetadata, waitFor } from './harness';
 import { startPluginPair, type PluginPair } from './plugin-pair';
@@ -186,9 +187,9 @@ test('a study whose SR the archive refuses keeps its emergency priority with the
     }
     // gRPC says the same: the priority with the failure.
     const protos = loadT3Protos();
-    const triage = new protos.triageService(`127.0.0.1:${runtime.grpc!.port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+    const triage = new protos.triageService(`127.0.0.1:${runtime.grpc!.port}`, grpc.credentials.createInsecure());
     try {
-      const result = await unary<any>(triage, 'GetStudyResult', { study: { orthancStudyId: studyId } }, bearer(TOKEN));
+      const result = await unary(triage, 'GetStudyResult', { study: { orthancStudyId: studyId } }, bearer(TOKEN));
       expect(result.result.state).toBe('JOB_STATE_PARKED');
       expect(result.result.triage.priority).toBe('PRIORITY_EMERGENCY');
       expect(result.result.error).toMatch(/the SR could not be written/);
@@ -235,10 +236,10 @@ test('after a rule change, Re-run through the plugin route and through gRPC writ
 
     // gRPC: an explicit re-run (force) with the same rules still writes a new SR, naming the second as predecessor.
     const protos = loadT3Protos();
-    const triage = new protos.triageService(`127.0.0.1:${runtime.grpc!.port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
-    let third: any;
+    const triage = new protos.triageService(`127.0.0.1:${runtime.grpc!.port}`, grpc.credentials.createInsecure());
+    let third: Answer<AnalyzeStudyResponse__Output>;
     try {
-      third = await unary<any>(triage, 'AnalyzeStudy',
+      third = await unary(triage, 'AnalyzeStudy',
         { study: { orthancStudyId: studyId }, priority: 'RUN_PRIORITY_STAT', writeBack: true, force: true }, bearer(TOKEN));
     } finally {
       triage.close();

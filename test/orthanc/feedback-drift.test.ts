@@ -14,7 +14,9 @@ import { closeSharedFramePool } from '../../src/dicom';
 import type { ServeRuntime } from '../../src/cli/serve';
 import { loadT3Protos } from '../../src/grpc';
 import { RECENT_STUDIES, MIN_BASELINE_STUDIES } from '../../src/orthanc/drift-monitor';
-import { bearer, unary } from '../grpc/grpc-test-helpers';
+import type { DriftSource__Output } from '../../src/grpc/generated/t3/v1/DriftSource';
+import type { FeedbackEntry__Output } from '../../src/grpc/generated/t3/v1/FeedbackEntry';
+import { bearer, unary, type Answer } from '../grpc/grpc-test-helpers';
 import { launchChromium, testOutputDir } from '../helpers/chromium';
 import { repoRoot, type OrthancServer } from '../helpers/orthanc-server';
 import { pluginRequest } from '../helpers/http-request';
@@ -83,17 +85,12 @@ async function allDone(ids: string[]): Promise<void> {
 
 function adminClient() {
   const protos = loadT3Protos();
-  return new protos.adminService(`127.0.0.1:${runtime.grpc!.port}`, grpc.credentials.createInsecure()) as Parameters<typeof unary>[0];
+  return new protos.adminService(`127.0.0.1:${runtime.grpc!.port}`, grpc.credentials.createInsecure());
 }
 
-// The answers as proto-loader gives them (camelCase; PROTO_LOADER_OPTIONS).
-interface FeedbackEntryMessage {
-  orthancStudyId: string; user: string; at: string; verdict: string; finding: string; model: string; lambdaB?: number; divergence?: number;
-}
-interface DriftSourceMessage {
-  label: string; stationName: string; points: unknown[]; judged: boolean; warning: boolean; reason: string;
-  z: number; recentMean: number; baselineMean: number; baselineSd: number;
-}
+// The answers as proto-loader gives them (camelCase; PROTO_LOADER_OPTIONS), typed by the generated types.
+type FeedbackEntryMessage = Answer<FeedbackEntry__Output>;
+type DriftSourceMessage = Answer<DriftSource__Output>;
 
 const steadyIds: string[] = [];
 const changedIds: string[] = [];
@@ -149,7 +146,7 @@ test('feedback stored through the worklist appears in the CSV and in ExportFeedb
     const entries: FeedbackEntryMessage[] = [];
     let token = '';
     do {
-      const page = await unary<{ entries: FeedbackEntryMessage[]; nextPageToken: string }>(client, 'ExportFeedback', { pageSize: 7, pageToken: token }, bearer(PLUGIN_TOKEN));
+      const page = await unary(client, 'ExportFeedback', { pageSize: 7, pageToken: token }, bearer(PLUGIN_TOKEN));
       entries.push(...page.entries);
       token = page.nextPageToken;
     } while (token !== '');
@@ -170,7 +167,7 @@ test('the shifted source warns and the unchanged one does not: GetDrift, /metric
   const client = adminClient();
   let drift: { sources: DriftSourceMessage[] };
   try {
-    drift = await unary<{ sources: DriftSourceMessage[] }>(client, 'GetDrift', {}, bearer(PLUGIN_TOKEN));
+    drift = await unary(client, 'GetDrift', {}, bearer(PLUGIN_TOKEN));
   } finally {
     client.close();
   }

@@ -47,8 +47,6 @@ export async function postJsonForBytes(server: OrthancServer, p: string, body: u
   return new Uint8Array(await res.arrayBuffer());
 }
 
-export const SR_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.88.34';
-
 /** Orthanc ids of the AI-result SR instances (3D SR, Manufacturer orthanc-t3) in a study. */
 export async function resultSrs(server: OrthancServer, studyId: string): Promise<string[]> {
   const series = await getJson<any[]>(server, `/studies/${studyId}/series`);

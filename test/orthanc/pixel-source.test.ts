@@ -3,7 +3,6 @@
  * (pixelSource "local") and the frames Orthanc decodes (/frames/{n}/image-int16 or /preview as PAM, "orthanc"),
  * all frames of each file. Identical, except one 8-bit level on lossy YCbCr JPEG and 16-bit palette colour (below).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { loadBundle, demoBundleDir } from '../../src/engine';
 import { closeSharedFramePool, loadModelInputs, DicomError } from '../../src/dicom';

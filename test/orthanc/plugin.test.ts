@@ -52,7 +52,7 @@ const liveSettingsText = () => fs.readFileSync(path.join(work, 'live-settings.js
 function tlsClient(token: string) {
   const protos = loadT3Protos();
   const credentials = grpc.credentials.createSsl(pki.caCert, pki.clientKey, pki.clientCert);
-  const triage = new protos.triageService(`127.0.0.1:${grpcPort}`, credentials) as grpc.Client & Record<string, Function>;
+  const triage = new protos.triageService(`127.0.0.1:${grpcPort}`, credentials);
   return {
     classify: () => codeOf(unary(triage, 'Classify', { images: [{ name: 'mr', dicom: fs.readFileSync(path.join(samplesDir, 'pydicom_MR_small.dcm')) }] }, bearer(token))),
     close: () => triage.close(),

@@ -1,11 +1,9 @@
 /** Real source headers from samples/dicom and SR inputs of every shape the project writes. */
 import fs from 'node:fs';
-import path from 'node:path';
 import dcmjs from 'dcmjs';
 import { DEFAULT_T3_HYPERPARAMETERS } from '../../src/t3/hyperparameters';
 import type { AlgorithmRecord, ImageResult, LabelCode, RankedFinding, SrInput, TriageDecision } from '../../src/report';
 
-export const repoRoot = path.resolve(__dirname, '..', '..');
 export { samplesDir } from '../helpers/samples';
 import { samplePath } from '../helpers/samples';
 

@@ -11,6 +11,7 @@ it('the 50-label shape has 50 ranked labels, a non-ASCII meaning and a code long
   expect(shape).toBeDefined();
   const predictions = shape!.input.images[0].predictions;
   expect(predictions).toHaveLength(50);
+  // eslint-disable-next-line no-control-regex -- the class spans all of ASCII, NUL included: any character outside it is non-ASCII
   expect(predictions.some((p) => /[^\x00-\x7f]/.test(p.code.meaning))).toBe(true);
   expect(predictions.some((p) => p.code.value.length > 16)).toBe(true);
 });

@@ -162,7 +162,3 @@ export async function studyOutcomes(orthanc: OrthancServer): Promise<Map<string,
   }
   return out;
 }
-
-export function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}

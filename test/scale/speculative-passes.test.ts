@@ -5,7 +5,6 @@
  * store are small fakes that count calls (the real engine is used in speculation-equivalence.test.ts).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { demoBundleDir, loadBundle, type BatchInference, type ModelBundle } from '../../src/engine';
 import { closeSharedFramePool, type DicomInstanceInfo } from '../../src/dicom';
 import { samplePath } from '../helpers/samples';

@@ -1,0 +1,75 @@
+// Accuracy of the λ_B estimators beside full T3B (docs/LAMBDA-ESTIMATORS.md): sequential sampling, series reuse and
+// both, at each batch size, on the clean splits, eval's pooled stream and two streams of whole series (homogeneous,
+// and mixed: series of different domains interleaved batch by batch), with the paired bootstrap interval against
+// full T3B, full T3B's 95 % Wilson interval, passes per image actually run and the λ_B moved.
+//   npx tsx bench/estimator-accuracy.ts [--bundle DIR] [--data DIR] [--batch-sizes 8,32] [--series-length 128]
+//     [--estimators sequential,series,series-sequential] [--bootstrap 1000] [--pooled-series by-split|one]
+//     [--confidence C] [--min-images N] [--max-images N] [--step N] [--check-images K] [--tolerance T] [--out FILE]
+// The estimators' settings are the bundle's t3.estimators (or the defaults), with any of these flags applied.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { dicomReader } from '../src/cli/eval';
+import { demoBundleDir, loadBundle, T3Engine } from '../src/engine';
+import {
+  compareEstimators, discoverSplits, estimatorComparisonMarkdown, loadLabelledSplit, prepareSplit, T3B_ESTIMATORS, type PooledSeries, type T3bEstimatorName,
+} from '../src/evaluation';
+import { defaultLambdaEstimatorSettings, validateLambdaEstimatorSettings } from '../src/t3';
+
+function option(argv: string[], name: string): string | undefined {
+  const at = argv.indexOf(`--${name}`);
+  return at >= 0 ? argv[at + 1] : undefined;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const bundleDir = option(argv, 'bundle') ?? demoBundleDir();
+  const dataDir = option(argv, 'data') ?? path.join(bundleDir, 'eval');
+  const batchSizes = (option(argv, 'batch-sizes') ?? '8,32').split(',').map(Number);
+  const seriesLength = Number(option(argv, 'series-length') ?? 128);
+  const estimators = (option(argv, 'estimators') ?? T3B_ESTIMATORS.join(',')).split(',') as T3bEstimatorName[];
+  const replicates = Number(option(argv, 'bootstrap') ?? 1000);
+  const pooledSeries = (option(argv, 'pooled-series') ?? 'by-split') as PooledSeries;
+  const bundle = await loadBundle(bundleDir);
+  const settings = bundle.manifest.lambdaEstimators ?? defaultLambdaEstimatorSettings();
+  const numeric = (name: string): number | undefined => (option(argv, name) === undefined ? undefined : Number(option(argv, name)));
+  const sequentialFlags = { confidence: numeric('confidence'), minImages: numeric('min-images'), maxImages: numeric('max-images'), step: numeric('step'), lambdaTolerance: numeric('tolerance') };
+  for (const [key, value] of Object.entries(sequentialFlags)) if (value !== undefined) (settings.sequential as unknown as Record<string, number>)[key] = value;
+  if (numeric('check-images') !== undefined) settings.seriesReuse.checkImages = numeric('check-images')!;
+  if (numeric('tolerance') !== undefined) settings.seriesReuse.lambdaTolerance = numeric('tolerance')!;
+  validateLambdaEstimatorSettings(settings, 'settings');
+  const splits = [];
+  for (const s of await discoverSplits(dataDir, ['calibration'])) {
+    const labelled = await loadLabelledSplit(s.dir, s.name, bundle.manifest.classes, { readDicom: dicomReader(bundle) });
+    splits.push(prepareSplit(labelled.name, labelled.images, bundle.manifest.input));
+  }
+  const engine = await T3Engine.open(bundle, { executionProviders: ['cpu'], log: (line) => process.stderr.write(`${line}\n`) });
+  const started = performance.now();
+  let rows;
+  try {
+    rows = await compareEstimators({
+      runner: engine, splits, batchSizes, estimators, hyperparameters: { ...bundle.manifest.t3 },
+      estimatorSettings: settings, pooledSeries,
+      // Chunks of the largest batch size: every batch of the mixed series stream holds one series.
+      series: { seriesLength, chunk: Math.max(...batchSizes) },
+      bootstrap: { replicates, seed: 1 },
+      progress: (line) => process.stderr.write(`estimator-accuracy: ${line}\n`),
+    });
+  } finally {
+    await engine.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const estimatorRows = rows.filter((r) => r.estimator !== 'full');
+  const summary = estimators.map((name) => {
+    const mine = estimatorRows.filter((r) => r.estimator === name);
+    const outside = mine.filter((r) => !r.insideFullInterval);
+    const zeroOutside = mine.filter((r) => r.againstFull.low > 0 || r.againstFull.high < 0);
+    return `${name}: inside full T3B's 95 % interval on ${mine.length - outside.length}/${mine.length} (stream, B)${outside.length ? ` (outside: ${outside.map((r) => `${r.stream} B=${r.batchSize}`).join(', ')})` : ''}; paired interval excludes 0 on ${zeroOutside.length}/${mine.length}; passes/image ${Math.min(...mine.map((r) => r.passesPerImage)).toFixed(2)}–${Math.max(...mine.map((r) => r.passesPerImage)).toFixed(2)}`;
+  });
+  process.stdout.write([`map (bundle t3): ${JSON.stringify(bundle.manifest.t3)}`, `settings: ${JSON.stringify(settings)}; pooled series: ${pooledSeries}`, '', estimatorComparisonMarkdown(rows), '', ...summary, `(${seconds.toFixed(0)} s)`].join('\n') + '\n');
+  const out = option(argv, 'out');
+  if (out) await fs.writeFile(out, JSON.stringify({ bundle: bundle.manifest.name, map: bundle.manifest.t3, batchSizes, seriesLength, estimators, settings, pooledSeries, replicates, rows, summary, seconds }, null, 2) + '\n');
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`estimator-accuracy: ${(error as Error).stack ?? String(error)}\n`);
+  process.exitCode = 1;
+});
