@@ -1,5 +1,6 @@
-// Lint gate (`npm run lint`, run by .ci/run before the tests with --max-warnings 0): src/ with type-aware rules (the
-// parser reads tsconfig.json through the project service), test/ with the lighter syntactic rules (last block).
+// Lint gate (`npm run lint`, run by .ci/run before the tests with --max-warnings 0): src/, examples/ and scripts/ with
+// type-aware rules (the parser reads tsconfig.json through the project service), test/ with the lighter syntactic
+// rules (last block).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -29,11 +30,7 @@ export default tseslint.config(
     // Long functions in files other helpers of issue 27 and of the T3-estimator issues are editing now; the lead
     // splits them (or justifies each in one comment) when that work lands, then removes this block.
     files: [
-      'src/cli/eval.ts',
-      'src/cli/fit.ts',
-      'src/cli/serve.ts',
       'src/engine/bundle-manifest.ts',
-      'src/engine/quantized-model.ts',
       'src/evaluation/**/*.ts',
       'src/pipeline/classify-*.ts',
     ],

@@ -57,16 +57,17 @@ interface Throughput { imagesPerSecond: number; msPerBatch: number; meanMsPerBat
  * so every batch splits into two halves and runs two merged passes (its cost when it does split). t3bInt8Fixed: T3B on
  * the t3bPlainFixed engine with its two estimation passes on the int8 copies of the models (estimationPrecision int8,
  * quantized-estimation.ts). int8Single: one pass of the generalist's int8 copy on a session like plainSingle's.
+ * t3bSequentialInt8: t3bSequential (below) on an engine of its own whose estimation passes are int8 (the two combined).
  * t3bSequential: T3B on the t3bPlainFixed engine with λ_B by sequential sampling (t3.estimators.sequential, default
- * settings); on the bench's random images and the paper's gentle map it decides at its first look (4 images), so this
- * is its cost when it decides early. t3bSeriesReuse: series reuse with the check passing (2 check images, the batch's
+ * settings); on the bench's random images and the paper's gentle map it decides at its first look (8 images) at
+ * batch 32, so this is its cost when it decides early; at batch 8 that first look is the whole batch (full T3B's passes). t3bSeriesReuse: series reuse with the check passing (2 check images, the batch's
  * own full λ_B stored): its cost on a batch that reuses. What either costs on real streams follows from the passes per
  * image that bench/estimator-accuracy.ts measures (docs/LAMBDA-ESTIMATORS.md).
  */
 type Flow = 'plainSingle' | 'mergedPass' | 'mergedPassOffset' | 't3bMergedFixed' | 't3bPlainFixed' | 't3bGrouped' | 't3bSampled2' | 't3bSampled4' | 't3bSampled8' | 'naiveT3b'
-  | 't3bInt8Fixed' | 'int8Single' | 't3bSequential' | 't3bSeriesReuse';
+  | 't3bInt8Fixed' | 'int8Single' | 't3bSequential' | 't3bSeriesReuse' | 't3bSequentialInt8';
 const ALL_FLOWS: Flow[] = ['plainSingle', 'mergedPass', 'mergedPassOffset', 't3bMergedFixed', 't3bPlainFixed', 't3bGrouped', 't3bSampled2', 't3bSampled4', 't3bSampled8', 'naiveT3b',
-  't3bInt8Fixed', 'int8Single', 't3bSequential', 't3bSeriesReuse'];
+  't3bInt8Fixed', 'int8Single', 't3bSequential', 't3bSeriesReuse', 't3bSequentialInt8'];
 /**
  * ORTHANC_T3_BENCH_FLOWS=a,b,… times only those flows (plainSingle, every ratio's reference, always runs): a ViT-B run
  * of every flow at batch 32 takes most of an hour on two cores.
@@ -287,6 +288,10 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
       await session.release();
     };
 
+    // t3bSequentialInt8: t3bSequential on an engine whose estimation passes are int8 (estimators run theirs at the
+    // engine's precision), opened only when that flow runs: one more set of sessions.
+    const sequentialInt8 = FLOWS.includes('t3bSequentialInt8') ? await T3Engine.open(bundle, { ...engineOptions, fixedPassSessions: 'plain', estimationPrecision: 'int8' }) : null;
+    if (sequentialInt8) closers.push(() => sequentialInt8.close());
     const t3b = defaultPolicyConfig('t3b');
     // The bench's images have no series: the sample is spread evenly over the batch, as for one series.
     const sampled = (k: number) => (p: Float32Array, n: number) =>
@@ -309,6 +314,7 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
       t3bInt8Fixed: (p, n) => plainFixed.infer(p, n, t3b, { estimationPrecision: 'int8' }),
       int8Single: (p, n) => int8.run(p, [n, 3, size, size], null),
       t3bSequential: (p, n) => plainFixed.infer(p, n, t3b, { lambdaEstimation: { method: 'sequential', settings: { ...DEFAULT_SEQUENTIAL_SETTINGS } } }),
+      t3bSequentialInt8: (p, n) => sequentialInt8!.infer(p, n, t3b, { lambdaEstimation: { method: 'sequential', settings: { ...DEFAULT_SEQUENTIAL_SETTINGS } } }),
       t3bSeriesReuse: (p, n) => plainFixed.infer(p, n, t3b, {
         lambdaEstimation: {
           method: 'series-reuse', lambdaB: storedLambda, fromBatch: 'bench',

@@ -20,7 +20,7 @@ the validation splits (for fit); the 10 000 test images give the test splits (in
 calibration split. Deterministic: seeded generators, torch.use_deterministic_algorithms, 2 threads.
 
 Run: /usr/bin/python3 scripts/real-data/fashion_mnist_pair.py [--out .cache/real-data/fashion-mnist]
-     (4.6 CPU-minutes: 10 minutes on 2 busy cores; --quick for a seconds-long check that it runs)
+     (4.6 CPU-minutes: 10 minutes on 2 busy cores; --quick --out DIR: a seconds-long check that it runs)
 Writes OUT/bundle (bundle.json, generalist.onnx, expert.onnx), OUT/validation/{in-domain,broad} and
 OUT/eval/{in-domain,shifted,calibration}: 8-bit grey PNG + labels.csv, outside git (.cache/ is ignored).
 """

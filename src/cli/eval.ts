@@ -5,6 +5,7 @@ import { providersOption } from './providers-option';
 import { optionNumber, optionString, parseArgs, type ParsedArgs } from './parse-args';
 import { demoBundleDir, loadBundle, policyForBundle, T3Engine, type ModelBundle } from '../engine';
 import { loadModelInputs } from '../dicom';
+import type { T3Hyperparameters } from '../t3';
 import {
   checkSplitNames,
   CORRUPTION_NAMES,
@@ -122,6 +123,77 @@ export async function writeEvaluationOutputs(outDir: string, outputs: EvalOutput
   return files.map(([file]) => file);
 }
 
+/** --corruptions: the names given, "none", or every corruption when left out. */
+function corruptionsOption(text: string | undefined): CorruptionName[] {
+  if (text === undefined) return [...CORRUPTION_NAMES];
+  if (text.trim() === 'none') return [];
+  try {
+    return text.split(',').filter((s) => s.trim()).map(parseCorruptionName);
+  } catch (err) {
+    throw new UsageError(`--corruptions: ${(err as Error).message}`);
+  }
+}
+
+/** Runs `check`; an EvaluationInputError (a name the user typed) becomes a UsageError prefixed with `what`. */
+function asUsageError<T>(what: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof EvaluationInputError) throw new UsageError(`${what}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Reads every split found; each file that cannot be used is reported on stderr and left out. */
+async function loadSplits(
+  found: readonly { name: string; dir: string }[],
+  classes: ModelBundle['manifest']['classes'],
+  options: Parameters<typeof loadLabelledSplit>[3],
+  io: CliIo,
+): Promise<LabelledSplit[]> {
+  const splits: LabelledSplit[] = [];
+  for (const s of found) {
+    const split = await loadLabelledSplit(s.dir, s.name, classes, options);
+    for (const failure of split.failures) io.stderr.write(`eval: ${s.name}/${failure.file}: ${failure.error}\n`);
+    splits.push(split);
+  }
+  return splits;
+}
+
+/** The split --corrupt names (in-domain, else the first, by default); a UsageError if it is needed and missing. */
+function corruptionBaseSplit(splits: LabelledSplit[], name: string | undefined, needed: boolean): LabelledSplit | undefined {
+  const corruptName = name ?? (splits.some((s) => s.name === 'in-domain') ? 'in-domain' : splits[0].name);
+  const split = splits.find((s) => s.name === corruptName);
+  if (!split && needed) throw new UsageError(`--corrupt: no split named "${corruptName}" (found ${splits.map((s) => s.name).join(', ')})`);
+  return split;
+}
+
+/** report.json: the bundle as evaluated, what the engine applied, the data read, and the evaluation's result. */
+function evaluationReport(
+  bundle: ModelBundle,
+  hyperparameters: T3Hyperparameters,
+  splits: LabelledSplit[],
+  executionProvider: string,
+  result: EvaluationResult,
+) {
+  return {
+    bundle: {
+      name: bundle.manifest.name, version: bundle.manifest.version,
+      models: bundle.manifest.models, temperatures: bundle.manifest.temperatures, t3: bundle.manifest.t3,
+      t3Fit: bundle.manifest.t3Fit,
+    },
+    // What the engine actually ran with: the bundle's map with its fitted temperatures on tPt and tFt, and every
+    // pass softmaxed at T(λ) = T_pt^(1−λ)·T_ft^λ (src/t3/merged-temperature.ts).
+    applied: {
+      t3: { ...hyperparameters, tPt: bundle.manifest.temperatures.generalist, tFt: bundle.manifest.temperatures.expert },
+      passTemperature: 'T(λ) = T_pt^(1−λ) · T_ft^λ: the generalist\'s at λ = 0, the expert\'s at λ = 1, log-interpolated between',
+    },
+    data: { splits: splits.map((s) => ({ name: s.name, images: s.images.length, failures: s.failures })) },
+    executionProvider,
+    ...result,
+  };
+}
+
 export const evalCommand: CliCommand = {
   name: 'eval',
   summary: 'evaluate a bundle: top-1, mCE and λ of every policy on clean, shifted and corrupted splits',
@@ -151,14 +223,7 @@ export const evalCommand: CliCommand = {
     const unknownEstimator = estimatorNames.find((n) => !(T3B_ESTIMATORS as readonly string[]).includes(n));
     if (unknownEstimator !== undefined) throw new UsageError(`--lambda-estimators: unknown estimator "${unknownEstimator}"; expected ${T3B_ESTIMATORS.join(', ')}`);
     const wiseAlphas = numberList(args, 'wise-alphas', (n) => n >= 0 && n <= 1, 'numbers in [0, 1]') ?? (quick ? [0.5] : [...DEFAULT_WISE_ALPHAS]);
-    const corruptionsText = optionString(args, 'corruptions');
-    let corruptions: CorruptionName[];
-    try {
-      corruptions = corruptionsText === undefined ? [...CORRUPTION_NAMES]
-        : corruptionsText.trim() === 'none' ? [] : corruptionsText.split(',').filter((s) => s.trim()).map(parseCorruptionName);
-    } catch (err) {
-      throw new UsageError(`--corruptions: ${(err as Error).message}`);
-    }
+    const corruptions = corruptionsOption(optionString(args, 'corruptions'));
     const exclude = (optionString(args, 'exclude') ?? 'calibration').split(',').map((s) => s.trim()).filter(Boolean);
     const oracleLambdas = optionString(args, 'oracle-lambdas') === 'none' ? null
       : numberList(args, 'oracle-lambdas', Number.isFinite, 'numbers') ?? (quick ? [0, 0.5, 1] : DEFAULT_ORACLE_LAMBDAS);
@@ -175,27 +240,12 @@ export const evalCommand: CliCommand = {
       t3bEstimators: estimatorNames as T3bEstimatorName[], ...(bundle.manifest.lambdaEstimators ? { estimatorSettings: bundle.manifest.lambdaEstimators } : {}) });
     const found = await discoverSplits(dataDir, exclude);
     // Both checks come before any image is read or any model is loaded: a typo should cost nothing.
-    try {
-      if (policiesText !== undefined) policies = selectPolicies(policies, policiesText.split(',').map((s) => s.trim()).filter(Boolean));
-    } catch (err) {
-      if (err instanceof EvaluationInputError) throw new UsageError(`--policies: ${err.message}`);
-      throw err;
+    if (policiesText !== undefined) {
+      policies = asUsageError('--policies', () => selectPolicies(policies, policiesText.split(',').map((s) => s.trim()).filter(Boolean)));
     }
-    try {
-      checkSplitNames(found.map((s) => s.name));
-    } catch (err) {
-      if (err instanceof EvaluationInputError) throw new UsageError(`${dataDir}: ${err.message}`);
-      throw err;
-    }
-    const splits: LabelledSplit[] = [];
-    for (const s of found) {
-      const split = await loadLabelledSplit(s.dir, s.name, classes, { limit, readDicom });
-      for (const failure of split.failures) io.stderr.write(`eval: ${s.name}/${failure.file}: ${failure.error}\n`);
-      splits.push(split);
-    }
-    const corruptName = optionString(args, 'corrupt') ?? (splits.some((s) => s.name === 'in-domain') ? 'in-domain' : splits[0].name);
-    const corruptSplit = splits.find((s) => s.name === corruptName);
-    if (!corruptSplit && corruptions.length) throw new UsageError(`--corrupt: no split named "${corruptName}" (found ${splits.map((s) => s.name).join(', ')})`);
+    asUsageError(dataDir, () => checkSplitNames(found.map((s) => s.name)));
+    const splits = await loadSplits(found, classes, { limit, readDicom }, io);
+    const corruptSplit = corruptionBaseSplit(splits, optionString(args, 'corrupt'), corruptions.length > 0);
 
     const engine = await T3Engine.open(bundle, { executionProviders, log: (line) => io.stderr.write(line + '\n') });
     let result: EvaluationResult;
@@ -219,22 +269,7 @@ export const evalCommand: CliCommand = {
     }
     const title = optionString(args, 'title') ?? `Evaluation of ${bundle.manifest.name} ${bundle.manifest.version}`;
     const markdown = evaluationMarkdown(result, title);
-    const report = {
-      bundle: {
-        name: bundle.manifest.name, version: bundle.manifest.version,
-        models: bundle.manifest.models, temperatures: bundle.manifest.temperatures, t3: bundle.manifest.t3,
-        t3Fit: bundle.manifest.t3Fit,
-      },
-      // What the engine actually ran with: the bundle's map with its fitted temperatures on tPt and tFt, and every
-      // pass softmaxed at T(λ) = T_pt^(1−λ)·T_ft^λ (src/t3/merged-temperature.ts).
-      applied: {
-        t3: { ...hyperparameters, tPt: bundle.manifest.temperatures.generalist, tFt: bundle.manifest.temperatures.expert },
-        passTemperature: 'T(λ) = T_pt^(1−λ) · T_ft^λ: the generalist\'s at λ = 0, the expert\'s at λ = 1, log-interpolated between',
-      },
-      data: { splits: splits.map((s) => ({ name: s.name, images: s.images.length, failures: s.failures })) },
-      executionProvider: engine.executionProvider,
-      ...result,
-    };
+    const report = evaluationReport(bundle, hyperparameters, splits, engine.executionProvider, result);
     io.stdout.write(markdown + '\n');
     const outDir = optionString(args, 'out');
     if (outDir) {

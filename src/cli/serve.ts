@@ -54,6 +54,50 @@ function startingConfig(config: SidecarConfig, log: SidecarLog): SidecarConfig {
   }
 }
 
+/** The gRPC server on the runtime's Sidecar, when `grpc.listen` is set and some token can call it; null otherwise (logged). */
+async function startGrpcIfConfigured(
+  config: SidecarConfig,
+  service: OrthancSidecar<SidecarConfig>,
+  following: boolean,
+  options: { log: SidecarLog; extraTokens?: ExtraTokenSources; layers?: ConfigLayers },
+): Promise<RunningGrpcServer | null> {
+  const extraTokens = options.extraTokens ?? {};
+  if (config.grpc.listen === '') {
+    options.log('grpc-disabled', { reason: 'grpc.listen is empty' });
+    return null;
+  }
+  if (config.grpc.tokens.length === 0 && !extraTokens.tokenFile && !extraTokens.tokenList) {
+    options.log('grpc-disabled', { reason: 'no gRPC tokens configured (grpc.tokens, T3_GRPC_TOKENS or T3_GRPC_TOKEN_FILE): every call would be refused; the change feed still runs' });
+    return null;
+  }
+  const grpcServer = await startSidecarGrpcServer({
+    sidecar: service.sidecar,
+    grpc: config.grpc,
+    extraTokens,
+    follower: () => ({
+      orthancUrl: config.orthanc.url,
+      checkpoint: service.follower.position.lowWatermark,
+      // Without the change feed, nothing polls Orthanc: say so rather than claim a connection.
+      connected: following && service.follower.state !== 'orthanc-down',
+      lastError: service.follower.lastError,
+      paused: service.follower.state === 'paused',
+    }),
+    exportFeedback: (pageToken, pageSize) => exportFeedbackPage(service.client, pageToken, pageSize),
+    drift: () => service.drift.view(),
+    // Token changes by id (never the token): who can call the sidecar is an audited fact.
+    audit: (event, fields) => options.log(event, fields),
+    configSources: () => {
+      const now = service.sidecar.getConfig();
+      // Live changes are what differs from the configuration the runtime started with.
+      const live = liveOverridesOf(config, now);
+      return { values: valueSources(now, options.layers ?? null, live), live };
+    },
+    onInternalError: (method, err) => options.log('grpc-internal-error', { method, error: err instanceof Error ? err.message : String(err) }),
+  });
+  options.log('grpc-listening', { host: grpcServer.host, port: grpcServer.port, tls: config.grpc.tls !== null });
+  return grpcServer;
+}
+
 /**
  * Starts the main job: engines, change-feed follower, and (when `grpc.listen` is set and tokens are configured) the
  * gRPC server sharing the same engines and Sidecar. Live settings kept by an earlier run are applied before the
@@ -82,39 +126,9 @@ export async function startServeRuntime(
   service.sidecar.addConfigParticipant(liveSettingsParticipant(liveFile, base, (err) => {
     options.log('live-settings-not-saved', { file: liveFile, error: err instanceof Error ? err.message : String(err) });
   }));
-  let grpcServer: RunningGrpcServer | null = null;
+  let grpcServer: RunningGrpcServer | null;
   try {
-    const extraTokens = options.extraTokens ?? {};
-    if (config.grpc.listen === '') {
-      options.log('grpc-disabled', { reason: 'grpc.listen is empty' });
-    } else if (config.grpc.tokens.length === 0 && !extraTokens.tokenFile && !extraTokens.tokenList) {
-      options.log('grpc-disabled', { reason: 'no gRPC tokens configured (grpc.tokens, T3_GRPC_TOKENS or T3_GRPC_TOKEN_FILE): every call would be refused; the change feed still runs' });
-    } else {
-      grpcServer = await startSidecarGrpcServer({
-        sidecar: service.sidecar,
-        grpc: config.grpc,
-        extraTokens,
-        follower: () => ({
-          orthancUrl: config.orthanc.url,
-          checkpoint: service.follower.position.lowWatermark,
-          // Without the change feed, nothing polls Orthanc: say so rather than claim a connection.
-          connected: following && service.follower.state !== 'orthanc-down',
-          lastError: service.follower.lastError,
-          paused: service.follower.state === 'paused',
-        }),
-        exportFeedback: (pageToken, pageSize) => exportFeedbackPage(service.client, pageToken, pageSize),
-        drift: () => service.drift.view(),
-        // Token changes by id (never the token): who can call the sidecar is an audited fact.
-        audit: (event, fields) => options.log(event, fields),
-        configSources: () => {
-          const now = service.sidecar.getConfig();
-          const live = liveOverridesOf(base, now);
-          return { values: valueSources(now, options.layers ?? null, live), live };
-        },
-        onInternalError: (method, err) => options.log('grpc-internal-error', { method, error: err instanceof Error ? err.message : String(err) }),
-      });
-      options.log('grpc-listening', { host: grpcServer.host, port: grpcServer.port, tls: config.grpc.tls !== null });
-    }
+    grpcServer = await startGrpcIfConfigured(config, service, following, options);
   } catch (err) {
     await service.stop();
     throw err;

@@ -1,4 +1,5 @@
 import { isRecord } from '../util/json-value';
+import { BundleFileSchema } from '../engine/bundle-schema';
 import { defaultSidecarConfig } from './sidecar-config';
 import { SidecarConfigSchema } from './t3-schema';
 import { CONFIG_ROOT } from './validate-config';
@@ -13,6 +14,7 @@ type Schema = Record<string, unknown>;
 
 /** Where each published schema is committed, relative to the repository root. */
 export const T3_SCHEMA_FILE = 'schemas/t3.schema.json';
+export const BUNDLE_SCHEMA_FILE = 'schemas/bundle.schema.json';
 
 /** JSON Schema draft 7: Ajv's default and the draft editors (VS Code, IntelliJ) read without configuration. */
 const DRAFT = 'http://json-schema.org/draft-07/schema#';
@@ -50,6 +52,16 @@ export function t3FileSchema(): Schema {
     description: 'Generated from src/config/t3-schema.ts by scripts/generate-schemas.ts: do not edit. Values left out take the defaults shown; environment variables (T3_…) override. "errorMessages" is an annotation (the message the sidecar gives), not a JSON Schema keyword.',
     type: 'object',
     properties: { [CONFIG_ROOT]: section },
+  };
+}
+
+/** The schema of a model bundle's bundle.json, as parseBundleManifest (src/engine/bundle-manifest.ts) checks it. */
+export function bundleFileSchema(): Schema {
+  return {
+    $schema: DRAFT,
+    title: 'orthanc-t3 model bundle (bundle.json, format version 1)',
+    description: 'Generated from src/engine/bundle-schema.ts by scripts/generate-schemas.ts: do not edit. The sidecar also checks what one value cannot say alone: input.mean and input.std have input.channels values, class labels differ, t3.guardTemperature is set when the extrapolation guard is on, t3.minGroupSize and t3.maxGroups are whole numbers of at least 1, the estimators\' settings are in range, model files are inside the bundle folder. "errorMessages" is an annotation (the message the sidecar gives), not a JSON Schema keyword.',
+    ...plainSchema(BundleFileSchema),
   };
 }
 

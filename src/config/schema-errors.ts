@@ -114,8 +114,10 @@ function messageOf(error: ErrorObject): string {
 
 function errorKey(root: string, error: ErrorObject, data: unknown): string {
   const at = keyOf(root, error.instancePath, data);
-  if (error.keyword === 'additionalProperties') return `${at}.${(error.params as { additionalProperty: string }).additionalProperty}`;
-  if (error.keyword === 'required') return `${at}.${(error.params as { missingProperty: string }).missingProperty}`;
+  // The key an unknown or missing property names is under `at`, or is the whole key at the top of a file.
+  const under = (property: string) => (at === '' ? property : `${at}.${property}`);
+  if (error.keyword === 'additionalProperties') return under((error.params as { additionalProperty: string }).additionalProperty);
+  if (error.keyword === 'required') return under((error.params as { missingProperty: string }).missingProperty);
   return at;
 }
 
@@ -140,12 +142,78 @@ function resolveUnions(errors: readonly ErrorObject[]): ErrorObject[] {
   return kept;
 }
 
-/** Ajv's errors for `data` as ConfigErrors under `root`, the first failure of each key only. */
-export function configErrorsFromSchema(errors: readonly ErrorObject[], data: unknown, root: string): ConfigError[] {
-  const byKey = new Map<string, ConfigError>();
+/** Ajv's errors for `data` under `root`, the first failure of each key only, in Ajv's order. */
+function firstFailurePerKey(errors: readonly ErrorObject[], data: unknown, root: string): [string, ErrorObject][] {
+  const byKey = new Map<string, ErrorObject>();
   for (const error of resolveUnions(errors)) {
     const key = errorKey(root, error, data);
-    if (!byKey.has(key)) byKey.set(key, new ConfigError(key, messageOf(error)));
+    if (!byKey.has(key)) byKey.set(key, error);
   }
-  return [...byKey.values()];
+  return [...byKey.entries()];
+}
+
+/** Ajv's errors for `data` as ConfigErrors under `root`, the first failure of each key only. */
+export function configErrorsFromSchema(errors: readonly ErrorObject[], data: unknown, root: string): ConfigError[] {
+  return firstFailurePerKey(errors, data, root).map(([key, error]) => new ConfigError(key, messageOf(error)));
+}
+
+/*
+ * The second message style: bundle.json's, as its hand-written checks gave it before the schema (and as the bundle
+ * tests and bundle authors know it): `missing`, `missing or not an object`, `must be a positive integer, got 0`,
+ * `must be one of bilinear, nearest, area, got "cubic"`, values written as JSON. A message in the schema's
+ * `errorMessages` annotation is the whole reason (`unknown hyperparameter`, `must be 64 hexadecimal digits`).
+ */
+
+/** What a number must be, as the end of "must be …": `a positive integer`, `null or a positive number other than 1`. */
+function numberWanted(schema: Schema): string {
+  const types = typesOf(schema);
+  let what = 'a finite number';
+  if (types.includes('integer') && schema.minimum === 1) what = 'a positive integer';
+  else if (schema.exclusiveMinimum === 0) what = 'a positive number';
+  const not = schema.not as Schema | undefined;
+  if (not?.const !== undefined) what += ` other than ${JSON.stringify(not.const)}`;
+  return types.includes('null') ? `null or ${what}` : what;
+}
+
+/** The bundle-style reason a value given as `value` (undefined: left out) fails `schema` for. */
+function bundleValueMessage(schema: Schema, value: unknown): string {
+  const got = `got ${JSON.stringify(value)}`;
+  if (Array.isArray(schema.enum)) return `must be one of ${(schema.enum as unknown[]).filter((v): v is string => typeof v === 'string').join(', ')}, ${got}`;
+  if (schema.const !== undefined) return `must be ${JSON.stringify(schema.const)}, ${got}`;
+  const types = typesOf(schema);
+  if (types.includes('object')) return 'missing or not an object';
+  if (value === undefined) return 'missing';
+  if (types.includes('array')) return 'must be an array';
+  if (types.includes('boolean')) return `must be true or false, ${got}`;
+  if (types.includes('number') || types.includes('integer')) return `must be ${numberWanted(schema)}, ${got}`;
+  return 'must be a string';
+}
+
+function bundleMessageOf(error: ErrorObject): string {
+  const schema = (error.parentSchema ?? {}) as Schema;
+  const custom = (schema[ERROR_MESSAGES_KEYWORD] as Record<string, string> | undefined)?.[error.keyword];
+  if (custom !== undefined) return custom;
+  switch (error.keyword) {
+    case 'required': {
+      const missing = (error.params as { missingProperty: string }).missingProperty;
+      return bundleValueMessage(((schema.properties ?? {}) as Record<string, Schema>)[missing] ?? {}, undefined);
+    }
+    case 'pattern':
+      return `must match ${String(schema.pattern)}`;
+    case 'minItems':
+      return `must list at least ${String(schema.minItems)}`;
+    case 'additionalProperties':
+      return 'unknown key';
+    default:
+      return bundleValueMessage(schema, error.data);
+  }
+}
+
+/**
+ * The first of Ajv's failures for a bundle.json as bundle.json's checks report it: the key path (`classes[2].code`,
+ * `t3.lambada`; '' for the whole file) and the reason. The manifest stops at its first problem, as it always has.
+ */
+export function firstBundleFailure(errors: readonly ErrorObject[], data: unknown): { key: string; reason: string } | null {
+  const [first] = firstFailurePerKey(errors, data, '');
+  return first ? { key: first[0], reason: bundleMessageOf(first[1]) } : null;
 }

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema, type SchemaOptions } from '@sinclair/typebox';
+import Ajv, { type ValidateFunction } from 'ajv';
 
 /**
  * TypeBox building blocks the configuration schemas share. Each gives a plain JSON Schema (what Ajv checks and what
@@ -8,8 +9,23 @@ import { Type, type Static, type TSchema, type SchemaOptions } from '@sinclair/t
 /** Annotation keyword (not JSON Schema): the message a failed keyword gives instead of the generic one. */
 export const ERROR_MESSAGES_KEYWORD = 'errorMessages';
 
-/** Per-keyword messages for the annotation above, e.g. `{ minItems: 'must list at least one bundle' }`. */
-export type ErrorMessages = Partial<Record<'minItems' | 'pattern', string>>;
+/**
+ * Per-keyword messages for the annotation above, e.g. `{ minItems: 'must list at least one bundle' }`. The t3.json
+ * style (schema-errors.ts) follows a pattern's message with the value (`…, got "nowhere"`); the bundle.json style
+ * gives each message as written, as bundle.json's hand-written checks did.
+ */
+export type ErrorMessages = Partial<Record<'minItems' | 'pattern' | 'type' | 'additionalProperties' | 'minimum' | 'exclusiveMinimum', string>>;
+
+/**
+ * The Ajv every schema here is checked with: all errors (the message mappers pick per key), `verbose` (each error
+ * carries its schema and value, which the messages need), strict (a misspelt keyword in a schema is an error, not an
+ * ignored one), and our annotation keyword declared.
+ */
+export function compileSchema(schema: TSchema): ValidateFunction {
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+  ajv.addVocabulary([ERROR_MESSAGES_KEYWORD]);
+  return ajv.compile(schema);
+}
 
 /** One of the given strings, as `{ "type": "string", "enum": [...] }`: editors offer the values, errors list them. */
 export function stringEnum<T extends string>(values: readonly T[], options: SchemaOptions = {}) {
@@ -32,12 +48,12 @@ export function nonEmptyString(options: SchemaOptions = {}) {
 
 /**
  * The schema or null, written as a type list (`"type": ["string", "null"]`) rather than anyOf, so a wrong value gets
- * the schema's own message and not one per branch.
+ * the schema's own message and not one per branch. A list of allowed words gets null among them, or null would fail it.
  */
 export function nullable<S extends TSchema>(schema: S) {
-  const { type, ...rest } = schema as { type?: string };
+  const { type, ...rest } = schema as { type?: string; enum?: unknown[] };
   if (typeof type !== 'string') throw new TypeError('nullable() needs a schema with one "type"');
-  return Type.Unsafe<Static<S> | null>({ ...rest, type: [type, 'null'] });
+  return Type.Unsafe<Static<S> | null>({ ...rest, type: [type, 'null'], ...(rest.enum ? { enum: [...rest.enum, null] } : {}) });
 }
 
 /** A string matching `pattern`, with the message an administrator reads when it does not. */

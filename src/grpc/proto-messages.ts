@@ -9,6 +9,7 @@ import {
   type StudyImagePrediction,
   type StudyResult,
 } from '../pipeline';
+import { CategorizedError } from '../errors';
 import type { FailedJobView, StatusView } from './backend';
 import { JobState } from './generated/t3/v1/JobState';
 import { Policy } from './generated/t3/v1/Policy';
@@ -40,7 +41,7 @@ function enumNames<N extends string, V extends string>(names: readonly N[], pref
   return Object.freeze(Object.fromEntries(names.map((n) => {
     // Proto enum names are identifiers: a dash of a name (t3b-grouped) becomes an underscore.
     const value = `${prefix}_${n.toUpperCase().replace(/-/g, '_')}`;
-    if (!isValue(value)) throw new Error(`${value} is not a value of the proto enum ${prefix}: add it to proto/t3/v1 and run npm run generate:grpc`);
+    if (!isValue(value)) throw new CategorizedError('internal', `${value} is not a value of the proto enum ${prefix}: add it to proto/t3/v1 and run npm run generate:grpc`);
     return [n, value];
   })) as Record<N, V>);
 }

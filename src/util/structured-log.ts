@@ -13,7 +13,7 @@ export interface LineSink {
  * Structured log lines through pino: one JSON object per line, `{"level":"warn","time":"<ISO 8601>","event":…,
  * …fields}`. The `event` and `time` fields keep the names and format the hand-written lines had, so operators'
  * parsers keep working; `level` is new, and lines below `level` are not written at all. Fields carry Orthanc ids and
- * counts, never patient data (the callers' contract; test/cli/structured-log.test.ts checks the lines a study makes).
+ * counts, never patient data (the callers' contract; test/util/structured-log.test.ts checks the lines a study makes).
  * pino writes each line synchronously to the sink, so a crash right after an `error` line does not lose it.
  */
 export function structuredLog(sink: LineSink, level: LogLevel = DEFAULT_LOG_LEVEL): EventLog {

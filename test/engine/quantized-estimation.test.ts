@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { onnx } from 'onnx-proto';
-import { defaultPolicyConfig } from '../../src/t3';
+import { DEFAULT_SEQUENTIAL_SETTINGS, defaultPolicyConfig } from '../../src/t3';
 import { BundleError, T3Engine, loadBundle, quantizedCacheFileName, sha256Hex, type ModelBundle } from '../../src/engine';
 import { copyDemoBundle, removeTempDirs, tempDir, testPixels } from './onnx-test-helpers';
 
@@ -94,6 +94,18 @@ describe('int8 estimation passes (engine option)', () => {
     expect(full.estimationPrecision).toBe('float32');
     expect(full.batchLambda).toBeCloseTo((await floatEngine.infer(pixels, count, t3b)).batchLambda!, 6);
   });
+});
+
+test('an estimator of lambdaEstimation runs its fixed passes at the engine\'s precision (the two combine)', async () => {
+  const estimation = { method: 'sequential' as const, settings: DEFAULT_SEQUENTIAL_SETTINGS, seed: 7 };
+  const quick = await int8Engine.infer(pixels, count, t3b, { lambdaEstimation: estimation });
+  const full = await floatEngine.infer(pixels, count, t3b, { lambdaEstimation: estimation });
+  expect(quick.estimationPrecision).toBe('int8');
+  expect(full.estimationPrecision).toBe('float32');
+  // Same images sampled in the same order, different precision: the sampled images' divergences differ slightly.
+  const sampled = quick.images.flatMap((image, i) => (Number.isFinite(image.js) && Number.isFinite(full.images[i].js) ? [Math.abs(image.js - full.images[i].js)] : []));
+  expect(sampled.length).toBeGreaterThan(0);
+  expect(Math.max(...sampled)).toBeGreaterThan(0);
 });
 
 describe('bundle key t3.estimationPrecision', () => {

@@ -5,7 +5,10 @@
 import path from 'node:path';
 import dcmjs from 'dcmjs';
 import type { T3Engine } from '../../src/engine';
-import type { RunningGrpcServer } from '../../src/grpc';
+import { POLICY_ENUM, type RunningGrpcServer } from '../../src/grpc';
+import type { ClassifyRequest } from '../../src/grpc/generated/t3/v1/ClassifyRequest';
+import type { ClassifyResponse__Output } from '../../src/grpc/generated/t3/v1/ClassifyResponse';
+import type { ImageResult__Output } from '../../src/grpc/generated/t3/v1/ImageResult';
 import { classifyImages, type ClassifyOutcome } from '../../src/pipeline/classify-images';
 import { parseAiResultSr } from '../../src/report';
 import { defaultPolicyConfig, type PolicyName } from '../../src/t3';
@@ -21,6 +24,7 @@ import {
   TEST_FRAMES,
   TRIAGE_TOKEN,
   unary,
+  type Answer,
   type TestClients,
 } from './grpc-test-helpers';
 
@@ -47,19 +51,19 @@ function direct(inputs: { name: string; bytes: Uint8Array }[], policyName: Polic
   return classifyImages(engine, inputs, { policy, batchSize: TEST_BATCH_SIZE, framePolicy: TEST_FRAMES });
 }
 
-function classify(request: Record<string, unknown>): Promise<any> {
+function classify(request: ClassifyRequest): Promise<Answer<ClassifyResponse__Output>> {
   return unary(clients.triage, 'Classify', { onBadImage: 'BAD_IMAGE_HANDLING_SKIP', ...request }, bearer(TRIAGE_TOKEN));
 }
 
 /** Checks the gRPC images of one input against its direct outcome (every frame, every number exactly). */
-function expectSameAsDirect(grpcImages: any[], outcome: Extract<ClassifyOutcome, { ok: true }>, index: number): void {
+function expectSameAsDirect(grpcImages: Answer<ImageResult__Output>[], outcome: Extract<ClassifyOutcome, { ok: true }>, index: number): void {
   expect(grpcImages).toHaveLength(outcome.frames.length);
   outcome.frames.forEach((frame, f) => {
     const image = grpcImages[f];
     expect(image.index).toBe(index);
     expect(image.sopInstanceUid).toBe(outcome.info.sopInstanceUid);
     expect(image.modality).toBe(outcome.info.modality);
-    expect(image.predictions.map((p: any) => [p.label, p.code, p.scheme, p.meaning, p.probability])).toEqual(
+    expect(image.predictions.map((p) => [p.label, p.code, p.scheme, p.meaning, p.probability])).toEqual(
       frame.predictions.map((p) => [p.label, p.code.value, p.code.scheme, p.code.meaning, p.probability]),
     );
     expect(image.js).toBe(frame.js);
@@ -106,7 +110,7 @@ describe('Classify equals classifyImages', () => {
       expectSameAsDirect(images, outcome, index);
     });
     expect(cursor).toBe(response.images.length);
-    expect(response.failedImages.map((f: any) => [f.index, f.code, f.message])).toEqual(
+    expect(response.failedImages.map((f) => [f.index, f.code, f.message])).toEqual(
       outcomes.flatMap((o, i) => (o.ok ? [] : [[i, o.errorCode, o.error]])),
     );
   });
@@ -114,7 +118,7 @@ describe('Classify equals classifyImages', () => {
   test.each(['generalist', 'expert', 'ensemble', 't3'] as PolicyName[])('policy %s', async (policy) => {
     const file = 'pydicom_CT_small.dcm';
     const [outcome] = await direct([{ name: file, bytes: new Uint8Array(readSample(file)) }], policy);
-    const response = await classify({ images: [{ name: file, dicom: readSample(file) }], policy: `POLICY_${policy.toUpperCase()}` });
+    const response = await classify({ images: [{ name: file, dicom: readSample(file) }], policy: POLICY_ENUM[policy] });
     expect(response.policy).toBe(`POLICY_${policy.toUpperCase()}`);
     if (!outcome.ok) throw new Error(outcome.error);
     expectSameAsDirect(response.images, outcome, 0);
@@ -153,7 +157,7 @@ describe('raw pixel arrays', () => {
     expect(response.failedImages).toEqual([]);
     const image = response.images[0];
     expect(image.modality).toBe('CT');
-    expect(image.predictions.map((p: any) => [p.code, p.probability])).toEqual(
+    expect(image.predictions.map((p) => [p.code, p.probability])).toEqual(
       outcome.frames[0].predictions.map((p) => [p.code.value, p.probability]),
     );
     expect(image.js).toBe(outcome.frames[0].js);
@@ -168,7 +172,7 @@ describe('raw pixel arrays', () => {
       images: [{ name: 'rgb', pixels: { rows, columns, photometricInterpretation: 'RGB', bitsAllocated: 8, data } }],
     });
     expect(response.images).toHaveLength(1);
-    const total = response.images[0].predictions.reduce((s: number, p: any) => s + p.probability, 0);
+    const total = response.images[0].predictions.reduce((s: number, p) => s + p.probability, 0);
     expect(total).toBeCloseTo(1, 6);
   });
 });

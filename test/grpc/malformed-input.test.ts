@@ -240,7 +240,7 @@ describe('bounded fuzz loop over every client-controlled field', () => {
     expect(seen.get(grpc.status.INVALID_ARGUMENT)).toBeGreaterThan(0);
     await expectStillServing();
     const health = await unary(clients.admin, 'GetStatus', {}, bearer(ADMIN_TOKEN));
-    expect(health.queues.find((q: any) => q.lane === 'classify')).toMatchObject({ depth: 0, inFlight: 0 });
+    expect(health.queues.find((q) => q.lane === 'classify')).toMatchObject({ depth: 0, inFlight: 0 });
   });
 });
 

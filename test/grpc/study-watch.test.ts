@@ -10,6 +10,9 @@ import * as grpc from '@grpc/grpc-js';
 import { loadSidecarConfig, mergeConfig, validateSidecarConfig, type SidecarConfig } from '../../src/config';
 import { closeSharedFramePool } from '../../src/dicom';
 import { startSidecarGrpcServer, type RunningGrpcServer } from '../../src/grpc';
+import type { FailedJob__Output } from '../../src/grpc/generated/t3/v1/FailedJob';
+import type { TriageEvent__Output } from '../../src/grpc/generated/t3/v1/TriageEvent';
+import type { WatchTriageRequest } from '../../src/grpc/generated/t3/v1/WatchTriageRequest';
 import { tokenIdOf } from '../../src/grpc/token-table';
 import { startOrthancSidecar, type OrthancSidecar } from '../../src/orthanc/sidecar-service';
 import { startOrthanc, uploadFile, type OrthancServer } from '../helpers/orthanc-server';
@@ -21,6 +24,7 @@ import {
   samplesDir,
   TRIAGE_TOKEN,
   unary,
+  type Answer,
   type TestClients,
 } from './grpc-test-helpers';
 
@@ -81,11 +85,11 @@ afterAll(async () => {
 });
 
 /** Opens WatchTriage and collects its events until `stop()`. */
-function watch(request: Record<string, unknown>) {
-  const events: any[] = [];
-  const call = clients.triage.WatchTriage(request, bearer(TRIAGE_TOKEN)) as grpc.ClientReadableStream<any>;
+function watch(request: WatchTriageRequest) {
+  const events: Answer<TriageEvent__Output>[] = [];
+  const call = clients.triage.WatchTriage(request, bearer(TRIAGE_TOKEN));
   let ended: grpc.StatusObject | null = null;
-  call.on('data', (e) => events.push(e));
+  call.on('data', (e: Answer<TriageEvent__Output>) => events.push(e));
   call.on('error', () => undefined);
   call.on('status', (s: grpc.StatusObject) => { ended = s; });
   return {
@@ -244,7 +248,7 @@ describe('AdminService over the Sidecar', () => {
     const status = await unary(clients.admin, 'GetStatus', {}, bearer(ADMIN_TOKEN));
     expect(status.version).toBe('test');
     expect(status.executionProvider).toBe('cpu');
-    expect(status.queues.map((q: any) => q.lane)).toEqual(expect.arrayContaining(['stat', 'routine', 'classify']));
+    expect(status.queues.map((q) => q.lane)).toEqual(expect.arrayContaining(['stat', 'routine', 'classify']));
     expect(status.jobs).toBeTruthy();
     expect(status.throughput.studiesTotal).toBeGreaterThan(0);
     expect(status.models[0].bundle.generalist.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -280,12 +284,12 @@ describe('AdminService over the Sidecar', () => {
     expect(first.result.state).toBe('JOB_STATE_PARKED');
     expect(first.result.error).toMatch(/no image of the study could be classified/);
 
-    let jobs: any[] = [];
+    let jobs: Answer<FailedJob__Output>[] = [];
     await until('the job to be parked', () => {
       void unary(clients.admin, 'ListFailedJobs', {}, bearer(ADMIN_TOKEN)).then((r) => { jobs = r.jobs; });
       return jobs.some((j) => j.orthancStudyId === broken.ParentStudy && j.state === 'JOB_STATE_PARKED');
     });
-    const parked = jobs.find((j) => j.orthancStudyId === broken.ParentStudy);
+    const parked = jobs.find((j) => j.orthancStudyId === broken.ParentStudy)!;
     expect(parked.attempts).toBe(1);
     expect(parked.reason).toMatch(/no image of the study could be classified: .* pixel-length/);
     expect(parked.nextAttemptAtUnixMs).toBe(0);
