@@ -27,12 +27,12 @@ export default tseslint.config(
     },
   },
   {
-    // Long functions in files other helpers of issue 27 and of the T3-estimator issues are editing now; the lead
-    // splits them (or justifies each in one comment) when that work lands, then removes this block.
+    // parseBundleManifest and classifyImages are long, and other helpers of issue 27 and of the T3-estimator issues
+    // are editing these two files now; the lead splits them (or justifies each in one comment) when that work lands,
+    // then removes this block.
     files: [
       'src/engine/bundle-manifest.ts',
-      'src/evaluation/**/*.ts',
-      'src/pipeline/classify-*.ts',
+      'src/pipeline/classify-images.ts',
     ],
     rules: { 'max-lines-per-function': 'off' },
   },

@@ -1,4 +1,5 @@
 import { UsageError } from './command';
+import { GROUP_BY_MODES, isGroupBy, type GroupBy } from '../t3';
 
 /**
  * The fit's search ranges as the command line sets them. Every searched parameter can be widened: a fit that ends
@@ -75,6 +76,20 @@ export function positiveList(option: string, text: string | undefined, defaults:
 export const DEFAULT_MIN_GROUP_SIZES: readonly number[] = [4, 8, 12, 16, 24];
 /** 1 is plain T3B; 2 lets a batch split at the map's step (a map has one step, so more groups cannot occur). */
 export const DEFAULT_MAX_GROUPS: readonly number[] = [1, 2];
+
+/** What grouping may split by (docs/T3.md §4): the map's step, and the images' series (their source). */
+export const DEFAULT_GROUP_BYS: readonly GroupBy[] = ['js-step', 'series'];
+
+/** --group-by: a comma-separated list of grouping modes (js-step, series). */
+export function groupByList(text: string | undefined): GroupBy[] {
+  if (text === undefined) return [...DEFAULT_GROUP_BYS];
+  const values = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const modes = values.filter(isGroupBy);
+  if (values.length === 0 || modes.length !== values.length) {
+    throw new UsageError(`--group-by must be a comma-separated list of ${GROUP_BY_MODES.join(', ')}, got "${text}"`);
+  }
+  return [...new Set(modes)];
+}
 
 /** --min-group-sizes / --max-groups: a comma-separated list of positive integers. */
 export function positiveIntegerList(option: string, text: string | undefined, defaults: readonly number[]): number[] {

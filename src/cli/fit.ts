@@ -5,11 +5,11 @@ import { providersOption } from './providers-option';
 import { optionNumber, optionString, parseArgs } from './parse-args';
 import { dicomReader } from './eval';
 import {
-  DEFAULT_GUARD_DELTAS, DEFAULT_GUARD_TAUS, DEFAULT_MAX_GROUPS, DEFAULT_MIN_GROUP_SIZES, ENDPOINT_STEP, gammaCandidates, JS_THRESHOLD_STEP,
-  jsThresholdCandidates, lambdaRange, positiveIntegerList, positiveList,
+  DEFAULT_GROUP_BYS, DEFAULT_GUARD_DELTAS, DEFAULT_GUARD_TAUS, DEFAULT_MAX_GROUPS, DEFAULT_MIN_GROUP_SIZES, ENDPOINT_STEP, gammaCandidates, groupByList,
+  JS_THRESHOLD_STEP, jsThresholdCandidates, lambdaRange, positiveIntegerList, positiveList,
 } from './fit-search-ranges';
 import { loadBundle, policyForBundle, T3Engine, type ModelBundle, type T3FitRecord } from '../engine';
-import { defaultPolicyConfig, type PolicyConfig, type T3Hyperparameters } from '../t3';
+import { defaultPolicyConfig, type GroupBy, type PolicyConfig, type T3Hyperparameters } from '../t3';
 import {
   batchFitImages,
   combineHashes,
@@ -61,11 +61,14 @@ is exhaustive over a grid; the chosen map is then measured with real merged pass
 stream, next to the paper's map, WiSE-FT α=0.5, the generalist and the expert, and the command prints each split's
 difference to them.
 
-With the map fixed, the fit chooses grouped T3B's minGroupSize and maxGroups (policy t3b-grouped, docs/T3.md §4):
-the candidate with the best objective among those that keep every validation split within ${(100 * GROUPING_MAX_HOMOGENEOUS_LOSS).toFixed(1)} points of
+With the map fixed, the fit chooses grouped T3B's groupBy (by the map's step, js-step, or by the images' source
+series, series: on validation data the split each image came from), minGroupSize and maxGroups (policy
+t3b-grouped, docs/T3.md §4): the candidate with the best objective among those that keep every validation split within ${(100 * GROUPING_MAX_HOMOGENEOUS_LOSS).toFixed(1)} points of
 plain T3B, and plain T3B (maxGroups 1) unless it gains at least ${(100 * GROUPING_MIN_GAIN).toFixed(1)} points. Only the pooled stream's mixed
 batches can make grouping gain: with one split or --no-pooled it stays plain T3B. The choice is re-measured with
 merged passes and dropped (maxGroups 1) if the measurement does not confirm it; "t3Fit.grouping" records why.
+--grouping-only keeps the bundle's map as it is and chooses only the grouping (the same rule), recording it in
+"t3Fit.grouping" with its own command, date and data beside the map's provenance.
 
 A fitted map whose mean validation accuracy is below the better single model's (the one a site would deploy
 instead) is refused: the command says so in numbers, writes nothing (the bundle keeps its map, even with --out)
@@ -97,6 +100,8 @@ options:
   --guard-deltas LIST  guard shifts δ tried (default ${DEFAULT_GUARD_DELTAS.join(',')})
   --min-group-sizes LIST  grouped T3B's minGroupSize tried once the map is fitted (default ${DEFAULT_MIN_GROUP_SIZES.join(',')})
   --max-groups LIST    grouped T3B's maxGroups tried (default ${DEFAULT_MAX_GROUPS.join(',')}; 1 is plain T3B)
+  --group-by LIST      grouped T3B's modes tried (default ${DEFAULT_GROUP_BYS.join(',')})
+  --grouping-only      keep the bundle's map; choose only groupBy, minGroupSize and maxGroups
   --check-data DIR     held-out labelled splits for the comparison and the verdict (default: the --data splits)
   --no-pooled          leave the pooled stream out of the objective and the comparison (how the shipped demo
                        map was fitted)
@@ -208,6 +213,9 @@ interface FitOptions {
   guardDeltas: number[];
   minGroupSizes: number[];
   maxGroups: number[];
+  groupBys: GroupBy[];
+  /** Keep the bundle's map and choose only the grouping (--grouping-only). */
+  groupingOnly: boolean;
   pooledEnabled: boolean;
   executionProviders: ReturnType<typeof providersOption>;
 }
@@ -216,8 +224,8 @@ interface FitOptions {
 function parseFitOptions(argv: string[]): FitOptions | null {
   const args = parseArgs(argv, {
     values: ['bundle', 'data', 'check-data', 'out', 'batch-size', 'limit', 'exclude', 'lambda-range', 'gamma-range', 'js-threshold-range', 'guard-taus', 'guard-deltas',
-      'min-group-sizes', 'max-groups', 'providers'],
-    flags: ['help', 'no-pooled'],
+      'min-group-sizes', 'max-groups', 'group-by', 'providers'],
+    flags: ['help', 'no-pooled', 'grouping-only'],
   });
   if (args.options.has('help')) return null;
   const bundleDir = optionString(args, 'bundle');
@@ -240,6 +248,8 @@ function parseFitOptions(argv: string[]): FitOptions | null {
     guardDeltas: positiveList('guard-deltas', optionString(args, 'guard-deltas'), DEFAULT_GUARD_DELTAS),
     minGroupSizes: positiveIntegerList('min-group-sizes', optionString(args, 'min-group-sizes'), DEFAULT_MIN_GROUP_SIZES),
     maxGroups: positiveIntegerList('max-groups', optionString(args, 'max-groups'), DEFAULT_MAX_GROUPS),
+    groupBys: groupByList(optionString(args, 'group-by')),
+    groupingOnly: args.options.has('grouping-only'),
     pooledEnabled: !args.options.has('no-pooled'),
     executionProviders: providersOption(args),
   };
@@ -314,9 +324,11 @@ function searchSpace(options: FitOptions, fine: LambdaGrid): MapSearchSpace {
   };
 }
 
-interface MapEstimate { result: CoefficientMapFit; grouping: GroupingFit; fitted: T3Hyperparameters }
+/** `result` is null with --grouping-only: the bundle's map was kept, not fitted. */
+interface MapEstimate { result: CoefficientMapFit | null; grouping: GroupingFit; fitted: T3Hyperparameters }
 
-/** Sweeps λ over every validation image, fits the map on the interpolated accuracies, then chooses the grouping. */
+/** Sweeps λ over every validation image, fits the map on the interpolated accuracies (unless --grouping-only keeps
+ *  the bundle's), then chooses the grouping for that map. */
 async function estimateMap(engine: T3Engine, bundle: ModelBundle, base: T3Hyperparameters, options: FitOptions, fitData: FitData, space: MapSearchSpace, io: CliIo): Promise<MapEstimate> {
   const [lo, hi] = options.lambdaRange;
   const { prepared } = fitData.data;
@@ -335,16 +347,16 @@ async function estimateMap(engine: T3Engine, bundle: ModelBundle, base: T3Hyperp
   }
   const pooledTable = fitData.pooled ? concatFitImageTables(imageTables, fitData.order) : null;
   if (pooledTable) fitSplits.push(batchFitImages(POOLED_SPLIT, pooledTable, options.batchSize, prepared.map((s) => s.name)));
-  const result = fitCoefficientMap(fitSplits, space);
-  const mapOnly = fittedHyperparameters(base, result.map);
+  const result = options.groupingOnly ? null : fitCoefficientMap(fitSplits, space);
+  const mapOnly = result ? fittedHyperparameters(base, result.map) : base;
   const groupingStreams: GroupingStream[] = [
     ...prepared.map((s, i) => ({ name: s.name, homogeneous: true, table: imageTables[i] })),
     ...(pooledTable ? [{ name: POOLED_SPLIT, homogeneous: false, table: pooledTable, sourceOf: fitData.order.map(([split]) => split) }] : []),
   ];
   const grouping = fitGrouping(groupingStreams, mapOnly, {
-    grid: space.grid, batchSize: options.batchSize, minGroupSizes: options.minGroupSizes, maxGroups: options.maxGroups, smoothingSteps: SMOOTHING_STEPS,
-    maxHomogeneousLoss: GROUPING_MAX_HOMOGENEOUS_LOSS, minGain: GROUPING_MIN_GAIN,
-  }, base.minGroupSize);
+    grid: space.grid, batchSize: options.batchSize, minGroupSizes: options.minGroupSizes, maxGroups: options.maxGroups, groupBys: options.groupBys,
+    smoothingSteps: SMOOTHING_STEPS, maxHomogeneousLoss: GROUPING_MAX_HOMOGENEOUS_LOSS, minGain: GROUPING_MIN_GAIN,
+  }, { minGroupSize: base.minGroupSize, groupBy: base.groupBy });
   return { result, grouping, fitted: { ...mapOnly, ...grouping.chosen } };
 }
 
@@ -404,14 +416,16 @@ const signedPoints = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).
 function reportLines(bundle: ModelBundle, options: FitOptions, fitData: FitData, outcome: FitOutcome, verdict: FitVerdict): string[] {
   const { result, grouping, fitted, validation } = outcome;
   const { streams } = fitData;
-  const m = result.map;
+  const m = fitted;
   const columns = [...streams, MEAN_COLUMN];
-  const chosenGroups = fitted.maxGroups >= 2 ? `minGroupSize ${fitted.minGroupSize}, maxGroups ${fitted.maxGroups}` : 'maxGroups 1 (plain T3B)';
+  const chosenGroups = fitted.maxGroups >= 2 ? `groupBy ${fitted.groupBy}, minGroupSize ${fitted.minGroupSize}, maxGroups ${fitted.maxGroups}` : 'maxGroups 1 (plain T3B)';
+  const name = `${bundle.manifest.name} ${bundle.manifest.version} at batch ${options.batchSize}`;
   return [
-    `fitted T3B map for ${bundle.manifest.name} ${bundle.manifest.version} at batch ${options.batchSize} (${result.candidates} candidates, ${outcome.seconds.toFixed(1)} s):`,
+    result ? `fitted T3B map for ${name} (${result.candidates} candidates, ${outcome.seconds.toFixed(1)} s):`
+      : `grouping only for ${name}, the bundle's map kept (${outcome.seconds.toFixed(1)} s):`,
     `  λ = ${m.lambdaMin} + (${m.lambdaMax} − ${m.lambdaMin})·σ(${m.gamma}·(JS − ${m.jsThreshold})), aggregation ${m.batchAggregation}, `
       + (m.extDelta !== 0 ? `guard on (τ ${m.extTau}, δ ${m.extDelta}, entropies at T = ${m.guardTemperature})` : 'guard off'),
-    `  images where only the generalist is right: ${result.generalistOnly}, only the expert: ${result.expertOnly}`,
+    ...(result ? [`  images where only the generalist is right: ${result.generalistOnly}, only the expert: ${result.expertOnly}`] : []),
     `  ${fitData.check ? `held-out check data (${options.checkDir})` : 'validation'} top-1 (%), measured with merged passes${fitData.checkPooled ? ` (${POOLED_SPLIT}: the splits' images shuffled into mixed batches)` : ''}:`,
     `    ${'policy'.padEnd(22)}${columns.map((c) => c.padStart(12)).join('')}`,
     ...Object.entries(validation).map(([policy, byStream]) =>
@@ -420,10 +434,10 @@ function reportLines(bundle: ModelBundle, options: FitOptions, fitData: FitData,
     ...verdict.comparisons.map((c) => `    ${c.against.padEnd(22)}${columns.map((col) => signedPoints(c.byStream[col].difference).padStart(12)).join('')}`),
     `  grouped T3B (t3b-grouped): ${chosenGroups}: ${outcome.groupingRefuted ?? grouping.reason}`,
     `    estimated on the validation data (top-1 %, accuracy averaged over λ ± 0.05; batches split):`,
-    ...grouping.candidates.map((c) => `    ${(c.maxGroups === 1 ? 'maxGroups 1' : `minGroupSize ${c.minGroupSize}`).padEnd(22)}`
+    ...grouping.candidates.map((c) => `    ${(c.maxGroups === 1 ? 'maxGroups 1' : `${c.groupBy} ${c.minGroupSize}/${c.maxGroups}`).padEnd(22)}`
       + `${Object.keys(c.perStream).map((s) => `${s} ${percent(c.perStream[s])} (${c.splitBatches[s]} split)`).join(', ')}; mean ${percent(c.objective)}${c.admissible ? '' : ' (not admissible)'}`),
     ...Object.entries(grouping.bySource).map(([s, acc]) => `    ${'by true source'.padEnd(22)}${s} ${percent(acc)} (each batch split by the split its images came from: the bound of any grouping with this map)`),
-    ...result.warnings.map((w) => `  warning: ${w}`),
+    ...(result?.warnings ?? []).map((w) => `  warning: ${w}`),
     verdict.ships ? `  verdict: ships (not below the ${verdict.betterSingle} alone on ${fitData.check ? 'the check data' : 'validation'})`
       : `  verdict: refused: ${verdict.reason}; nothing written, the bundle keeps its map`,
   ];
@@ -431,9 +445,37 @@ function reportLines(bundle: ModelBundle, options: FitOptions, fitData: FitData,
 
 const dataRecord = (hashes: readonly SplitHash[]) => ({ sha256: combineHashes(hashes), images: hashes.reduce((n, h) => n + h.images, 0), splits: [...hashes] });
 
+/** t3Fit.grouping: the grouping chosen, why, and what was searched and estimated. */
+function groupingRecord(options: FitOptions, outcome: FitOutcome): Record<string, unknown> {
+  const { fitted } = outcome;
+  return {
+    chosen: { groupBy: fitted.groupBy, minGroupSize: fitted.minGroupSize, maxGroups: fitted.maxGroups },
+    reason: outcome.groupingRefuted ?? outcome.grouping.reason,
+    search: {
+      groupBys: options.groupBys, minGroupSizes: options.minGroupSizes, maxGroups: options.maxGroups,
+      maxHomogeneousLoss: GROUPING_MAX_HOMOGENEOUS_LOSS, minGain: GROUPING_MIN_GAIN,
+    },
+    estimated: outcome.grouping.candidates,
+    bySource: outcome.grouping.bySource,
+  };
+}
+
+/**
+ * bundle.json's "t3Fit" after --grouping-only: the map's provenance as the bundle had it, with "grouping" replaced by
+ * this run's, which carries its own command, date, data and merged-pass validation (the map's are not this run's).
+ */
+function groupingOnlyRecord(bundle: ModelBundle, options: FitOptions, fitData: FitData, outcome: FitOutcome): T3FitRecord {
+  const command = ['orthanc-t3', 'fit', ...options.argv].join(' ');
+  const date = new Date().toISOString();
+  const data = dataRecord(fitData.data.hashes);
+  const previous = bundle.manifest.t3Fit ?? { objective: objective(fitData.pooled), command, date, data };
+  return { ...previous, grouping: { ...groupingRecord(options, outcome), command, date, data, batchSize: options.batchSize, validation: outcome.validation } };
+}
+
 /** bundle.json's "t3Fit": what produced the map, on which data, and how it measured. */
 function fitRecord(bundle: ModelBundle, options: FitOptions, fitData: FitData, space: MapSearchSpace, outcome: FitOutcome, verdict: FitVerdict): T3FitRecord {
-  const { result, fitted } = outcome;
+  const { result } = outcome;
+  if (!result) return groupingOnlyRecord(bundle, options, fitData, outcome);
   const { jsThresholds } = options;
   return {
     objective: objective(fitData.pooled),
@@ -457,13 +499,7 @@ function fitRecord(bundle: ModelBundle, options: FitOptions, fitData: FitData, s
       ...(fitData.check ? { data: dataRecord(fitData.check.hashes) } : {}),
       betterSingle: verdict.betterSingle, mean: verdict.mean, against: verdict.comparisons,
     },
-    grouping: {
-      chosen: { minGroupSize: fitted.minGroupSize, maxGroups: fitted.maxGroups },
-      reason: outcome.groupingRefuted ?? outcome.grouping.reason,
-      search: { minGroupSizes: options.minGroupSizes, maxGroups: options.maxGroups, maxHomogeneousLoss: GROUPING_MAX_HOMOGENEOUS_LOSS, minGain: GROUPING_MIN_GAIN },
-      estimated: outcome.grouping.candidates,
-      bySource: outcome.grouping.bySource,
-    },
+    grouping: groupingRecord(options, outcome),
     warnings: result.warnings,
   };
 }
@@ -484,7 +520,7 @@ export const fitCommand: CliCommand = {
     const outcome = await runFit(bundle, options, fitData, space, io);
     const verdict = fitVerdict(outcome.validation, fitData.streams, 't3b-fitted', { "paper's map": 't3b-paper', [`WiSE-FT α=${WISE_ALPHA}`]: WISE_ID });
     io.stdout.write(reportLines(bundle, options, fitData, outcome, verdict).join('\n') + '\n');
-    for (const w of outcome.result.warnings) io.stderr.write(`fit: warning: ${w}\n`);
+    for (const w of outcome.result?.warnings ?? []) io.stderr.write(`fit: warning: ${w}\n`);
     const record = fitRecord(bundle, options, fitData, space, outcome, verdict);
     let written: string | null = null;
     if (!verdict.ships) {

@@ -20,6 +20,7 @@ import {
   BATCH_AGGREGATIONS,
   DEFAULT_T3_HYPERPARAMETERS,
   defaultLambdaEstimatorSettings,
+  GROUP_BY_MODES,
   type T3Hyperparameters,
 } from '../t3';
 import { RESIZE_METHODS } from '../dicom';
@@ -44,6 +45,7 @@ const HYPERPARAMETER_SCHEMAS: Partial<Record<keyof T3Hyperparameters, TSchema>> 
   logBase: nullable(Type.Number({ exclusiveMinimum: 0, not: { const: 1 }, description: 'Base of the entropy logarithm; null: natural.' })),
   guardTemperature: nullable(positiveNumber('The one temperature the extrapolation guard compares both entropies at; required when the guard is on.')),
   batchAggregation: stringEnum(BATCH_AGGREGATIONS),
+  groupBy: stringEnum(GROUP_BY_MODES),
 };
 
 function hyperparameterSchema(key: keyof T3Hyperparameters, defaultValue: unknown): TSchema {

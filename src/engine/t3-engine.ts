@@ -78,6 +78,11 @@ export interface InferOptions {
    * when coefficientSample is given.
    */
   lambdaEstimation?: LambdaEstimation;
+  /**
+   * Source of each image, in batch order (its SeriesInstanceUID in a PACS; '' when unknown): t3b-grouped with
+   * `groupBy: series` groups by it (t3/batch-groups.ts) and refuses a batch without it. Ignored otherwise.
+   */
+  sources?: readonly string[];
 }
 
 export interface ImageInference {
@@ -96,6 +101,9 @@ export interface ImageInference {
   appliedLambda: number | null;
   /** t3b-grouped: index of the image's group in BatchInference.groupLambdas; absent for the other policies. */
   group?: number;
+  /** t3b-grouped by series: how many series the image's group holds (1: its own series; more: the remainder of
+   *  small series). The count, not the UIDs, so a record stays short. Absent otherwise. */
+  groupSeries?: number;
 }
 
 export interface BatchInference {
@@ -362,13 +370,13 @@ export class T3Engine {
       const [ptPass, ftPass] = await this.sharedPixels.with(sampled, (shared) => this.fixedPasses(shared, sample.length, ' (sample)', this.estimationPrecisionFor(name, options) ?? 'float32'));
       const pt = this.rows(ptPass, sample.length);
       const ft = this.rows(ftPass, sample.length);
-      const result = await this.fromFixedPasses(pt, ft, pixels, count, policy, hp, started, 2, sample);
+      const result = await this.fromFixedPasses(pt, ft, pixels, count, policy, hp, started, 2, options.sources, sample);
       return { ...result, coefficientSample: [...sample] };
     }
     const [ptPass, ftPass] = await this.fixedPasses(pixels, count, '', this.estimationPrecisionFor(name, options) ?? 'float32');
     const pt = this.rows(ptPass, count);
     const ft = this.rows(ftPass, count);
-    return this.fromFixedPasses(pt, ft, pixels, count, policy, hp, started, 2);
+    return this.fromFixedPasses(pt, ft, pixels, count, policy, hp, started, 2, options.sources);
   }
 
   /**
@@ -446,7 +454,7 @@ export class T3Engine {
     }
     const pt = this.rows({ logits: ptLogits, classes }, rowCount);
     const ft = this.rows({ logits: ftLogits, classes }, rowCount);
-    const result = await this.sharedPixels.with(pixels, (shared) => this.fromFixedPasses(pt, ft, shared, count, policy, this.hyperparameters(policy), started, 0, sample));
+    const result = await this.sharedPixels.with(pixels, (shared) => this.fromFixedPasses(pt, ft, shared, count, policy, this.hyperparameters(policy), started, 0, options.sources, sample));
     const estimationPrecision: EstimationPrecision = fixedPassesOnlyEstimate(policy.name) ? given : 'float32';
     return sample ? { ...result, coefficientSample: sample, estimationPrecision } : { ...result, estimationPrecision };
   }
@@ -468,7 +476,7 @@ export class T3Engine {
    * pt and ft hold the rows of those batch positions only, and the other images get no coefficients of their own.
    */
   private async fromFixedPasses(pt: Float32Array[], ft: Float32Array[], pixels: Float32Array, count: number, policy: PolicyConfig,
-    hp: T3Hyperparameters, started: number, passesSoFar: number, sample?: readonly number[]): Promise<BatchInference> {
+    hp: T3Hyperparameters, started: number, passesSoFar: number, sources: readonly string[] | undefined, sample?: readonly number[]): Promise<BatchInference> {
     const name = policy.name;
     const { channels, height, width } = this.bundle.manifest.input;
     const perImage = channels * height * width;
@@ -501,7 +509,7 @@ export class T3Engine {
       return this.result(name, lambdaB, merged.map((row, i) => base(i, softmax(row, temperature), lambdaB)), passesSoFar + 1, started);
     }
 
-    if (name === 't3b-grouped') return this.groupedPasses(coefficients, pixels, count, hp, started, passesSoFar, base);
+    if (name === 't3b-grouped') return this.groupedPasses(coefficients, pixels, { count, sources }, hp, started, passesSoFar, base);
 
     // t3 and dawin: each image gets its own merged model, so one batch-1 merged pass per image.
     const images: ImageInference[] = [];
@@ -546,14 +554,18 @@ export class T3Engine {
    * image still goes through one merged pass. One group runs on the batch's pixels as T3B does; two are gathered into
    * contiguous blocks once (SharedPixelMemory.withGathered) and run one after the other on the merged session.
    */
-  private async groupedPasses(coefficients: BatchCoefficients, pixels: Float32Array, count: number, hp: T3Hyperparameters, started: number,
-    passesSoFar: number, base: (i: number, probabilities: number[], appliedLambda: number | null) => ImageInference): Promise<BatchInference> {
-    const groups = groupBatch(coefficients.images, hp, hp);
+  private async groupedPasses(coefficients: BatchCoefficients, pixels: Float32Array, batch: { count: number; sources: readonly string[] | undefined },
+    hp: T3Hyperparameters, started: number, passesSoFar: number,
+    base: (i: number, probabilities: number[], appliedLambda: number | null) => ImageInference): Promise<BatchInference> {
+    const { count, sources } = batch;
+    // Grouping by series without the batch's series throws T3InputError (invalid-argument): the caller's request is wrong.
+    const groups = groupBatch(coefficients.images, hp, hp, sources);
     const images = new Array<ImageInference>(count);
     const finish = (rows: Float32Array[], members: readonly number[], g: number): void => {
       const lambda = groups.lambdas[g];
       const temperature = mergedTemperature(lambda, hp.tPt, hp.tFt);
-      members.forEach((i, r) => { images[i] = { ...base(i, softmax(rows[r], temperature), lambda), group: g }; });
+      const series = groups.seriesCounts?.[g];
+      members.forEach((i, r) => { images[i] = { ...base(i, softmax(rows[r], temperature), lambda), group: g, ...(series === undefined ? {} : { groupSeries: series }) }; });
     };
     if (groups.lambdas.length === 1) {
       const lambda = groups.lambdas[0];

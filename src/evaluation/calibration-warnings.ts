@@ -1,10 +1,10 @@
 import type { TemperatureFit } from './temperature-scaling';
 
 /** The search range fitTemperature uses by default; a fit at its edge found no minimum inside it. */
-export const TEMPERATURE_SEARCH_RANGE = { min: 0.01, max: 100 } as const;
+const TEMPERATURE_SEARCH_RANGE = { min: 0.01, max: 100 } as const;
 
 /** Fewer labelled images than this give temperatures that mostly reflect noise. */
-export const MIN_CALIBRATION_IMAGES = 50;
+const MIN_CALIBRATION_IMAGES = 50;
 
 /**
  * What makes a temperature fit untrustworthy: a temperature at the edge of the search range (the NLL kept falling,

@@ -49,7 +49,7 @@ export interface EstimatorRow {
   seconds: number;
 }
 
-export const POOLED_STREAM = 'pooled';
+const POOLED_STREAM = 'pooled';
 
 /**
  * The series of the pooled stream's images: `by-split` (each image's split: its batches mix series, the realistic

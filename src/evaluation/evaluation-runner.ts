@@ -23,6 +23,12 @@ export interface PreparedSplit {
   labels: number[];
   /** Series of each image (series-stream.ts); absent: the whole split is one series. */
   series?: string[];
+  /**
+   * Where each image came from, for grouped T3B by series (`groupBy: series`): the split each image of the pooled
+   * stream was drawn from (pooled-stream.ts). Kept apart from `series` so that the λ_B estimators' series reuse sees
+   * the pooled stream as before. Absent: `series`, else the split's name for every image.
+   */
+  sources?: string[];
 }
 
 export interface SplitScore {
@@ -91,6 +97,7 @@ export async function scorePolicyOnSplit(runner: InferenceRunner, policy: Evalua
     const options: InferOptions = policy.coefficientSample
       ? { coefficientSample: spreadCoefficientSample(Array<string>(n).fill(split.name), policy.coefficientSample) }
       : estimators ? lambdaEstimationFor(estimators, store, series) : {};
+    if (policy.config.name === 't3b-grouped') options.sources = split.sources ? split.sources.slice(start, start + n) : series;
     const result = await runner.infer(split.tensors.subarray(start * perImage, (start + n) * perImage), n, policy.config, options);
     if (result.images.length !== n) throw new RangeError(`the engine returned ${result.images.length} results for a batch of ${n}`);
     if (store) rememberSeriesLambda(store, series, result);

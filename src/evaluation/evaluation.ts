@@ -131,6 +131,145 @@ function meanOf(values: number[]): number | null {
   return values.length ? values.reduce((s, v) => s + v, 0) / values.length : null;
 }
 
+/** What the evaluation has measured so far, filled split by split. */
+interface EvaluationRecord {
+  /** scores[policyId][splitName] */
+  scores: Record<string, Record<string, SplitScore>>;
+  /** predictions[policyId][splitName]: the predicted class per image, for agreement and the paired bootstrap. */
+  predictions: Record<string, Record<string, number[]>>;
+  labels: Record<string, number[]>;
+  /** oracle[splitName][i]: accuracy at the i-th oracle λ (empty without oracle λs). */
+  oracle: Record<string, number[]>;
+  /** Every evaluated split, in the order it was evaluated. */
+  splits: SplitInfo[];
+}
+
+function emptyRecord(policies: readonly EvaluatedPolicy[]): EvaluationRecord {
+  const record: EvaluationRecord = { scores: {}, predictions: {}, labels: {}, oracle: {}, splits: [] };
+  for (const p of policies) {
+    record.scores[p.id] = {};
+    record.predictions[p.id] = {};
+  }
+  return record;
+}
+
+type PreparedEvaluationSplit = ReturnType<typeof prepareSplit>;
+
+/** Runs every policy (and every oracle λ) on one prepared split and records the results. */
+async function evaluateSplit(options: EvaluationOptions, record: EvaluationRecord, prepared: PreparedEvaluationSplit): Promise<void> {
+  for (const policy of options.policies) {
+    const run = await scorePolicyOnSplit(options.runner, policy, prepared);
+    record.scores[policy.id][prepared.name] = run.score;
+    record.predictions[policy.id][prepared.name] = run.predictions;
+  }
+  record.labels[prepared.name] = prepared.labels;
+  // The clean subset under the corruptions only feeds relative mCE; its full split already has an oracle curve.
+  if (options.oracleLambdas && prepared.kind !== 'corruption-base') {
+    record.oracle[prepared.name] = [];
+    for (const lambda of options.oracleLambdas) {
+      const config = { ...defaultPolicyConfig('wise'), wiseAlpha: lambda };
+      const oraclePolicy = { id: `oracle-${lambda}`, label: '', config, batchSize: ORACLE_BATCH };
+      record.oracle[prepared.name].push((await scorePolicyOnSplit(options.runner, oraclePolicy, prepared)).score.accuracy);
+    }
+  }
+  const reference = record.scores[options.referencePolicyId]?.[prepared.name];
+  const referenceNote = reference ? `, ${options.referencePolicyId} top-1 ${(100 * reference.accuracy).toFixed(1)}%` : '';
+  options.progress?.(`${prepared.name}: ${prepared.labels.length} images${referenceNote}`);
+}
+
+async function evaluateCleanSplits(options: EvaluationOptions, record: EvaluationRecord): Promise<void> {
+  for (const split of options.splits) {
+    if (split.images.length === 0) {
+      options.progress?.(`${split.name}: no readable images, skipped`);
+      continue;
+    }
+    record.splits.push({ name: split.name, kind: 'clean', images: split.images.length });
+    await evaluateSplit(options, record, prepareSplit(split.name, split.images, options.spec));
+  }
+}
+
+/**
+ * One stream with every clean split's images in a seeded random order: batch-mates then come from different
+ * domains, the case where one λ_B per batch must serve images that would each want their own λ. Needs two or more
+ * non-empty clean splits.
+ */
+async function evaluatePooledStream(options: EvaluationOptions, record: EvaluationRecord): Promise<void> {
+  const usable = options.splits.filter((s) => s.images.length > 0);
+  if (!options.mixedSplit || usable.length < 2) return;
+  // The seed keeps the name the stream had before it was called "pooled", so its order (and every number
+  // reported for it in docs/EVALUATION.md) is unchanged.
+  const order = pooledOrder(usable.map((s) => s.images.length), 'mixed');
+  const pool = order.map(([s, i]) => ({ ...usable[s].images[i], file: `${usable[s].name}/${usable[s].images[i].file}` }));
+  record.splits.push({ name: POOLED_SPLIT, kind: 'clean', images: pool.length, pooledFrom: usable.map((s) => s.name) });
+  // Each image's source is the split it came from: what grouped T3B by series groups by (pooled-stream.ts).
+  await evaluateSplit(options, record, { ...prepareSplit(POOLED_SPLIT, pool, options.spec), sources: order.map(([s]) => usable[s].name) });
+}
+
+/** What the corrupted splits add to the result besides their scores. */
+interface CorruptionOutcome {
+  corruptionCleanSplit: string | null;
+  corruptionScale: EvaluationResult['corruptionScale'];
+}
+
+/**
+ * Every corruption × severity of the base split (capped at its limit), built one at a time and dropped after use
+ * so memory stays bounded; plus the clean base images themselves when the cap makes them a subset.
+ */
+async function evaluateCorruptedSplits(options: EvaluationOptions, record: EvaluationRecord): Promise<CorruptionOutcome> {
+  const base = options.corruptionBase;
+  if (!base || base.split.images.length === 0) return { corruptionCleanSplit: null, corruptionScale: null };
+  const images = base.limit !== undefined ? base.split.images.slice(0, base.limit) : base.split.images;
+  let corruptionCleanSplit = base.split.name;
+  let corruptionScale: EvaluationResult['corruptionScale'] = null;
+  if (options.corruptions.length > 0 && images.length > 0) {
+    const factors = images.map((item) => corruptionSizeScale(item.image.width, item.image.height));
+    corruptionScale = { referenceSide: CORRUPTION_REFERENCE_SIDE, min: Math.min(...factors), max: Math.max(...factors) };
+  }
+  if (images.length < base.split.images.length) {
+    // Relative mCE subtracts the clean error from the corrupted errors: both must be measured on the same images.
+    corruptionCleanSplit = `${base.split.name}/clean`;
+    record.splits.push({ name: corruptionCleanSplit, kind: 'corruption-base', images: images.length });
+    await evaluateSplit(options, record, { ...prepareSplit(corruptionCleanSplit, images, options.spec), kind: 'corruption-base' });
+  }
+  for (const corruption of options.corruptions) {
+    for (const severity of options.severities) {
+      const name = `${base.split.name}/${corruption}/${severity}`;
+      record.splits.push({ name, kind: 'corrupted', corruption, severity, images: images.length });
+      await evaluateSplit(options, record, prepareSplit(name, images, options.spec, { name: corruption, severity }));
+    }
+  }
+  return { corruptionCleanSplit, corruptionScale };
+}
+
+/** Per policy and split, the fraction of images where the policy predicts the same class as sample-wise T3. */
+function recordAgreementWithT3(options: EvaluationOptions, record: EvaluationRecord): void {
+  const t3Predictions = record.predictions.t3;
+  if (!t3Predictions) return;
+  for (const policy of options.policies) {
+    for (const split of record.splits) {
+      const a = record.predictions[policy.id][split.name];
+      const b = t3Predictions[split.name];
+      record.scores[policy.id][split.name].agreementWithT3 = a.filter((c, i) => c === b[i]).length / a.length;
+    }
+  }
+}
+
+/** How each policy was configured, as the report names it. */
+function describePolicies(policies: readonly EvaluatedPolicy[]): EvaluationResult['policies'] {
+  return policies.map((p) => ({
+    id: p.id, label: p.label, policy: p.config.name, batchSize: p.batchSize,
+    ...(p.config.name === 'wise' ? { wiseAlpha: p.config.wiseAlpha } : {}),
+    ...(p.coefficientSample ? { coefficientSample: p.coefficientSample } : {}),
+    ...(p.lambdaEstimator ? { lambdaEstimator: p.lambdaEstimator } : {}),
+  }));
+}
+
+/** Each corruption's parameters, listed only when the evaluation has a corruption base. */
+function describeCorruptions(options: EvaluationOptions): EvaluationResult['corruptions'] {
+  if (!options.corruptionBase) return [];
+  return options.corruptions.map((name) => ({ name, parameters: CORRUPTION_PARAMETERS[name], scaledToImageSize: SIZE_SCALED_CORRUPTIONS.includes(name) }));
+}
+
 /**
  * Runs every policy on every clean split and on every corruption×severity of the base split, then summarises:
  * top-1 per split, mean corrupted accuracy, CE/mCE against the reference policy, agreement with sample-wise T3, and
@@ -139,116 +278,32 @@ function meanOf(values: number[]): number | null {
 export async function runEvaluation(options: EvaluationOptions): Promise<EvaluationResult> {
   const started = performance.now();
   checkSplitNames(options.splits.map((s) => s.name));
-  const progress = options.progress ?? (() => undefined);
   const bootstrapOptions = options.bootstrap ?? DEFAULT_BOOTSTRAP;
-  const scores: Record<string, Record<string, SplitScore>> = {};
-  const predictions: Record<string, Record<string, number[]>> = {};
-  const labels: Record<string, number[]> = {};
-  const oracleLambdas = options.oracleLambdas ? [...options.oracleLambdas] : null;
-  const oracle: Record<string, number[]> = {};
-  for (const p of options.policies) {
-    scores[p.id] = {};
-    predictions[p.id] = {};
-  }
-  const splits: SplitInfo[] = [];
+  const record = emptyRecord(options.policies);
+  await evaluateCleanSplits(options, record);
+  await evaluatePooledStream(options, record);
+  const { corruptionCleanSplit, corruptionScale } = await evaluateCorruptedSplits(options, record);
+  recordAgreementWithT3(options, record);
 
-  const evaluate = async (prepared: ReturnType<typeof prepareSplit>) => {
-    for (const policy of options.policies) {
-      const run = await scorePolicyOnSplit(options.runner, policy, prepared);
-      scores[policy.id][prepared.name] = run.score;
-      predictions[policy.id][prepared.name] = run.predictions;
-    }
-    labels[prepared.name] = prepared.labels;
-    if (oracleLambdas && prepared.kind !== 'corruption-base') {
-      oracle[prepared.name] = [];
-      for (const lambda of oracleLambdas) {
-        const config = { ...defaultPolicyConfig('wise'), wiseAlpha: lambda };
-        oracle[prepared.name].push((await scorePolicyOnSplit(options.runner, { id: `oracle-${lambda}`, label: '', config, batchSize: ORACLE_BATCH }, prepared)).score.accuracy);
-      }
-    }
-    const g = scores[options.referencePolicyId]?.[prepared.name];
-    progress(`${prepared.name}: ${prepared.labels.length} images${g ? `, ${options.referencePolicyId} top-1 ${(100 * g.accuracy).toFixed(1)}%` : ''}`);
-  };
-
-  for (const split of options.splits) {
-    if (split.images.length === 0) {
-      progress(`${split.name}: no readable images, skipped`);
-      continue;
-    }
-    splits.push({ name: split.name, kind: 'clean', images: split.images.length });
-    await evaluate(prepareSplit(split.name, split.images, options.spec));
-  }
-
-  const usable = options.splits.filter((s) => s.images.length > 0);
-  if (options.mixedSplit && usable.length >= 2) {
-    // One stream with every clean split's images in a seeded random order: batch-mates then come from different
-    // domains, the case where one λ_B per batch must serve images that would each want their own λ.
-    // The seed keeps the name the stream had before it was called "pooled", so its order (and every number
-    // reported for it in docs/EVALUATION.md) is unchanged.
-    const pool = pooledOrder(usable.map((s) => s.images.length), 'mixed')
-      .map(([s, i]) => ({ ...usable[s].images[i], file: `${usable[s].name}/${usable[s].images[i].file}` }));
-    splits.push({ name: POOLED_SPLIT, kind: 'clean', images: pool.length, pooledFrom: usable.map((s) => s.name) });
-    await evaluate(prepareSplit(POOLED_SPLIT, pool, options.spec));
-  }
-
+  const { scores, predictions, labels, splits } = record;
   const base = options.corruptionBase;
-  let corruptionCleanSplit: string | null = null;
-  let corruptionScale: EvaluationResult['corruptionScale'] = null;
-  if (base && base.split.images.length > 0) {
-    const images = base.limit !== undefined ? base.split.images.slice(0, base.limit) : base.split.images;
-    corruptionCleanSplit = base.split.name;
-    if (options.corruptions.length > 0 && images.length > 0) {
-      const factors = images.map((item) => corruptionSizeScale(item.image.width, item.image.height));
-      corruptionScale = { referenceSide: CORRUPTION_REFERENCE_SIDE, min: Math.min(...factors), max: Math.max(...factors) };
-    }
-    if (images.length < base.split.images.length) {
-      // Relative mCE subtracts the clean error from the corrupted errors: both must be measured on the same images.
-      corruptionCleanSplit = `${base.split.name}/clean`;
-      splits.push({ name: corruptionCleanSplit, kind: 'corruption-base', images: images.length });
-      await evaluate({ ...prepareSplit(corruptionCleanSplit, images, options.spec), kind: 'corruption-base' });
-    }
-    for (const corruption of options.corruptions) {
-      for (const severity of options.severities) {
-        const name = `${base.split.name}/${corruption}/${severity}`;
-        splits.push({ name, kind: 'corrupted', corruption, severity, images: images.length });
-        await evaluate(prepareSplit(name, images, options.spec, { name: corruption, severity }));
-      }
-    }
-  }
-
-  const t3Predictions = predictions.t3;
-  if (t3Predictions) {
-    for (const policy of options.policies) {
-      for (const split of splits) {
-        const a = predictions[policy.id][split.name];
-        const b = t3Predictions[split.name];
-        scores[policy.id][split.name].agreementWithT3 = a.filter((c, i) => c === b[i]).length / a.length;
-      }
-    }
-  }
-
-  const result: EvaluationResult = {
+  const oracleLambdas = options.oracleLambdas ? [...options.oracleLambdas] : null;
+  return {
     splits,
-    policies: options.policies.map((p) => ({
-      id: p.id, label: p.label, policy: p.config.name, batchSize: p.batchSize,
-      ...(p.config.name === 'wise' ? { wiseAlpha: p.config.wiseAlpha } : {}),
-      ...(p.coefficientSample ? { coefficientSample: p.coefficientSample } : {}),
-      ...(p.lambdaEstimator ? { lambdaEstimator: p.lambdaEstimator } : {}),
-    })),
+    policies: describePolicies(options.policies),
     referencePolicy: options.referencePolicyId,
     corruptionBase: base ? base.split.name : null,
-    corruptions: base ? options.corruptions.map((name) => ({ name, parameters: CORRUPTION_PARAMETERS[name], scaledToImageSize: SIZE_SCALED_CORRUPTIONS.includes(name) })) : [],
+    corruptions: describeCorruptions(options),
     corruptionScale,
     severities: base ? [...options.severities] : [],
     scores,
     summary: summarise(options, splits, scores, predictions, labels, corruptionCleanSplit, bootstrapOptions),
     lambdaBySeverity: lambdaPoints(options, splits.filter((sp) => sp.kind !== 'corruption-base'), scores),
     corruptionCleanSplit,
-    oracle: oracleLambdas ? { lambdas: oracleLambdas, accuracy: oracleWithMean(oracle, splits) } : null,
+    oracle: oracleLambdas ? { lambdas: oracleLambdas, accuracy: oracleWithMean(record.oracle, splits) } : null,
     bootstrap: { ...bootstrapOptions, level: 0.95 },
     seconds: (performance.now() - started) / 1000,
   };
-  return result;
 }
 
 function summarise(

@@ -108,17 +108,3 @@ export function batchFitImages(name: string, table: FitImageTable, batchSize: nu
   return { name, batches, ...(pooledFrom ? { pooledFrom: [...pooledFrom] } : {}) };
 }
 
-/** One validation split as the fit sees it: its table (fitImageTable) in consecutive batches of `batchSize`. */
-export function buildFitSplit(options: {
-  name: string;
-  labels: readonly number[];
-  classes: number;
-  sweep: LambdaGrid;
-  sweepTables: readonly Float32Array[];
-  fine: LambdaGrid;
-  batchSize: number;
-  hp: T3Hyperparameters;
-  guardTemperature: number;
-}): FitSplit {
-  return batchFitImages(options.name, fitImageTable(options), options.batchSize);
-}

@@ -43,7 +43,7 @@ function isPng(bytes: Uint8Array): boolean {
 }
 
 /** Maps a labels.csv entry to a class index: exact label, then label ignoring case, then code value. */
-export function resolveClassIndex(classes: readonly ClassRef[], label: string): number {
+function resolveClassIndex(classes: readonly ClassRef[], label: string): number {
   let index = classes.findIndex((c) => c.label === label);
   if (index < 0) index = classes.findIndex((c) => c.label.toLowerCase() === label.toLowerCase());
   if (index < 0) index = classes.findIndex((c) => c.code.value === label);

@@ -27,10 +27,6 @@ export function gridValue(grid: LambdaGrid, index: number): number {
   return Number((grid.min + index * grid.step).toFixed(10));
 }
 
-export function gridValues(grid: LambdaGrid): number[] {
-  return Array.from({ length: grid.count }, (_, i) => gridValue(grid, i));
-}
-
 /** Index of the grid point nearest to λ, clamped to the grid (callers check `onGrid` when it matters). */
 export function nearestIndex(grid: LambdaGrid, lambda: number): number {
   const i = Math.round((lambda - grid.min) / grid.step);

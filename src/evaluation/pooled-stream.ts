@@ -19,10 +19,11 @@ export function pooledOrder(sizes: readonly number[], seedName: string): [number
   return pool;
 }
 
-/** The prepared images of `splits` in `order` (from pooledOrder), as one split named `name`. */
+/** The prepared images of `splits` in `order` (from pooledOrder), as one split named `name`; each image's source is
+ *  the name of the split it came from (what grouped T3B by series groups by: one split, one device and protocol). */
 export function pooledPreparedSplit(name: string, splits: readonly PreparedSplit[], order: readonly [number, number][]): PreparedSplit {
   const perImage = splits[0].tensors.length / Math.max(1, splits[0].labels.length);
   const tensors = new Float32Array(order.length * perImage);
   order.forEach(([s, i], k) => tensors.set(splits[s].tensors.subarray(i * perImage, (i + 1) * perImage), k * perImage));
-  return { name, kind: 'clean', tensors, labels: order.map(([s, i]) => splits[s].labels[i]) };
+  return { name, kind: 'clean', tensors, labels: order.map(([s, i]) => splits[s].labels[i]), sources: order.map(([s]) => splits[s].name) };
 }

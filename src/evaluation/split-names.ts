@@ -12,7 +12,7 @@ export const POOLED_SPLIT = 'pooled';
 /** Column of the corruption average in summaries, intervals and the oracle curve. */
 export const CORRUPTED_MEAN = 'corrupted (mean)';
 
-export const RESERVED_SPLIT_NAMES: readonly string[] = Object.freeze([POOLED_SPLIT, CORRUPTED_MEAN]);
+const RESERVED_SPLIT_NAMES: readonly string[] = Object.freeze([POOLED_SPLIT, CORRUPTED_MEAN]);
 
 /**
  * Refuses split names that would collide with the evaluation's own: a reserved name, a name with "/" (corrupted and

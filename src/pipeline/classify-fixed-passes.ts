@@ -30,6 +30,19 @@ interface Frame {
   ft: Float32Array | null;
 }
 
+type FixedPassOptions = ClassifyOptions & { remember?: (input: FixedPassInput, info: DicomInstanceInfo, frames: FixedPassFrame[]) => void };
+
+/** Per input, what has been learnt so far: its DICOM info, its frames, its results, or its failure. */
+interface FixedPassRun {
+  readonly inputs: readonly FixedPassInput[];
+  readonly outcomes: (ClassifyOutcome | undefined)[];
+  readonly infos: (DicomInstanceInfo | undefined)[];
+  readonly framesOf: Frame[][];
+  readonly results: FrameClassification[][];
+  /** Inputs at least one of whose fixed passes was computed here (rather than taken from the cache). */
+  readonly computed: Set<number>;
+}
+
 /**
  * classifyImages with speculation: the same T3B batches (frames of all inputs in input order, `batchSize` at a time),
  * but frames whose generalist and expert logits are known skip decoding and those two passes; only the missing fixed
@@ -38,22 +51,34 @@ interface Frame {
 export async function classifyWithFixedPasses(
   engine: FixedPassEngine,
   inputs: readonly FixedPassInput[],
-  options: ClassifyOptions & { remember?: (input: FixedPassInput, info: DicomInstanceInfo, frames: FixedPassFrame[]) => void },
+  options: FixedPassOptions,
 ): Promise<ClassifyOutcome[]> {
   if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
     throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
   }
-  const manifest = engine.bundle.manifest;
-  const spec = manifest.input;
-  const classes = manifest.classes;
-  const K = classes.length;
-  const frameSize = spec.channels * spec.height * spec.width;
-  const outcomes = new Array<ClassifyOutcome | undefined>(inputs.length);
-  const infos = new Array<DicomInstanceInfo | undefined>(inputs.length);
-  const framesOf: Frame[][] = inputs.map(() => []);
-  const results: FrameClassification[][] = inputs.map(() => []);
+  const run: FixedPassRun = {
+    inputs,
+    outcomes: new Array<ClassifyOutcome | undefined>(inputs.length),
+    infos: new Array<DicomInstanceInfo | undefined>(inputs.length),
+    framesOf: inputs.map(() => []),
+    results: inputs.map(() => []),
+    computed: new Set<number>(),
+  };
+  await decodeUncachedInputs(engine.bundle.manifest.input, run, options);
+  await classifyBatches(engine, run, options);
+  if (options.remember) rememberComputedPasses(run, options.remember);
+  return inputs.map((input, index): ClassifyOutcome => {
+    const done = run.outcomes[index];
+    if (done) return done;
+    const info = run.infos[index];
+    if (!info) return failure(input.name, 'decode-failed', 'no frames were decoded');
+    return { name: input.name, ok: true, info, frames: run.results[index].sort((a, b) => a.frameNumber - b.frameNumber) };
+  });
+}
 
-  // Decode only what is not cached (a few at a time).
+/** Takes cached inputs' frames as they are and decodes only the others, `decodeConcurrency` (default 2) at a time. */
+async function decodeUncachedInputs(spec: ModelBundle['manifest']['input'], run: FixedPassRun, options: FixedPassOptions): Promise<void> {
+  const { inputs, outcomes, infos, framesOf } = run;
   let next = 0;
   const decodeWorker = async (): Promise<void> => {
     while (next < inputs.length) {
@@ -79,10 +104,18 @@ export async function classifyWithFixedPasses(
     }
   };
   await Promise.all(Array.from({ length: Math.min(Math.max(1, options.decodeConcurrency ?? 2), Math.max(1, inputs.length)) }, decodeWorker));
+}
 
+/**
+ * Runs the policy on the frames of all inputs, `batchSize` at a time in input order (the batches classifyImages would
+ * form). A cancelled or failed batch fails each of its inputs that has not failed already.
+ */
+async function classifyBatches(engine: FixedPassEngine, run: FixedPassRun, options: FixedPassOptions): Promise<void> {
+  const { inputs, outcomes, infos, results } = run;
+  const manifest = engine.bundle.manifest;
+  const frameSize = manifest.input.channels * manifest.input.height * manifest.input.width;
   const fixedPolicy = FIXED_PASS_POLICIES.includes(options.policy.name);
-  const all = framesOf.flat();
-  const computed = new Set<number>();
+  const all = run.framesOf.flat();
   for (let start = 0; start < all.length; start += options.batchSize) {
     const batch = all.slice(start, start + options.batchSize);
     if (options.signal?.aborted) {
@@ -95,33 +128,31 @@ export async function classifyWithFixedPasses(
     try {
       // Two-pass policies run only what is missing; a single-pass policy runs its pass (cached tensors spare decoding).
       const inferOptions = inferOptionsFor(options, batch.map((f) => infos[f.inputIndex]?.seriesInstanceUid ?? ''));
-      result = fixedPolicy ? await runFromFixedPasses(engine, batch, pixels, frameSize, K, options.policy, computed, inferOptions) : await engine.infer(pixels, batch.length, options.policy);
+      result = fixedPolicy
+        ? await runFromFixedPasses(engine, batch, pixels, frameSize, manifest.classes.length, options.policy, run.computed, inferOptions)
+        : await engine.infer(pixels, batch.length, options.policy);
     } catch (err) {
       for (const f of batch) outcomes[f.inputIndex] ??= failure(inputs[f.inputIndex].name, 'inference-failed', err);
       continue;
     }
     result.images.forEach((image, i) => {
       const f = batch[i];
-      results[f.inputIndex].push(frameClassification(image, result, classes, f.frameNumber, batch.length, i));
+      results[f.inputIndex].push(frameClassification(image, result, manifest.classes, f.frameNumber, batch.length, i));
     });
   }
+}
 
-  if (options.remember) {
-    for (const index of computed) {
-      const info = infos[index];
-      const frames = framesOf[index];
-      if (!info || outcomes[index] || frames.some((f) => f.pt === null)) continue;
-      options.remember(inputs[index], info, frames.map((f) => ({ frameNumber: f.frameNumber, tensor: f.tensor, pt: f.pt!, ft: f.ft! })));
-    }
+/**
+ * Hands over the fixed passes computed here, per input whose every frame has both passes and which did not fail:
+ * a partial or failed input is not worth caching.
+ */
+function rememberComputedPasses(run: FixedPassRun, remember: NonNullable<FixedPassOptions['remember']>): void {
+  for (const index of run.computed) {
+    const info = run.infos[index];
+    const frames = run.framesOf[index];
+    if (!info || run.outcomes[index] || frames.some((f) => f.pt === null)) continue;
+    remember(run.inputs[index], info, frames.map((f) => ({ frameNumber: f.frameNumber, tensor: f.tensor, pt: f.pt!, ft: f.ft! })));
   }
-
-  return inputs.map((input, index): ClassifyOutcome => {
-    const done = outcomes[index];
-    if (done) return done;
-    const info = infos[index];
-    if (!info) return failure(input.name, 'decode-failed', 'no frames were decoded');
-    return { name: input.name, ok: true, info, frames: results[index].sort((a, b) => a.frameNumber - b.frameNumber) };
-  });
 }
 
 /**

@@ -62,11 +62,13 @@ export interface ClassifyOptions {
 /**
  * The engine's per-batch options for these frames: under T3B with a coefficient sample, the sampled positions,
  * spread across the frames' series; else, when the bundle turns on a λ_B estimator (`estimators`), the estimation
- * series-reuse.ts chooses (series reuse from `store`, or sequential sampling).
+ * series-reuse.ts chooses (series reuse from `store`, or sequential sampling); under grouped T3B, the frames' series.
  */
 export function inferOptionsFor(options: Pick<ClassifyOptions, 'policy' | 'coefficientSample'>, seriesOfFrames: readonly string[],
   estimators?: LambdaEstimatorSettings, store?: SeriesLambdaStore | null): InferOptions {
   const k = options.coefficientSample ?? 0;
+  // Grouped T3B gets each frame's SeriesInstanceUID: with `groupBy: series` it groups the batch by them.
+  if (options.policy.name === 't3b-grouped') return { sources: seriesOfFrames };
   if (options.policy.name !== 't3b') return {};
   if (k > 0) return { coefficientSample: spreadCoefficientSample(seriesOfFrames, k) };
   return estimators ? lambdaEstimationFor(estimators, store ?? null, seriesOfFrames) : {};

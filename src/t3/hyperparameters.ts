@@ -9,6 +9,15 @@ import { T3InputError } from './errors';
 export type BatchAggregation = 'mean-lambda' | 'lambda-of-mean-js';
 export const BATCH_AGGREGATIONS: readonly BatchAggregation[] = Object.freeze(['mean-lambda', 'lambda-of-mean-js'] as BatchAggregation[]);
 
+/**
+ * What grouped T3B (t3/batch-groups.ts) splits a batch by:
+ * - `js-step`: the side of the map's step each image's JS falls on;
+ * - `series`: the image's source series (its SeriesInstanceUID in a PACS: one scanner, one protocol), which the
+ *   caller passes with the batch; the engine cannot infer it from pixels.
+ */
+export type GroupBy = 'js-step' | 'series';
+export const GROUP_BY_MODES: readonly GroupBy[] = Object.freeze(['js-step', 'series'] as GroupBy[]);
+
 /** Hyperparameters of the T3 coefficient (docs/T3.md §2). */
 export interface T3Hyperparameters {
   /** Temperatures: probabilities are softmax(z_pt / tPt) and softmax(z_ft / tFt). */
@@ -45,6 +54,8 @@ export interface T3Hyperparameters {
    */
   minGroupSize: number;
   maxGroups: number;
+  /** What grouped T3B splits by (GroupBy); `js-step` by default, as bundles written before this field behaved. */
+  groupBy: GroupBy;
 }
 
 /**
@@ -66,6 +77,7 @@ export const DEFAULT_T3_HYPERPARAMETERS: T3Hyperparameters = Object.freeze({
   batchAggregation: 'mean-lambda',
   minGroupSize: 8,
   maxGroups: 1,
+  groupBy: 'js-step',
 });
 
 /** True when the extrapolation guard can move λ (docs/T3.md §2: δ = 0 or τ <= 0 disables it). */
@@ -80,8 +92,12 @@ export function validateTemperature(temperature: number, what: string): void {
   }
 }
 
-export function isBatchAggregation(value: unknown): value is BatchAggregation {
+function isBatchAggregation(value: unknown): value is BatchAggregation {
   return typeof value === 'string' && (BATCH_AGGREGATIONS as readonly string[]).includes(value);
+}
+
+export function isGroupBy(value: unknown): value is GroupBy {
+  return typeof value === 'string' && (GROUP_BY_MODES as readonly string[]).includes(value);
 }
 
 /** Checks every field, so a bad configuration fails once at load time rather than as NaN coefficients later. */
@@ -111,6 +127,9 @@ export function validateHyperparameters(hp: T3Hyperparameters): void {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
       throw new T3InputError(`hyperparameter ${key} must be an integer >= 1, got ${String(v)}`);
     }
+  }
+  if (!isGroupBy(hp.groupBy)) {
+    throw new T3InputError(`hyperparameter groupBy must be one of ${GROUP_BY_MODES.join(', ')}, got ${JSON.stringify(hp.groupBy)}`);
   }
   if (!isBatchAggregation(hp.batchAggregation)) {
     throw new T3InputError(`hyperparameter batchAggregation must be one of ${BATCH_AGGREGATIONS.join(', ')}, got ${JSON.stringify(hp.batchAggregation)}`);

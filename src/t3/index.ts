@@ -2,54 +2,45 @@ export { T3InputError } from './errors';
 export {
   BATCH_AGGREGATIONS,
   DEFAULT_T3_HYPERPARAMETERS,
+  GROUP_BY_MODES,
   guardEnabled,
-  isBatchAggregation,
+  isGroupBy,
   resolveHyperparameters,
   validateHyperparameters,
-  validateTemperature,
   type BatchAggregation,
+  type GroupBy,
   type T3Hyperparameters,
 } from './hyperparameters';
 export { logSoftmax, softmax } from './softmax';
 export { pairwiseSum } from './pairwise-sum';
 export { entropyFromLogProbabilities } from './entropy';
-export { jsDivergence, logAddExp, type JsDivergenceOptions } from './js-divergence';
-export { aggregateBatchLambda, applyExtrapolationGuard, batchLambda, sigmoid, t3Lambda, type GuardedLambda } from './lambda';
+export { jsDivergence } from './js-divergence';
+export { aggregateBatchLambda, applyExtrapolationGuard, sigmoid, t3Lambda } from './lambda';
 export { mergedTemperature } from './merged-temperature';
 export { dawinCoefficient, dawinOffsetCoefficients } from './dawin';
 export {
-  DEFAULT_POLICY_NAME,
-  DEFAULT_WISE_ALPHA,
   POLICY_NAMES,
   defaultPolicyConfig,
-  isPolicyName,
   parsePolicyName,
   type PolicyConfig,
   type PolicyName,
 } from './policy';
-export { groupBatch, validateGroupingParameters, type BatchGroups, type GroupingParameters } from './batch-groups';
+export { groupBatch, /** @pending */ validateGroupingParameters, /** @pending */ type BatchGroups, type GroupingParameters } from './batch-groups';
 export {
   computeBatchCoefficients,
   type BatchCoefficients,
-  type ImageCoefficients,
 } from './batch-coefficients';
 export {
   DEFAULT_SEQUENTIAL_SETTINGS,
   SequentialLambdaEstimate,
   sequentialOrder,
-  sequentialSettingsProblem,
+  /** @pending */ sequentialSettingsProblem,
   validateSequentialSettings,
-  type SampledImage,
   type SequentialSettings,
-  type SequentialState,
-  type SequentialStopReason,
 } from './sequential-estimate';
 export {
   batchSeed,
   estimateBatchLambda,
-  type EstimatedBatchLambda,
-  type FixedPassRunner,
-  type LambdaEstimateOutcome,
   type LambdaEstimateRecord,
   type LambdaEstimation,
 } from './sequential-lambda-estimation';
@@ -57,8 +48,7 @@ export {
   DEFAULT_SERIES_REUSE_SETTINGS,
   defaultLambdaEstimatorSettings,
   lambdaEstimatorSettingsProblem,
-  seriesReuseSettingsProblem,
+  /** @pending */ seriesReuseSettingsProblem,
   validateLambdaEstimatorSettings,
   type LambdaEstimatorSettings,
-  type SeriesReuseSettings,
 } from './sequential-estimator-settings';

@@ -9,7 +9,7 @@ export interface JsDivergenceOptions {
 }
 
 /** ln(e^a + e^b) without overflow or loss for very negative arguments. */
-export function logAddExp(a: number, b: number): number {
+function logAddExp(a: number, b: number): number {
   if (a === -Infinity) return b;
   if (b === -Infinity) return a;
   const max = a > b ? a : b;

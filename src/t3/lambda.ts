@@ -40,7 +40,7 @@ export function applyExtrapolationGuard(
 }
 
 /** T3B batch coefficient λ_B of the paper: the mean of the guarded per-image coefficients. */
-export function batchLambda(lambdaFinals: ArrayLike<number>): number {
+function batchLambda(lambdaFinals: ArrayLike<number>): number {
   if (lambdaFinals.length === 0) return Number.NaN;
   return pairwiseSum(lambdaFinals) / lambdaFinals.length;
 }

@@ -17,10 +17,10 @@ export const POLICY_NAMES: readonly PolicyName[] = Object.freeze([
 ] as PolicyName[]);
 
 /** The paper's method with batches: one merged pass per batch. */
-export const DEFAULT_POLICY_NAME: PolicyName = 't3b';
+const DEFAULT_POLICY_NAME: PolicyName = 't3b';
 
 /** WiSE-FT's usual static interpolation weight. */
-export const DEFAULT_WISE_ALPHA = 0.5;
+const DEFAULT_WISE_ALPHA = 0.5;
 
 export interface PolicyConfig {
   name: PolicyName;
@@ -31,7 +31,7 @@ export interface PolicyConfig {
   hyperparameters: T3Hyperparameters;
 }
 
-export function isPolicyName(text: string): text is PolicyName {
+function isPolicyName(text: string): text is PolicyName {
   return (POLICY_NAMES as readonly string[]).includes(text);
 }
 

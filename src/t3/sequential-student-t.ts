@@ -47,7 +47,7 @@ function betaContinuedFraction(a: number, b: number, x: number): number {
 }
 
 /** Regularized incomplete beta I_x(a, b). */
-export function regularizedIncompleteBeta(x: number, a: number, b: number): number {
+function regularizedIncompleteBeta(x: number, a: number, b: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
@@ -55,7 +55,7 @@ export function regularizedIncompleteBeta(x: number, a: number, b: number): numb
 }
 
 /** P(T ≤ t) for Student's t with ν degrees of freedom. */
-export function studentTCdf(t: number, nu: number): number {
+function studentTCdf(t: number, nu: number): number {
   const tail = 0.5 * regularizedIncompleteBeta(nu / (nu + t * t), nu / 2, 0.5);
   return t >= 0 ? 1 - tail : tail;
 }

@@ -1,5 +1,5 @@
 import { UsageError } from '../../src/cli/command';
-import { gammaCandidates, jsThresholdCandidates, lambdaRange, positiveIntegerList, positiveList } from '../../src/cli/fit-search-ranges';
+import { groupByList, gammaCandidates, jsThresholdCandidates, lambdaRange, positiveIntegerList, positiveList } from '../../src/cli/fit-search-ranges';
 
 describe('fit search ranges from the command line', () => {
   test('the defaults are the grids the shipped map was fitted with', () => {
@@ -41,5 +41,13 @@ describe('fit search ranges from the command line', () => {
   ])('--%s refuses a bad value, naming the option', (_option, parse, message) => {
     expect(parse).toThrow(UsageError);
     expect(parse).toThrow(message);
+  });
+
+  test('--group-by: both modes by default, a subset in the order given, unknown modes refused', () => {
+    expect(groupByList(undefined)).toEqual(['js-step', 'series']);
+    expect(groupByList('series')).toEqual(['series']);
+    expect(groupByList('series, js-step,series')).toEqual(['series', 'js-step']);
+    expect(() => groupByList('series,study')).toThrow(UsageError);
+    expect(() => groupByList('')).toThrow(/--group-by must be a comma-separated list of js-step, series/);
   });
 });

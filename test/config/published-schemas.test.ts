@@ -136,6 +136,7 @@ describe(`${BUNDLE_SCHEMA_FILE}`, () => {
     ['a temperature of 0', (m) => { m.t3.tFt = 0; }, 't3.tFt: must be positive'],
     ['a log base of 1', (m) => { m.t3.logBase = 1; }, 't3.logBase: must be null or a positive number other than 1, got 1'],
     ['an aggregation that is none', (m) => { m.t3.batchAggregation = 'median'; }, 't3.batchAggregation: must be one of mean-lambda, lambda-of-mean-js, got "median"'],
+    ['a grouping that is none', (m) => { m.t3.groupBy = 'study'; }, 't3.groupBy: must be one of js-step, series, got "study"'],
     ['a precision that is none', (m) => { m.t3.estimationPrecision = 'int4'; }, 't3.estimationPrecision: must be one of float32, int8, got "int4"'],
     ['a misspelt estimator setting', (m) => { m.t3.estimators = { sequential: { confidance: 0.9 } }; }, 't3.estimators.sequential.confidance: unknown setting'],
     ['an unknown estimator', (m) => { m.t3.estimators = { quantized: {} }; }, 't3.estimators.quantized: unknown estimator (expected sequential or seriesReuse)'],

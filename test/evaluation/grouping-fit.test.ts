@@ -34,6 +34,9 @@ const streams = (withPooled: boolean): GroupingStream[] => [
   ...(withPooled ? [{ name: 'pooled', homogeneous: false, table: table(pooled), sourceOf: pooled.map((_, i) => i % 2) }] : []),
 ];
 
+/** Plain T3B as recorded when grouping is not chosen (the bundle's minGroupSize and groupBy). */
+const PLAIN = { minGroupSize: 8, groupBy: 'js-step' as const };
+
 const search = (overrides: Partial<GroupingSearch> = {}): GroupingSearch => ({
   grid, batchSize: BATCH, minGroupSizes: [4, 8, 12, 16, 24], maxGroups: [1, 2], smoothingSteps: 0,
   maxHomogeneousLoss: 0.001, minGain: 0.001, ...overrides,
@@ -41,7 +44,7 @@ const search = (overrides: Partial<GroupingSearch> = {}): GroupingSearch => ({
 
 describe('fitGrouping (choosing minGroupSize and maxGroups on validation data)', () => {
   it('estimates plain T3B and each grouped candidate with the engine\'s grouping', () => {
-    const fit = fitGrouping(streams(true), hp, search(), 8);
+    const fit = fitGrouping(streams(true), hp, search(), PLAIN);
     const plain = fit.candidates[0];
     expect(plain.maxGroups).toBe(1);
     expect(plain.perStream).toEqual({ 'in-domain': 1, shifted: 1, pooled: 0.5 });
@@ -60,42 +63,76 @@ describe('fitGrouping (choosing minGroupSize and maxGroups on validation data)',
   });
 
   it('reports the bound of grouping by true source on the pooled stream, and none for homogeneous streams', () => {
-    const fit = fitGrouping(streams(true), hp, search(), 8);
+    const fit = fitGrouping(streams(true), hp, search(), PLAIN);
     expect(fit.bySource).toEqual({ pooled: 1 });
     // A pooled stream whose sources are unknown has no bound.
     const unknown = streams(true).map((s) => ({ ...s, sourceOf: undefined }));
-    expect(fitGrouping(unknown, hp, search(), 8).bySource).toEqual({});
+    expect(fitGrouping(unknown, hp, search(), PLAIN).bySource).toEqual({});
   });
 
   it('chooses the largest admissible minGroupSize among equals, with maxGroups 2, and says why', () => {
-    const fit = fitGrouping(streams(true), hp, search(), 8);
-    expect(fit.chosen).toEqual({ minGroupSize: 16, maxGroups: 2 });
+    const fit = fitGrouping(streams(true), hp, search(), PLAIN);
+    expect(fit.chosen).toEqual({ groupBy: 'js-step', minGroupSize: 16, maxGroups: 2 });
     expect(fit.reason).toMatch(/minGroupSize 16, maxGroups 2/);
   });
 
   it('keeps plain T3B when no stream mixes domains', () => {
-    const fit = fitGrouping(streams(false), hp, search(), 8);
-    expect(fit.chosen).toEqual({ minGroupSize: 8, maxGroups: 1 });
+    const fit = fitGrouping(streams(false), hp, search(), PLAIN);
+    expect(fit.chosen).toEqual({ groupBy: 'js-step', minGroupSize: 8, maxGroups: 1 });
     expect(fit.reason).toMatch(/no validation stream mixes domains/);
   });
 
   it('keeps plain T3B when only maxGroups 1 is searched, or when the gain is below the minimum', () => {
-    expect(fitGrouping(streams(true), hp, search({ maxGroups: [1] }), 8).chosen).toEqual({ minGroupSize: 8, maxGroups: 1 });
-    const fit = fitGrouping(streams(true), hp, search({ minGain: 0.5 }), 8);
+    expect(fitGrouping(streams(true), hp, search({ maxGroups: [1] }), PLAIN).chosen).toEqual({ groupBy: 'js-step', minGroupSize: 8, maxGroups: 1 });
+    const fit = fitGrouping(streams(true), hp, search({ minGain: 0.5 }), PLAIN);
     expect(fit.chosen.maxGroups).toBe(1);
     expect(fit.reason).toMatch(/less than the 50\.00 required/);
   });
 
   it('keeps plain T3B when every grouped candidate loses on a homogeneous split', () => {
-    const fit = fitGrouping(streams(true), hp, search({ minGroupSizes: [4] }), 8);
+    const fit = fitGrouping(streams(true), hp, search({ minGroupSizes: [4] }), PLAIN);
     expect(fit.chosen.maxGroups).toBe(1);
     expect(fit.reason).toMatch(/every grouped candidate loses/);
   });
 
   it('widening the candidates to a loss tolerance that admits minGroupSize 4 still prefers the better objective', () => {
     // With 20 points of tolerance minGroupSize 4 is admissible, but its shifted loss lowers the objective.
-    const fit = fitGrouping(streams(true), hp, search({ maxHomogeneousLoss: 0.2 }), 8);
+    const fit = fitGrouping(streams(true), hp, search({ maxHomogeneousLoss: 0.2 }), PLAIN);
     expect(fit.candidates.find((c) => c.minGroupSize === 4)?.admissible).toBe(true);
-    expect(fit.chosen).toEqual({ minGroupSize: 16, maxGroups: 2 });
+    expect(fit.chosen).toEqual({ groupBy: 'js-step', minGroupSize: 16, maxGroups: 2 });
+  });
+
+  /** Pooled batches where one image's JS misleads: half the shifted images look in-domain (JS 0.02). Splitting at the
+   *  step puts them with the in-domain images (wrong λ); their source says where they came from. */
+  const misleading: { js: number; kind: Kind }[] = pooled.map((im, i) => (i % 4 === 1 ? { js: 0.02, kind: 'generalist-image' } : im));
+  const misleadingStreams = (): GroupingStream[] => [
+    ...streams(false),
+    { name: 'pooled', homogeneous: false, table: table(misleading), sourceOf: misleading.map((_, i) => i % 2) },
+  ];
+
+  it('grouping by series uses each image\'s source: homogeneous splits stay T3B exactly, pooled batches split by source', () => {
+    const fit = fitGrouping(misleadingStreams(), hp, search({ groupBys: ['js-step', 'series'] }), PLAIN);
+    const plain = fit.candidates[0];
+    const series16 = fit.candidates.find((c) => c.groupBy === 'series' && c.minGroupSize === 16);
+    expect(series16?.perStream).toEqual({ 'in-domain': 1, shifted: 1, pooled: 1 });
+    expect(series16?.splitBatches).toEqual({ 'in-domain': 0, shifted: 0, pooled: batches });
+    // By the step, 24 of 32 images fall below it: the 8 misleading shifted images get the expert's λ.
+    const step8 = fit.candidates.find((c) => c.groupBy === 'js-step' && c.minGroupSize === 8 && c.maxGroups === 2);
+    expect(step8?.perStream.pooled).toBeCloseTo(24 / 32, 10);
+    expect(plain.perStream.pooled).toBeLessThan(1);
+    expect(fit.chosen).toEqual({ groupBy: 'series', minGroupSize: 16, maxGroups: 2 });
+    expect(fit.reason).toMatch(/groupBy series, minGroupSize 16, maxGroups 2/);
+  });
+
+  it('without series among the modes searched, grouping by series is never chosen', () => {
+    const fit = fitGrouping(misleadingStreams(), hp, search({ groupBys: ['js-step'] }), PLAIN);
+    expect(fit.candidates.every((c) => c.groupBy === 'js-step')).toBe(true);
+  });
+
+  it('grouping by series tries every maxGroups >= 2 given, grouping by the step only 2', () => {
+    const fit = fitGrouping(misleadingStreams(), hp, search({ groupBys: ['js-step', 'series'], minGroupSizes: [8], maxGroups: [1, 2, 3] }), PLAIN);
+    expect(fit.candidates.map((c) => `${c.groupBy}/${c.maxGroups}`)).toEqual(['js-step/1', 'js-step/2', 'series/2', 'series/3']);
+    // Two sources give the same groups with 2 or 3 places: a full tie keeps the first found (the smaller cap).
+    expect(fit.chosen).toEqual({ groupBy: 'series', minGroupSize: 8, maxGroups: 2 });
   });
 });

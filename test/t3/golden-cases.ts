@@ -31,7 +31,7 @@ export function toHyperparameters(h: GoldenCase['hyperparameters']): T3Hyperpara
     // temperature, λ_B the mean of λ'.
     jsThreshold: 0, guardTemperature: null, batchAggregation: 'mean-lambda',
     // Grouping is not part of the golden file: the defaults (t3b-grouped = t3b).
-    minGroupSize: 8, maxGroups: 1,
+    minGroupSize: 8, maxGroups: 1, groupBy: 'js-step',
   };
 }
 
