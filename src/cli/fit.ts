@@ -418,7 +418,6 @@ function reportLines(bundle: ModelBundle, options: FitOptions, fitData: FitData,
   const { streams } = fitData;
   const m = fitted;
   const columns = [...streams, MEAN_COLUMN];
-  const chosenGroups = fitted.maxGroups >= 2 ? `groupBy ${fitted.groupBy}, minGroupSize ${fitted.minGroupSize}, maxGroups ${fitted.maxGroups}` : 'maxGroups 1 (plain T3B)';
   const name = `${bundle.manifest.name} ${bundle.manifest.version} at batch ${options.batchSize}`;
   return [
     result ? `fitted T3B map for ${name} (${result.candidates} candidates, ${outcome.seconds.toFixed(1)} s):`
@@ -432,7 +431,8 @@ function reportLines(bundle: ModelBundle, options: FitOptions, fitData: FitData,
       `    ${policy.padEnd(22)}${streams.map((s) => percent(byStream[s]).padStart(12)).join('')}${percent(verdict.mean[policy]).padStart(12)}`),
     `  fitted map against (points; the better single model per column, the ${verdict.betterSingle} on the mean):`,
     ...verdict.comparisons.map((c) => `    ${c.against.padEnd(22)}${columns.map((col) => signedPoints(c.byStream[col].difference).padStart(12)).join('')}`),
-    `  grouped T3B (t3b-grouped): ${chosenGroups}: ${outcome.groupingRefuted ?? grouping.reason}`,
+    // The reason names the choice (plain T3B, or the grouping's parameters).
+    `  grouped T3B (t3b-grouped): ${outcome.groupingRefuted ?? grouping.reason}`,
     `    estimated on the validation data (top-1 %, accuracy averaged over λ ± 0.05; batches split):`,
     ...grouping.candidates.map((c) => `    ${(c.maxGroups === 1 ? 'maxGroups 1' : `${c.groupBy} ${c.minGroupSize}/${c.maxGroups}`).padEnd(22)}`
       + `${Object.keys(c.perStream).map((s) => `${s} ${percent(c.perStream[s])} (${c.splitBatches[s]} split)`).join(', ')}; mean ${percent(c.objective)}${c.admissible ? '' : ' (not admissible)'}`),

@@ -90,12 +90,19 @@ describe('orthanc-t3 fit', () => {
     expect(t3Fit.search.gammas).toEqual([0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]);
     expect(t3Fit.search.jsThreshold).toEqual({ min: 0, max: 0.6, step: 0.005 });
     expect(t3Fit.search.guardDeltas).toEqual([0.1]);
-    // The grouping candidates as given (sorted), each estimated after plain T3B.
+    // The grouping candidates as given (sorted), each estimated after plain T3B, by the step and by series (the default modes).
     expect(t3Fit.grouping.search.minGroupSizes).toEqual([4, 6, 40]);
-    expect(t3Fit.grouping.estimated.map((c: { minGroupSize: number; maxGroups: number }) => c.maxGroups)).toEqual([1, 2, 2, 2]);
-    expect(t3Fit.grouping.estimated.slice(1).map((c: { minGroupSize: number }) => c.minGroupSize)).toEqual([4, 6, 40]);
-    // A group of 40 cannot form in a batch of 32: that candidate is plain T3B, batch for batch.
-    expect(t3Fit.grouping.estimated[3].perStream).toEqual(t3Fit.grouping.estimated[0].perStream);
+    expect(t3Fit.grouping.search.groupBys).toEqual(['js-step', 'series']);
+    type Estimated = { groupBy: string; minGroupSize: number; maxGroups: number; perStream: Record<string, number> };
+    const estimated = t3Fit.grouping.estimated as Estimated[];
+    expect(estimated[0].maxGroups).toBe(1);
+    expect(estimated.slice(1).map((c) => `${c.groupBy}/${c.minGroupSize}/${c.maxGroups}`))
+      .toEqual(['js-step/4/2', 'js-step/6/2', 'js-step/40/2', 'series/4/2', 'series/6/2', 'series/40/2']);
+    // A group of 40 cannot form in a batch of 32: those candidates are plain T3B, batch for batch.
+    expect(estimated[3].perStream).toEqual(estimated[0].perStream);
+    expect(estimated[6].perStream).toEqual(estimated[0].perStream);
+    // By series a homogeneous split is one series: every series candidate is plain T3B on it.
+    for (const c of estimated.slice(4)) for (const split of ['in-domain', 'shifted']) expect(c.perStream[split]).toBe(estimated[0].perStream[split]);
     // Every candidate was scored: 2 aggregations × 12 γ × 121 τ_JS × 29² endpoint pairs, then 4 × 1 guards.
     expect(t3Fit.search.candidates).toBe(2 * 12 * 121 * 29 * 29 + 4);
     expect(t3Fit.warnings.join('\n')).not.toMatch(/\[0\.5, 256\]|\[0, 0\.5\]/);

@@ -131,7 +131,7 @@ describe('λ and the extrapolation guard', () => {
   test('defaults are those of docs/T3.md: the paper\'s direction, guard off', () => {
     expect(DEFAULT_T3_HYPERPARAMETERS).toEqual({
       tPt: 1, tFt: 1, lambdaMin: 1, lambdaMax: 0, gamma: 0.5, jsThreshold: 0, logBase: null, eps: 0, extTau: 0.1, extDelta: 0,
-      guardTemperature: null, batchAggregation: 'mean-lambda', minGroupSize: 8, maxGroups: 1,
+      guardTemperature: null, batchAggregation: 'mean-lambda', minGroupSize: 8, maxGroups: 1, groupBy: 'js-step',
     });
     expect(Object.isFrozen(DEFAULT_T3_HYPERPARAMETERS)).toBe(true);
   });
