@@ -27,16 +27,6 @@ export default tseslint.config(
     },
   },
   {
-    // parseBundleManifest and classifyImages are long, and other helpers of issue 27 and of the T3-estimator issues
-    // are editing these two files now; the lead splits them (or justifies each in one comment) when that work lands,
-    // then removes this block.
-    files: [
-      'src/engine/bundle-manifest.ts',
-      'src/pipeline/classify-images.ts',
-    ],
-    rules: { 'max-lines-per-function': 'off' },
-  },
-  {
     files: ['src/dicom/codecs.ts'],
     rules: {
       // itk-wasm is ESM only and TypeScript compiles import() to require() here, so the one dynamic import is built with new Function.

@@ -23,7 +23,7 @@ import { EXECUTION_PROVIDER_NAMES } from '../engine/execution-providers';
 import { MAX_PROBLEM_REPEAT_MS } from '../orthanc/problem-reporter';
 import { ROLE_NAMES } from '../grpc/backend';
 import { LOG_LEVELS } from '../util/log-levels';
-import { closedObject, integerIn, nonEmptyArray, nonEmptyString, nullable, numberIn, patternString, stringEnum } from './schema-kit';
+import { closedObject, integerIn, nonEmptyArray, nonEmptyString, nullable, numberIn, patternString, stringEnum } from '../util/schema-kit';
 
 /** host:port (IPv6 in brackets), or "" to disable the server. */
 const LISTEN_PATTERN = '^$|^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):\\d{1,5}$';

@@ -1,8 +1,9 @@
 import Ajv, { type ValidateFunction } from 'ajv';
 import { compileRoutePattern, RoutePatternError } from '../pipeline/route-pattern';
 import { ConfigError, ConfigErrorCollector } from './config-error';
-import { configErrorsFromSchema, describeValue } from './schema-errors';
-import { ERROR_MESSAGES_KEYWORD } from './schema-kit';
+import { configErrorsFromSchema } from './schema-errors';
+import { describeValue } from '../util/schema-failures';
+import { ERROR_MESSAGES_KEYWORD } from '../util/schema-kit';
 import { SidecarConfigSchema } from './t3-schema';
 import { ROLE_NAMES } from '../grpc/backend';
 import type { PluginConfig, PluginTlsConfig, RoutingConfig, SidecarConfig, TriageSetting } from './sidecar-config';

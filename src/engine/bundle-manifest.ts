@@ -3,8 +3,8 @@ import type { ValidateFunction } from 'ajv';
 import { DEFAULT_T3_HYPERPARAMETERS, guardEnabled, validateHyperparameters, type LambdaEstimatorSettings, type T3Hyperparameters } from '../t3';
 import { parseLambdaEstimators } from './bundle-lambda-estimators';
 import type { ModelInputSpec, ResizeMethod } from '../dicom';
-import { compileSchema } from '../config/schema-kit';
-import { firstBundleFailure } from '../config/schema-errors';
+import { compileSchema } from '../util/schema-kit';
+import { firstBundleFailure } from '../util/schema-failures';
 import { BundleError } from './bundle-error';
 import { BundleClassCodeSchema, BundleFileSchema, BundleModelEntrySchema, type BundleFile } from './bundle-schema';
 import type { EstimationPrecision } from './quantized-estimation';
@@ -81,35 +81,26 @@ function bundleValidator(): ValidateFunction {
   return compiledSchema;
 }
 
-/**
- * Validates parsed bundle.json content. `file` is the path used in error messages. The schema checks each value
- * alone; what follows checks what spans several values, and applies the defaults. Only the first problem is reported.
- */
-export function parseBundleManifest(raw: unknown, file: string): BundleManifest {
-  const fail = (field: string, reason: string): never => {
-    throw new BundleError(file, field, reason);
-  };
-  const validate = bundleValidator();
-  if (!validate(raw)) {
-    const failure = firstBundleFailure(validate.errors ?? [], raw) ?? { key: '', reason: 'does not match schemas/bundle.schema.json' };
-    fail(failure.key === '' ? '(root)' : failure.key, failure.reason);
-  }
-  const root = raw as BundleFile;
+type Fail = (field: string, reason: string) => never;
 
-  const { input } = root;
-  if (input.mean.length !== input.channels) fail('input.mean', `has ${input.mean.length} values but input.channels is ${input.channels}`);
-  if (input.std.length !== input.channels) fail('input.std', `has ${input.std.length} values but input.channels is ${input.channels}`);
-
+/** The classes as the manifest keeps them; a label twice is refused (results and SRs are keyed by label). */
+function manifestClasses(root: BundleFile, fail: Fail): BundleManifest['classes'] {
   const classes = root.classes.map((c) => ({ label: c.label, prompt: c.prompt ?? '', code: { value: c.code.value, scheme: c.code.scheme, meaning: c.code.meaning } }));
   const labels = new Set<string>();
   classes.forEach((c, i) => {
     if (labels.has(c.label)) fail(`classes[${i}].label`, `duplicate label "${c.label}"`);
     labels.add(c.label);
   });
+  return classes;
+}
 
-  const { estimationPrecision, estimators, ...hyperparameters } = root.t3 ?? {};
+/** The method's hyperparameters: the defaults, then what the `t3` section gives, checked as a whole. */
+function manifestHyperparameters(section: BundleFile['t3'], fail: Fail): T3Hyperparameters {
+  // estimationPrecision and estimators say how λ_B is estimated, not what the method is; they are read apart.
   // A key present with the value undefined (a manifest built in code, not read from JSON) keeps its default.
-  const given = Object.fromEntries(Object.entries(hyperparameters).filter(([, value]) => value !== undefined));
+  const given = Object.fromEntries(
+    Object.entries(section ?? {}).filter(([key, value]) => value !== undefined && key !== 'estimationPrecision' && key !== 'estimators'),
+  );
   const t3: T3Hyperparameters = { ...DEFAULT_T3_HYPERPARAMETERS, ...given };
   // The engine puts the bundle's fitted temperatures on tPt and tFt, and they differ (2.6 against 0.8 in the demo):
   // entropies at those temperatures are not comparable, and a guard comparing them fires by temperature, not by
@@ -122,12 +113,37 @@ export function parseBundleManifest(raw: unknown, file: string): BundleManifest 
   } catch (error) {
     fail('t3', (error as Error).message);
   }
+  return t3;
+}
 
-  const modelEntry = (role: 'generalist' | 'expert'): BundleModelEntry => {
-    const m = root.models[role];
-    if (m.file.includes('..') || m.file.startsWith('/')) fail(`models.${role}.file`, 'must be a file inside the bundle folder');
-    return { file: m.file, name: m.name, version: m.version, sha256: m.sha256.toLowerCase() };
+/** One model's entry; its file must stay inside the bundle folder (a manifest never points elsewhere on disk). */
+function modelEntry(root: BundleFile, role: 'generalist' | 'expert', fail: Fail): BundleModelEntry {
+  const m = root.models[role];
+  if (m.file.includes('..') || m.file.startsWith('/')) fail(`models.${role}.file`, 'must be a file inside the bundle folder');
+  return { file: m.file, name: m.name, version: m.version, sha256: m.sha256.toLowerCase() };
+}
+
+/**
+ * Validates parsed bundle.json content. `file` is the path used in error messages. The schema checks each value
+ * alone; what follows checks what spans several values, and applies the defaults. Only the first problem is reported.
+ */
+export function parseBundleManifest(raw: unknown, file: string): BundleManifest {
+  const fail: Fail = (field, reason) => {
+    throw new BundleError(file, field, reason);
   };
+  const validate = bundleValidator();
+  if (!validate(raw)) {
+    const failure = firstBundleFailure(validate.errors ?? [], raw) ?? { key: '', reason: 'does not match schemas/bundle.schema.json' };
+    fail(failure.key === '' ? '(root)' : failure.key, failure.reason);
+  }
+  const root = raw as BundleFile;
+
+  const { input } = root;
+  if (input.mean.length !== input.channels) fail('input.mean', `has ${input.mean.length} values but input.channels is ${input.channels}`);
+  if (input.std.length !== input.channels) fail('input.std', `has ${input.std.length} values but input.channels is ${input.channels}`);
+  const classes = manifestClasses(root, fail);
+  const t3 = manifestHyperparameters(root.t3, fail);
+  const { estimationPrecision, estimators } = root.t3 ?? {};
 
   return {
     formatVersion: 1,
@@ -151,7 +167,7 @@ export function parseBundleManifest(raw: unknown, file: string): BundleManifest 
     t3,
     // The schema checked the fields readers rely on; every other field the fit recorded is kept as written.
     t3Fit: root.t3Fit ? { ...root.t3Fit } : null,
-    models: { generalist: modelEntry('generalist'), expert: modelEntry('expert') },
+    models: { generalist: modelEntry(root, 'generalist', fail), expert: modelEntry(root, 'expert', fail) },
     demonstration: root.demonstration ?? false,
     ...(estimationPrecision === undefined ? {} : { estimationPrecision }),
     ...(estimators === undefined ? {} : { lambdaEstimators: parseLambdaEstimators(estimators, fail) }),

@@ -2,7 +2,7 @@
  * The one schema of bundle.json (format version 1, contracts.md): parseBundleManifest checks a file against it, and
  * schemas/bundle.schema.json (written by `npx tsx scripts/generate-schemas.ts`) publishes it for bundle authors'
  * editors. TypeBox + Ajv for the reasons given in src/config/t3-schema.ts; the messages are bundle.json's own style
- * (firstBundleFailure in src/config/schema-errors.ts), unchanged from its hand-written checks.
+ * (firstBundleFailure in src/util/schema-failures.ts), unchanged from its hand-written checks.
  *
  * The schema holds what one value can be checked for alone. What spans several values or needs code stays in
  * parseBundleManifest: mean/std lengths against input.channels, duplicate class labels, the guard-temperature rule,
@@ -24,7 +24,7 @@ import {
   type T3Hyperparameters,
 } from '../t3';
 import { RESIZE_METHODS } from '../dicom';
-import { closedObject, ERROR_MESSAGES_KEYWORD, nonEmptyArray, nullable, patternString, stringEnum } from '../config/schema-kit';
+import { closedObject, ERROR_MESSAGES_KEYWORD, nonEmptyArray, nullable, patternString, stringEnum } from '../util/schema-kit';
 import { ESTIMATION_PRECISIONS, type EstimationPrecision } from './quantized-estimation';
 
 /** A string with something other than spaces in it (the hand-written check trimmed before testing for empty). */

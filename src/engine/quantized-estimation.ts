@@ -11,10 +11,6 @@ export type EstimationPrecision = 'float32' | 'int8';
 
 export const ESTIMATION_PRECISIONS: readonly EstimationPrecision[] = ['float32', 'int8'];
 
-export function isEstimationPrecision(value: unknown): value is EstimationPrecision {
-  return typeof value === 'string' && (ESTIMATION_PRECISIONS as readonly string[]).includes(value);
-}
-
 /**
  * What the estimation copies quantize: MatMul and Gemm weights only. ConvInteger has no fused kernel in ONNX Runtime's
  * CPU provider and loses the float Conv's NCHWc kernels: an all-Conv demo model ran 2.5–4× slower with its

@@ -29,10 +29,10 @@ export { fitCoefficientMap, PAPER_MAP, describeGrid, type CoefficientMap, type C
 export { FitError } from './fit-error';
 export { batchFitImages, concatFitImageTables, fitImageTable, sweepLogits, type FitImageTable } from './fit-data';
 export { pooledOrder, pooledPreparedSplit } from './pooled-stream';
-export { fitGrouping, /** @pending */ type GroupingCandidate, type GroupingFit, type GroupingSearch, type GroupingStream } from './grouping-fit';
+export { fitGrouping, type GroupingFit, type GroupingSearch, type GroupingStream } from './grouping-fit';
 export { fitVerdict, MEAN_COLUMN, type FitValidation, type FitVerdict } from './fit-verdict';
 export { combineHashes, hashLabelledFolder } from './data-hash';
 export { gridValue, lambdaGrid, type LambdaGrid } from './lambda-grid';
-export { /** @pending */ HOMOGENEOUS_SERIES_STREAM, /** @pending */ MIXED_SERIES_STREAM, compareEstimators, comparisonStreams, estimatorComparisonMarkdown, type PooledSeries } from './estimator-comparison';
-export { homogeneousSeriesOrder, mixedSeriesOrder, seriesPreparedSplit, /** @pending */ type SeriesStreamOptions } from './series-stream';
-export { T3B_ESTIMATORS, /** @pending */ estimatorSettingsFor, type T3bEstimatorName } from './evaluation-policies';
+export { compareEstimators, comparisonStreams, estimatorComparisonMarkdown, type PooledSeries } from './estimator-comparison';
+export { homogeneousSeriesOrder, mixedSeriesOrder, seriesPreparedSplit } from './series-stream';
+export { T3B_ESTIMATORS, type T3bEstimatorName } from './evaluation-policies';

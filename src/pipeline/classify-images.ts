@@ -101,34 +101,14 @@ export async function classifyImages(
     throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
   }
   const spec = engine.bundle.manifest.input;
-  const classes = engine.bundle.manifest.classes;
   const outcomes = new Array<ClassifyOutcome | undefined>(inputs.length);
   const frameResults: FrameClassification[][] = inputs.map(() => []);
   const infos = new Array<DicomInstanceInfo | undefined>(inputs.length);
   const pending: PendingFrame[] = [];
   let inference: Promise<void> = Promise.resolve();
 
-  const runBatch = async (batch: PendingFrame[]): Promise<void> => {
-    const frameSize = spec.channels * spec.height * spec.width;
-    const pixels = new Float32Array(batch.length * frameSize);
-    batch.forEach((frame, i) => pixels.set(frame.tensor, i * frameSize));
-    let result: BatchInference;
-    try {
-      const series = batch.map((frame) => infos[frame.inputIndex]?.seriesInstanceUid ?? '');
-      const store = seriesStore(engine, options);
-      result = await engine.infer(pixels, batch.length, options.policy, inferOptionsFor(options, series, engine.bundle.manifest.lambdaEstimators, store));
-      if (store) rememberSeriesLambda(store, series, result);
-    } catch (err) {
-      for (const frame of batch) {
-        outcomes[frame.inputIndex] ??= failure(inputs[frame.inputIndex].name, 'inference-failed', err);
-      }
-      return;
-    }
-    result.images.forEach((image, i) => {
-      const frame = batch[i];
-      frameResults[frame.inputIndex].push(frameClassification(image, result, classes, frame.frameNumber, batch.length, i));
-    });
-  };
+  const state: ClassifyState = { inputs, outcomes, frameResults, infos };
+  const runBatch = (batch: PendingFrame[]): Promise<void> => inferBatch(engine, options, state, batch);
 
   // Batches are handed to the engine one after another (the engine serialises anyway); decoding of later inputs
   // goes on while a batch runs.
@@ -184,13 +164,53 @@ export async function classifyImages(
   flush(true);
   await inference;
 
-  return inputs.map((input, index): ClassifyOutcome => {
-    const done = outcomes[index];
-    if (done) return done;
-    const info = infos[index];
-    if (!info) return failure(input.name, 'decode-failed', 'no frames were decoded');
-    return { name: input.name, ok: true, info, frames: frameResults[index].sort((a, b) => a.frameNumber - b.frameNumber) };
+  return inputs.map((_, index) => outcomeOf(state, index));
+}
+
+/** What classifyImages collects per input while its batches run (indexed like `inputs`). */
+interface ClassifyState {
+  inputs: readonly ClassifyInput[];
+  outcomes: (ClassifyOutcome | undefined)[];
+  frameResults: FrameClassification[][];
+  infos: (DicomInstanceInfo | undefined)[];
+}
+
+/**
+ * Runs one batch through the engine and files each frame's result under its input. A failed batch fails each of its
+ * inputs (naming the cause) and nothing else: the other batches and inputs go on.
+ */
+async function inferBatch(engine: T3Engine, options: ClassifyOptions, state: ClassifyState, batch: PendingFrame[]): Promise<void> {
+  const spec = engine.bundle.manifest.input;
+  const frameSize = spec.channels * spec.height * spec.width;
+  const pixels = new Float32Array(batch.length * frameSize);
+  batch.forEach((frame, i) => pixels.set(frame.tensor, i * frameSize));
+  let result: BatchInference;
+  try {
+    const series = batch.map((frame) => state.infos[frame.inputIndex]?.seriesInstanceUid ?? '');
+    const store = seriesStore(engine, options);
+    result = await engine.infer(pixels, batch.length, options.policy, inferOptionsFor(options, series, engine.bundle.manifest.lambdaEstimators, store));
+    if (store) rememberSeriesLambda(store, series, result);
+  } catch (err) {
+    for (const frame of batch) {
+      state.outcomes[frame.inputIndex] ??= failure(state.inputs[frame.inputIndex].name, 'inference-failed', err);
+    }
+    return;
+  }
+  const classes = engine.bundle.manifest.classes;
+  result.images.forEach((image, i) => {
+    const frame = batch[i];
+    state.frameResults[frame.inputIndex].push(frameClassification(image, result, classes, frame.frameNumber, batch.length, i));
   });
+}
+
+/** An input's outcome once every batch has run: its failure, or its frames in frame order. */
+function outcomeOf(state: ClassifyState, index: number): ClassifyOutcome {
+  const input = state.inputs[index];
+  const done = state.outcomes[index];
+  if (done) return done;
+  const info = state.infos[index];
+  if (!info) return failure(input.name, 'decode-failed', 'no frames were decoded');
+  return { name: input.name, ok: true, info, frames: state.frameResults[index].sort((a, b) => a.frameNumber - b.frameNumber) };
 }
 
 /** One frame's result in the pipeline's terms: classes ranked by probability, with the coefficients behind them. */

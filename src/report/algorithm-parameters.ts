@@ -44,7 +44,7 @@ export function algorithmParameterTexts(algorithm: AlgorithmRecord, images: Imag
     `logBase=${hp.logBase === null ? 'e' : String(hp.logBase)}`,
     `eps=${String(hp.eps)}`,
     // Grouped T3B's grouping, only on its SRs (the other methods do not group); its lambda[i] are one per group.
-    ...(algorithm.method === 't3b-grouped' ? [`minGroupSize=${String(hp.minGroupSize)}`, `maxGroups=${String(hp.maxGroups)}`] : []),
+    ...(algorithm.method === 't3b-grouped' ? [`groupBy=${hp.groupBy}`, `minGroupSize=${String(hp.minGroupSize)}`, `maxGroups=${String(hp.maxGroups)}`] : []),
     `extTau=${String(hp.extTau)}`,
     `extDelta=${String(hp.extDelta)}`,
   ];

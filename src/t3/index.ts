@@ -25,7 +25,7 @@ export {
   type PolicyConfig,
   type PolicyName,
 } from './policy';
-export { groupBatch, /** @pending */ validateGroupingParameters, /** @pending */ type BatchGroups, type GroupingParameters } from './batch-groups';
+export { groupBatch, type GroupingParameters } from './batch-groups';
 export {
   computeBatchCoefficients,
   type BatchCoefficients,
@@ -34,7 +34,6 @@ export {
   DEFAULT_SEQUENTIAL_SETTINGS,
   SequentialLambdaEstimate,
   sequentialOrder,
-  /** @pending */ sequentialSettingsProblem,
   validateSequentialSettings,
   type SequentialSettings,
 } from './sequential-estimate';
@@ -48,7 +47,6 @@ export {
   DEFAULT_SERIES_REUSE_SETTINGS,
   defaultLambdaEstimatorSettings,
   lambdaEstimatorSettingsProblem,
-  /** @pending */ seriesReuseSettingsProblem,
   validateLambdaEstimatorSettings,
   type LambdaEstimatorSettings,
 } from './sequential-estimator-settings';

@@ -11,10 +11,11 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import YAML from 'yaml';
 import { ConfigError, loadSidecarConfig, parseJsonWithComments } from '../../src/config';
 import { BUNDLE_SCHEMA_FILE, bundleFileSchema, serializeSchema, t3FileSchema, T3_SCHEMA_FILE } from '../../src/config/published-schema';
-import { configErrorsFromSchema, firstBundleFailure } from '../../src/config/schema-errors';
+import { configErrorsFromSchema } from '../../src/config/schema-errors';
+import { firstBundleFailure } from '../../src/util/schema-failures';
 import { BundleError } from '../../src/engine';
 import { parseBundleManifest } from '../../src/engine/bundle-manifest';
-import { ERROR_MESSAGES_KEYWORD } from '../../src/config/schema-kit';
+import { ERROR_MESSAGES_KEYWORD } from '../../src/util/schema-kit';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
