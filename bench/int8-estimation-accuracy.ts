@@ -1,5 +1,5 @@
 // How far λ_B and accuracy move when T3B's two estimation passes run on int8 copies of the models
-// (InferOptions.estimationPrecision, src/engine/quantized-*.ts) instead of the models themselves, on every clean split
+// (InferOptions.estimationPrecision; src/engine/quantized-model.ts, quantized-cache.ts) instead of the models themselves, on every clean split
 // of an evaluation folder and on their pooled stream (eval's "pooled" split: the same seeded order), at each batch
 // size. Both precisions run on the same engine and the same batches, so every difference is the quantization's:
 //   - |Δλ_B| per batch (mean, max, and how many batches moved by more than 0.01);

@@ -6,10 +6,10 @@ import { parsePolicyName, T3InputError, type PolicyConfig, type PolicyName } fro
 import { demoBundleDir, loadBundle, policyForBundle, T3Engine, type BundleManifest } from '../engine';
 import { providersOption } from './providers-option';
 import type { FramePolicy } from '../dicom';
-import { classifyImages, type ClassifyInput, type ClassifyOutcome } from '../pipeline/classify-images';
-import { composeClassification, srInputFor } from '../pipeline/compose-study-result';
-import { sharedSrBuilder } from '../pipeline/sr-builder';
-import type { StudyImageFailure, StudyImagePrediction } from '../pipeline/study-result';
+import { classifyImages, type ClassifyInput, type ClassifyOutcome } from '../pipeline/classification/classify-images';
+import { composeClassification, srInputFor } from '../pipeline/classification/compose-study-result';
+import { sharedSrBuilder } from '../pipeline/results/sr-builder';
+import type { StudyImageFailure, StudyImagePrediction } from '../pipeline/results/study-result';
 import type { TriageConfig } from '../report';
 import { defaultSidecarConfig, loadSidecarConfig } from '../config';
 

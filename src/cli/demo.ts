@@ -11,8 +11,8 @@ import { loadSidecarConfig, parseJsonWithComments } from '../config';
 import { closeSharedFramePool } from '../dicom';
 import { OrthancClient } from '../orthanc';
 import type { StudyResult } from '../pipeline';
-import { DEMONSTRATION_NOTICE } from '../pipeline/demonstration-model';
-import { summarizeTriage } from '../pipeline/triage-summary';
+import { DEMONSTRATION_NOTICE } from '../pipeline/registry/demonstration-model';
+import { summarizeTriage } from '../pipeline/results/triage-summary';
 
 const ORTHANC_BINARY = '/usr/sbin/Orthanc';
 const PYTHON_PLUGIN = '/usr/share/orthanc/plugins/libOrthancPython.so';

@@ -34,7 +34,7 @@ export type DeploymentConfig = Static<typeof DeploymentSchema>;
 export type OrthancConnectionConfig = Static<typeof OrthancConnectionSchema>;
 export type FollowerConfig = Static<typeof FollowerSchema>;
 export type BundleEntry = Static<typeof BundleEntrySchema>;
-/** Routing rules are the pipeline's (pipeline/routing.ts RouteTable); description patterns are RE2 patterns. */
+/** Routing rules are the pipeline's (pipeline/routing/routing.ts RouteTable); description patterns are RE2 patterns. */
 export type RoutingConfig = Static<typeof RoutingSchema>;
 export type BatchingConfig = Static<typeof BatchingSchema>;
 export type InferenceConfig = Static<typeof InferenceSchema>;

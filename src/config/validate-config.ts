@@ -1,5 +1,5 @@
 import Ajv, { type ValidateFunction } from 'ajv';
-import { compileRoutePattern, RoutePatternError } from '../pipeline/route-pattern';
+import { compileRoutePattern, RoutePatternError } from '../pipeline/routing/route-pattern';
 import { ConfigError, ConfigErrorCollector } from './config-error';
 import { configErrorsFromSchema } from './schema-errors';
 import { describeValue } from '../util/schema-failures';

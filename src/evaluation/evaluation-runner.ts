@@ -1,7 +1,7 @@
 import { spreadCoefficientSample, type BatchInference, type InferOptions } from '../engine';
 import type { PolicyConfig } from '../t3';
-import { SeriesLambdaStore } from '../pipeline/series-lambda-store';
-import { lambdaEstimationFor, rememberSeriesLambda } from '../pipeline/series-reuse';
+import { SeriesLambdaStore } from '../pipeline/classification/series-lambda-store';
+import { lambdaEstimationFor, rememberSeriesLambda } from '../pipeline/classification/series-reuse';
 import type { EvaluatedPolicy } from './evaluation-policies';
 import { argmax, expectedCalibrationError, meanNegativeLogLikelihood, top1Accuracy } from './metrics';
 

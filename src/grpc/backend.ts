@@ -14,7 +14,7 @@ export type { DriftView, FeedbackPageView };
 
 /**
  * What the gRPC services need from the rest of the sidecar. Results are the pipeline's own types
- * (src/pipeline/study-result.ts); proto-messages.ts maps them onto proto/t3/v1 in one place. Everything behind this
+ * (src/pipeline/results/study-result.ts); proto-messages.ts maps them onto proto/t3/v1 in one place. Everything behind this
  * interface (engines, the Orthanc sidecar) is wired in by whoever starts the server, so tests of auth, TLS and
  * limits run the real server over the real classify path. `null` stands for an absent optional field.
  */

@@ -1,6 +1,6 @@
 import type { OrthancClient } from './orthanc-client';
 import { readTriageMetadata } from './triage-metadata';
-import { mapWithLimit } from '../pipeline/map-with-limit';
+import { mapWithLimit } from '../pipeline/classification/map-with-limit';
 
 /**
  * One radiologist's verdict on the AI, as the worklist stored it (T3Feedback, written by orthanc-config/plugin/

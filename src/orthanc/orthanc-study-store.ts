@@ -8,7 +8,7 @@ import {
   type StudyRef,
   type StudySnapshot,
   type StudyStore,
-} from '../pipeline/study-store';
+} from '../pipeline/jobs/study-store';
 import { CategorizedError } from '../errors';
 import { DEFAULT_MAX_DECODED_IMAGE_BYTES, type FramePolicy } from '../dicom';
 import { OrthancClient, OrthancError } from './orthanc-client';

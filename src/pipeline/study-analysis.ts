@@ -1,18 +1,18 @@
 import { nonImageKind } from '../dicom/sop-classes';
 import type { FramePolicy } from '../dicom';
 import { CategorizedError, errorCategory, type ErrorCategory } from '../errors';
-import { isPermanentImageFailure } from './retry-policy';
+import { isPermanentImageFailure } from './jobs/retry-policy';
 import type { TriageConfig } from '../report';
-import type { ClassifyInput } from './classify-images';
-import type { FixedPassInput } from './classify-fixed-passes';
-import { composeClassification, type ComposedClassification } from './compose-study-result';
-import type { FixedPassEntry } from './fixed-pass-cache';
-import type { LoadedModel } from './model-registry';
-import { chooseBundle, type RouteTable } from './routing';
-import { mapWithLimit } from './map-with-limit';
-import type { Semaphore } from './semaphore';
-import { StudyNotFoundError, type PixelSourceName, type StudyInstance, type StudySnapshot, type StudyStore } from './study-store';
-import type { RunPriority, StudyImageFailure } from './study-result';
+import type { ClassifyInput } from './classification/classify-images';
+import type { FixedPassInput } from './classification/classify-fixed-passes';
+import { composeClassification, type ComposedClassification } from './classification/compose-study-result';
+import type { FixedPassEntry } from './classification/fixed-pass-cache';
+import type { LoadedModel } from './registry/model-registry';
+import { chooseBundle, type RouteTable } from './routing/routing';
+import { mapWithLimit } from './classification/map-with-limit';
+import type { Semaphore } from './jobs/semaphore';
+import { StudyNotFoundError, type PixelSourceName, type StudyInstance, type StudySnapshot, type StudyStore } from './jobs/study-store';
+import type { RunPriority, StudyImageFailure } from './results/study-result';
 
 /**
  * A study that fails because of its images fails for good when every one of them would fail the same way again (bad

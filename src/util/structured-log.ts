@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { DEFAULT_LOG_LEVEL, levelOfEvent, type LogLevel } from './log-levels';
 
-/** The log interface the sidecar's modules are given (pipeline/job-runner.ts SidecarLog has this shape). */
+/** The log interface the sidecar's modules are given (pipeline/jobs/job-runner.ts SidecarLog has this shape). */
 export type EventLog = (event: string, fields: Record<string, unknown>) => void;
 
 /** Where log lines go: a process stream, or a test's collector. */

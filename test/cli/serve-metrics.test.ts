@@ -1,8 +1,8 @@
 /**
  * /metrics of the serve runtime after the move to prom-client (issue 27): every metric dashboards read before keeps
  * its name, type, help and label names, and the process metrics are added. The expected table was taken from the
- * hand-written exposition text the sidecar served before (src/pipeline/metrics.ts, src/cli/serve.ts,
- * src/orthanc/sidecar-service.ts, src/pipeline/speculation-wiring.ts at fd16293), with speculation and shared mode on
+ * hand-written exposition text the sidecar served before (src/pipeline/jobs/metrics.ts, src/cli/serve.ts,
+ * src/orthanc/sidecar-service.ts, src/pipeline/speculation/speculation-wiring.ts at fd16293), with speculation and shared mode on
  * so that every metric is present.
  */
 import fs from 'node:fs';

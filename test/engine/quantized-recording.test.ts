@@ -6,8 +6,8 @@
 import { pixelArrayToDicom } from '../../src/dicom/secondary-capture';
 import { loadBundle, demoBundleDir, T3Engine, type EstimationPrecision } from '../../src/engine';
 import { classifyResponseMessage } from '../../src/grpc/proto-messages';
-import { classifyImages } from '../../src/pipeline/classify-images';
-import { bundleIdentityOf, composeClassification, srInputFor } from '../../src/pipeline/compose-study-result';
+import { classifyImages } from '../../src/pipeline/classification/classify-images';
+import { bundleIdentityOf, composeClassification, srInputFor } from '../../src/pipeline/classification/compose-study-result';
 import { buildAiResultSr, parseAiResultSr } from '../../src/report';
 import { defaultPolicyConfig } from '../../src/t3';
 import { removeTempDirs, tempDir } from './onnx-test-helpers';

@@ -1,6 +1,6 @@
 import { defaultPolicyConfig, T3InputError, type PolicyConfig, type T3Hyperparameters } from '../../src/t3';
 import { T3Engine, demoBundleDir, loadBundle } from '../../src/engine';
-import { inferOptionsFor } from '../../src/pipeline/classify-images';
+import { inferOptionsFor } from '../../src/pipeline/classification/classify-images';
 import { removeTempDirs, tempDir, testPixels } from './onnx-test-helpers';
 
 // Grouped T3B by series with the real engine on the shipped demo bundle (bundles/demo-trained).

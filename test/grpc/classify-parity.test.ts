@@ -9,7 +9,7 @@ import { POLICY_ENUM, type RunningGrpcServer } from '../../src/grpc';
 import type { ClassifyRequest } from '../../src/grpc/generated/t3/v1/ClassifyRequest';
 import type { ClassifyResponse__Output } from '../../src/grpc/generated/t3/v1/ClassifyResponse';
 import type { ImageResult__Output } from '../../src/grpc/generated/t3/v1/ImageResult';
-import { classifyImages, type ClassifyOutcome } from '../../src/pipeline/classify-images';
+import { classifyImages, type ClassifyOutcome } from '../../src/pipeline/classification/classify-images';
 import { parseAiResultSr } from '../../src/report';
 import { defaultPolicyConfig, type PolicyName } from '../../src/t3';
 import {

@@ -1,6 +1,6 @@
-import { QueueFullError, T3bBatcher, type BatcherSettings } from '../../src/pipeline/batcher';
-import { classifyImages, type ClassifyInput, type ClassifyOutcome } from '../../src/pipeline/classify-images';
-import { composeClassification } from '../../src/pipeline/compose-study-result';
+import { QueueFullError, T3bBatcher, type BatcherSettings } from '../../src/pipeline/classification/batcher';
+import { classifyImages, type ClassifyInput, type ClassifyOutcome } from '../../src/pipeline/classification/classify-images';
+import { composeClassification } from '../../src/pipeline/classification/compose-study-result';
 import { pixelArrayToDicom } from '../../src/dicom/secondary-capture';
 import { demoBundleDir, loadBundle, T3Engine } from '../../src/engine';
 import { defaultPolicyConfig } from '../../src/t3';

@@ -5,8 +5,8 @@
  */
 import { pixelArrayToDicom } from '../../src/dicom/secondary-capture';
 import { loadBundle, demoBundleDir, T3Engine } from '../../src/engine';
-import { classifyImages } from '../../src/pipeline/classify-images';
-import { composeClassification, srInputFor } from '../../src/pipeline/compose-study-result';
+import { classifyImages } from '../../src/pipeline/classification/classify-images';
+import { composeClassification, srInputFor } from '../../src/pipeline/classification/compose-study-result';
 import { buildAiResultSr, parseAiResultSr } from '../../src/report';
 import { defaultPolicyConfig } from '../../src/t3';
 

@@ -1,4 +1,4 @@
-import { frameClassification } from '../../src/pipeline/classify-images';
+import { frameClassification } from '../../src/pipeline/classification/classify-images';
 import type { BatchInference, ImageInference } from '../../src/engine';
 
 const classes = [{ label: 'A', code: { value: '1', scheme: '99T3', meaning: 'A' } }, { label: 'B', code: { value: '2', scheme: '99T3', meaning: 'B' } }];

@@ -3,8 +3,8 @@
 import { CategorizedError, errorCategory } from '../../src/errors';
 import { DicomError } from '../../src/dicom/errors';
 import { ReportError } from '../../src/report';
-import { ReportNotWrittenError } from '../../src/pipeline/report-not-written';
-import { retryDelayMs } from '../../src/pipeline/retry-policy';
+import { ReportNotWrittenError } from '../../src/pipeline/results/report-not-written';
+import { retryDelayMs } from '../../src/pipeline/jobs/retry-policy';
 import {
   ClaimLostError,
   JobRunner,

@@ -7,9 +7,9 @@ import { pixelArrayToDicom } from '../../src/dicom/secondary-capture';
 import { loadBundle, demoBundleDir, T3Engine, type ModelBundle } from '../../src/engine';
 import { loadT3Protos } from '../../src/grpc/proto-definition';
 import { lambdaEstimateMessage } from '../../src/grpc/proto-messages';
-import { classifyImages } from '../../src/pipeline/classify-images';
-import { composeClassification, srInputFor } from '../../src/pipeline/compose-study-result';
-import { SeriesLambdaStore } from '../../src/pipeline/series-lambda-store';
+import { classifyImages } from '../../src/pipeline/classification/classify-images';
+import { composeClassification, srInputFor } from '../../src/pipeline/classification/compose-study-result';
+import { SeriesLambdaStore } from '../../src/pipeline/classification/series-lambda-store';
 import { buildAiResultSr, parseAiResultSr } from '../../src/report';
 import { defaultLambdaEstimatorSettings, defaultPolicyConfig, type LambdaEstimatorSettings } from '../../src/t3';
 

@@ -1,4 +1,4 @@
-import { PipelineMetrics } from '../../src/pipeline/metrics';
+import { PipelineMetrics } from '../../src/pipeline/jobs/metrics';
 
 test('label values with a quote, a backslash and a newline are escaped as the Prometheus text format says', async () => {
   const metrics = new PipelineMetrics();

@@ -3,8 +3,8 @@
  * cannot run is a configuration error naming its key.
  */
 import { ConfigError, ConfigErrorList, loadSidecarConfig } from '../../src/config';
-import { compileRoutePattern, RoutePatternError } from '../../src/pipeline/route-pattern';
-import { chooseBundle, type RoutingAttributes } from '../../src/pipeline/routing';
+import { compileRoutePattern, RoutePatternError } from '../../src/pipeline/routing/route-pattern';
+import { chooseBundle, type RoutingAttributes } from '../../src/pipeline/routing/routing';
 
 const attrs = (studyDescription: string): RoutingAttributes => ({
   modality: 'CR', sopClassUid: '1.2.840.10008.5.1.4.1.1.1', bodyPartExamined: 'CHEST', studyDescription,

@@ -1,6 +1,6 @@
-import { chooseBundle, type RoutingAttributes } from '../../src/pipeline/routing';
-import { retryDelayMs, shouldPark } from '../../src/pipeline/retry-policy';
-import { inputSetHash } from '../../src/pipeline/input-set';
+import { chooseBundle, type RoutingAttributes } from '../../src/pipeline/routing/routing';
+import { retryDelayMs, shouldPark } from '../../src/pipeline/jobs/retry-policy';
+import { inputSetHash } from '../../src/pipeline/classification/input-set';
 
 const attrs = (a: Partial<RoutingAttributes>): RoutingAttributes => ({
   modality: 'CR', sopClassUid: '1.2.840.10008.5.1.4.1.1.1', bodyPartExamined: 'CHEST', studyDescription: 'Chest PA',

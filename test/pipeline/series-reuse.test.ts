@@ -1,6 +1,6 @@
 import type { BatchInference } from '../../src/engine';
-import { SeriesLambdaStore, seriesLambdaStoreFor } from '../../src/pipeline/series-lambda-store';
-import { lambdaEstimationFor, rememberSeriesLambda } from '../../src/pipeline/series-reuse';
+import { SeriesLambdaStore, seriesLambdaStoreFor } from '../../src/pipeline/classification/series-lambda-store';
+import { lambdaEstimationFor, rememberSeriesLambda } from '../../src/pipeline/classification/series-reuse';
 import { defaultLambdaEstimatorSettings, type LambdaEstimateRecord, type LambdaEstimatorSettings } from '../../src/t3';
 
 function settings(sequential: boolean, seriesReuse: boolean): LambdaEstimatorSettings {

@@ -1,5 +1,5 @@
 import { buildAiResultSr, ReportError } from '../../src/report';
-import { SrBuilder } from '../../src/pipeline/sr-builder';
+import { SrBuilder } from '../../src/pipeline/results/sr-builder';
 import { algorithm, FIXED_TIME, imageResult, rankedFindings, ROUTINE, sampleHeader } from '../report/sr-fixtures';
 
 describe('SrBuilder (SR building in a worker thread)', () => {

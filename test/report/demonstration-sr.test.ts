@@ -2,8 +2,8 @@
 import { buildAiResultSr, parseAiResultSr } from '../../src/report';
 import { DEMONSTRATION_SR_NOTICE } from '../../src/report/algorithm-parameters';
 import { parseBundleManifest } from '../../src/engine/bundle-manifest';
-import { checkDemonstrationAllowed } from '../../src/pipeline/demonstration-model';
-import { summarizeTriage } from '../../src/pipeline/triage-summary';
+import { checkDemonstrationAllowed } from '../../src/pipeline/registry/demonstration-model';
+import { summarizeTriage } from '../../src/pipeline/results/triage-summary';
 import { algorithm, imageResult, rankedFindings, ROUTINE, sampleHeader, FIXED_TIME } from './sr-fixtures';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,11 +1,11 @@
-import { deriveSrUids, parseAiResultSr, type SrInput, type SrReference } from '../report';
+import { deriveSrUids, parseAiResultSr, type SrInput, type SrReference } from '../../report';
 import type { Job } from './job-state';
 import type { SidecarLog } from './job-runner';
-import { sharedSrBuilder } from './sr-builder';
-import { summarizeTriage } from './triage-summary';
-import { modelIdentityText } from './model-identity-text';
+import { sharedSrBuilder } from '../results/sr-builder';
+import { summarizeTriage } from '../results/triage-summary';
+import { modelIdentityText } from '../results/model-identity-text';
 import { ClaimLostError } from './study-claim';
-import type { SrRecord, StudyImageFailure, StudyResult } from './study-result';
+import type { SrRecord, StudyImageFailure, StudyResult } from '../results/study-result';
 import type { StoredSr, StudySnapshot, StudyStore } from './study-store';
 
 /** An SR already in the archive for the same input set: the study needs no new one. */

@@ -1,7 +1,7 @@
-import { CategorizedError } from '../errors';
+import { CategorizedError } from '../../errors';
 import type { ClassifyInput, ClassifyOutcome } from './classify-images';
 import { FairLane, type LaneSlice } from './fair-lane';
-import type { RunPriority } from './study-result';
+import type { RunPriority } from '../results/study-result';
 
 export interface BatcherSettings {
   batchSize: number;

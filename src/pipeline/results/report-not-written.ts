@@ -1,4 +1,4 @@
-import { CategorizedError, errorCategory } from '../errors';
+import { CategorizedError, errorCategory } from '../../errors';
 import type { StudyResult } from './study-result';
 
 /**

@@ -1,4 +1,4 @@
-import { JOB_STATUSES, type JobStatus, type RunPriority, type StudyResult } from './study-result';
+import { JOB_STATUSES, type JobStatus, type RunPriority, type StudyResult } from '../results/study-result';
 import type { StudyClaim } from './study-claim';
 
 /** One study's job. The job id is the Orthanc study id: a study has at most one job at a time. */

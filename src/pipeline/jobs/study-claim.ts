@@ -1,4 +1,4 @@
-import { CategorizedError } from '../errors';
+import { CategorizedError } from '../../errors';
 /**
  * A claim on one study held by this sidecar while several sidecars share one PACS. orthanc/ implements it with study
  * metadata and revisions; the pipeline only checks it before each durable write, so a sidecar that lost its claim

@@ -1,6 +1,6 @@
-import { CategorizedError } from '../errors';
-import type { FramePolicy } from '../dicom';
-import type { RunPriority } from './study-result';
+import { CategorizedError } from '../../errors';
+import type { FramePolicy } from '../../dicom';
+import type { RunPriority } from '../results/study-result';
 
 /** One instance of a study as the store describes it (no pixel data). */
 export interface StudyInstance {

@@ -1,13 +1,13 @@
 import { Gauge } from 'prom-client';
-import { FIXED_PASS_POLICIES } from './classify-fixed-passes';
-import { FixedPassCache, fixedPassKey, type FixedPassEntry } from './fixed-pass-cache';
-import type { SidecarLog } from './job-runner';
-import type { PipelineMetrics } from './metrics';
-import { counterReadAtScrape } from './scraped-counter';
-import type { LoadedModel, ModelRegistry } from './model-registry';
-import type { PipelineConfig } from './pipeline-config';
+import { FIXED_PASS_POLICIES } from '../classification/classify-fixed-passes';
+import { FixedPassCache, fixedPassKey, type FixedPassEntry } from '../classification/fixed-pass-cache';
+import type { SidecarLog } from '../jobs/job-runner';
+import type { PipelineMetrics } from '../jobs/metrics';
+import { counterReadAtScrape } from '../jobs/scraped-counter';
+import type { LoadedModel, ModelRegistry } from '../registry/model-registry';
+import type { PipelineConfig } from '../registry/pipeline-config';
 import { SpeculativePasses } from './speculative-passes';
-import type { StudyInstance, StudyStore } from './study-store';
+import type { StudyInstance, StudyStore } from '../jobs/study-store';
 
 export interface SpeculationWiringDeps {
   store: StudyStore;

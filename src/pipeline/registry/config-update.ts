@@ -1,4 +1,4 @@
-import { differingPaths, isRecord } from '../util/json-value';
+import { differingPaths, isRecord } from '../../util/json-value';
 
 /**
  * Settings a running Sidecar applies at once, as dotted paths; the others (Orthanc connection, follower, gRPC listen

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
-import { startWorker } from '../worker-script';
-import { ReportError, type BuiltSr, type SrInput } from '../report';
+import { startWorker } from '../../worker-script';
+import { ReportError, type BuiltSr, type SrInput } from '../../report';
 
 type Reply =
   | { id: number; ok: true; built: BuiltSr }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { StudyResult, StudyResultEvent } from './study-result';
+import type { StudyResult, StudyResultEvent } from '../results/study-result';
 
 /**
  * Finished study results as a stream: each gets a strictly increasing event id, and the last `capacity` events are

@@ -1,8 +1,8 @@
-import { loadModelInputs, nonImageKind, readDicomInfo, type DicomInstanceInfo, type FramePolicy, type ModelInputFrame } from '../dicom';
-import type { FixedPassEngine } from './classify-fixed-passes';
-import { fixedPassKey, type FixedPassCache } from './fixed-pass-cache';
-import { chooseBundle, type RouteTable } from './routing';
-import type { PixelSourceName, StudyStore } from './study-store';
+import { loadModelInputs, nonImageKind, readDicomInfo, type DicomInstanceInfo, type FramePolicy, type ModelInputFrame } from '../../dicom';
+import type { FixedPassEngine } from '../classification/classify-fixed-passes';
+import { fixedPassKey, type FixedPassCache } from '../classification/fixed-pass-cache';
+import { chooseBundle, type RouteTable } from '../routing/routing';
+import type { PixelSourceName, StudyStore } from '../jobs/study-store';
 
 /** One loaded model as speculation sees it. */
 export interface SpeculationModel {

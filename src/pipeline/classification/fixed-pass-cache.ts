@@ -1,4 +1,4 @@
-import type { DicomInstanceInfo } from '../dicom';
+import type { DicomInstanceInfo } from '../../dicom';
 
 /** One frame's model input and the logits of the two fixed-weight passes on it. */
 export interface FixedPassFrame {

@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { buildAiResultSr, ReportError, type SrInput } from '../report';
+import { buildAiResultSr, ReportError, type SrInput } from '../../report';
 
 /**
  * Worker thread that builds AI-result SRs. dcmjs's writer takes seconds for a large study (a 96-frame study with

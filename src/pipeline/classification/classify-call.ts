@@ -1,12 +1,12 @@
-import { CategorizedError } from '../errors';
-import { policyForBundle, type T3Engine } from '../engine';
-import type { FramePolicy } from '../dicom';
-import type { PolicyName } from '../t3';
-import type { TriageConfig, TriageDecision } from '../report';
+import { CategorizedError } from '../../errors';
+import { policyForBundle, type T3Engine } from '../../engine';
+import type { FramePolicy } from '../../dicom';
+import type { PolicyName } from '../../t3';
+import type { TriageConfig, TriageDecision } from '../../report';
 import { classifyImages, type ClassifyInput, type ClassifyOutcome } from './classify-images';
 import { bundleIdentityOf, composeClassification, srInputFor } from './compose-study-result';
-import { sharedSrBuilder } from './sr-builder';
-import type { BatchSummary, BundleIdentityRecord, StudyImageFailure, StudyImagePrediction } from './study-result';
+import { sharedSrBuilder } from '../results/sr-builder';
+import type { BatchSummary, BundleIdentityRecord, StudyImageFailure, StudyImagePrediction } from '../results/study-result';
 
 /** The engine a classification call runs on (a T3Engine; tests may hand in anything with the same shape). */
 export type ClassifyEngine = T3Engine;

@@ -1,6 +1,6 @@
-import type { PolicyConfig, PolicyName } from '../t3';
-import type { BatchInference, InferOptions, ModelBundle } from '../engine';
-import { DicomError, loadModelInputs, type DicomInstanceInfo } from '../dicom';
+import type { PolicyConfig, PolicyName } from '../../t3';
+import type { BatchInference, InferOptions, ModelBundle } from '../../engine';
+import { DicomError, loadModelInputs, type DicomInstanceInfo } from '../../dicom';
 import { frameClassification, inferOptionsFor, type ClassifyInput, type ClassifyOptions, type ClassifyOutcome, type FrameClassification } from './classify-images';
 import type { FixedPassEntry, FixedPassFrame } from './fixed-pass-cache';
 

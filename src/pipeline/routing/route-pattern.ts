@@ -1,5 +1,5 @@
 import { RE2JS } from 're2js';
-import { CategorizedError } from '../errors';
+import { CategorizedError } from '../../errors';
 
 /**
  * The one definition of a routing pattern (`studyDescription`, `seriesDescription`): found anywhere in the text,

@@ -1,5 +1,5 @@
-import type { BatchInference, InferOptions } from '../engine';
-import type { LambdaEstimatorSettings, SequentialSettings } from '../t3';
+import type { BatchInference, InferOptions } from '../../engine';
+import type { LambdaEstimatorSettings, SequentialSettings } from '../../t3';
 import type { SeriesLambdaStore } from './series-lambda-store';
 
 /**

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ClassifyOutcome } from './classify-images';
+import type { ClassifyOutcome } from '../classification/classify-images';
 
 /**
  * Prometheus metrics of the pipeline, kept in a prom-client registry: the library escapes label values and formats

@@ -1,4 +1,4 @@
-import type { ImageResult, TriageDecision } from '../report';
+import type { ImageResult, TriageDecision } from '../../report';
 
 /**
  * The short texts a radiologist reads in the PACS (study metadata, the worklist, the Explorer badge): the review flag

@@ -1,5 +1,5 @@
-import { CategorizedError } from '../errors';
-import type { BundleManifest } from '../engine';
+import { CategorizedError } from '../../errors';
+import type { BundleManifest } from '../../engine';
 import type { PipelineConfig } from './pipeline-config';
 
 /** What every place that shows a result says about a demonstration model (log, metadata, worklist, SR). */

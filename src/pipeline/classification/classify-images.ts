@@ -1,7 +1,7 @@
-import type { LambdaEstimateRecord, LambdaEstimatorSettings, PolicyConfig } from '../t3';
-import { spreadCoefficientSample, type BatchInference, type EstimationPrecision, type ImageInference, type InferOptions, type T3Engine } from '../engine';
-import { DicomError, loadModelInputs, type DicomInstanceInfo, type FramePolicy } from '../dicom';
-import type { RankedFinding } from '../report';
+import type { LambdaEstimateRecord, LambdaEstimatorSettings, PolicyConfig } from '../../t3';
+import { spreadCoefficientSample, type BatchInference, type EstimationPrecision, type ImageInference, type InferOptions, type T3Engine } from '../../engine';
+import { DicomError, loadModelInputs, type DicomInstanceInfo, type FramePolicy } from '../../dicom';
+import type { RankedFinding } from '../../report';
 import { seriesLambdaStoreFor, type SeriesLambdaStore } from './series-lambda-store';
 import { lambdaEstimationFor, rememberSeriesLambda } from './series-reuse';
 

@@ -1,5 +1,5 @@
-import { errorCategory } from '../errors';
-import type { DicomErrorCode } from '../dicom/errors';
+import { errorCategory } from '../../errors';
+import type { DicomErrorCode } from '../../dicom/errors';
 
 export interface RetrySettings {
   maxAttempts: number;

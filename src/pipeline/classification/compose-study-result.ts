@@ -1,6 +1,6 @@
-import { CategorizedError } from '../errors';
-import type { BundleManifest } from '../engine';
-import type { LambdaEstimateRecord, PolicyConfig } from '../t3';
+import { CategorizedError } from '../../errors';
+import type { BundleManifest } from '../../engine';
+import type { LambdaEstimateRecord, PolicyConfig } from '../../t3';
 import {
   decideTriage,
   type AlgorithmRecord,
@@ -8,9 +8,9 @@ import {
   type SrInput,
   type TriageConfig,
   type TriageDecision,
-} from '../report';
+} from '../../report';
 import type { ClassifyOutcome } from './classify-images';
-import type { BatchSummary, BundleIdentityRecord, StudyImageFailure, StudyImagePrediction } from './study-result';
+import type { BatchSummary, BundleIdentityRecord, StudyImageFailure, StudyImagePrediction } from '../results/study-result';
 
 /**
  * Where a result is composed: the classifier's outcomes become the per-image predictions, the failures, the batches,

@@ -1,5 +1,5 @@
-import type { LambdaEstimateRecord, PolicyName } from '../t3';
-import type { RankedFinding, TriageDecision } from '../report';
+import type { LambdaEstimateRecord, PolicyName } from '../../t3';
+import type { RankedFinding, TriageDecision } from '../../report';
 
 /** Lifecycle of a study job (proto t3.v1.JobState). The one list; config, Orthanc metadata and gRPC import it. */
 export const JOB_STATUSES = Object.freeze(['queued', 'running', 'done', 'failed', 'parked'] as const);

@@ -1,10 +1,10 @@
-import type { BatcherSettings } from './batcher';
-import type { RetrySettings } from './retry-policy';
-import type { RouteTable } from './routing';
-import type { TriageConfig } from '../report';
-import type { PolicyName } from '../t3';
-import type { ExecutionProviderName } from '../engine';
-import type { FramePolicy } from '../dicom';
+import type { BatcherSettings } from '../classification/batcher';
+import type { RetrySettings } from '../jobs/retry-policy';
+import type { RouteTable } from '../routing/routing';
+import type { TriageConfig } from '../../report';
+import type { PolicyName } from '../../t3';
+import type { ExecutionProviderName } from '../../engine';
+import type { FramePolicy } from '../../dicom';
 
 /**
  * The part of the sidecar configuration the pipeline reads. It is the shape of config/'s SidecarConfig (pipeline/

@@ -1,4 +1,4 @@
-import type { AlgorithmRecord } from '../report';
+import type { AlgorithmRecord } from '../../report';
 
 /**
  * The model identity in one line, as T3Model keeps it for the feedback export: the bundle, then each model with a

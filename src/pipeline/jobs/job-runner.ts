@@ -1,15 +1,15 @@
-import { CategorizedError, errorCategory } from '../errors';
-import type { PolicyName } from '../t3';
-import { QueueFullError } from './batcher';
+import { CategorizedError, errorCategory } from '../../errors';
+import type { PolicyName } from '../../t3';
+import { QueueFullError } from '../classification/batcher';
 import { systemClock, type JobClock } from './job-clock';
 import { JobTable, type Job } from './job-state';
 import type { PipelineMetrics } from './metrics';
 import type { ResultFeed } from './result-feed';
-import { ReportNotWrittenError } from './report-not-written';
+import { ReportNotWrittenError } from '../results/report-not-written';
 import { isPermanentFailure, retryDelayMs, shouldPark, type RetrySettings } from './retry-policy';
 import { Semaphore } from './semaphore';
 import { ClaimLostError, type StudyClaim } from './study-claim';
-import { queuedStudyResult, type JobStatus, type RunPriority, type StudyResult } from './study-result';
+import { queuedStudyResult, type JobStatus, type RunPriority, type StudyResult } from '../results/study-result';
 import { StudyNotFoundError } from './study-store';
 
 export type SidecarLog = (event: string, fields: Record<string, unknown>) => void;

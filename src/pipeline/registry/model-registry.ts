@@ -1,7 +1,7 @@
-import { demoBundleDir, loadBundle, policyForBundle, T3Engine, type ExecutionProviderName, type ModelBundle } from '../engine';
-import type { PolicyConfig } from '../t3';
-import { T3bBatcher, type ClassifyFn } from './batcher';
-import type { SidecarLog } from './job-runner';
+import { demoBundleDir, loadBundle, policyForBundle, T3Engine, type ExecutionProviderName, type ModelBundle } from '../../engine';
+import type { PolicyConfig } from '../../t3';
+import { T3bBatcher, type ClassifyFn } from '../classification/batcher';
+import type { SidecarLog } from '../jobs/job-runner';
 import type { PipelineConfig } from './pipeline-config';
 import { checkDemonstrationAllowed, DEMONSTRATION_NOTICE } from './demonstration-model';
 
