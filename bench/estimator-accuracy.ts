@@ -7,28 +7,20 @@
 //     [--confidence C] [--min-images N] [--max-images N] [--step N] [--check-images K] [--tolerance T] [--out FILE]
 // The estimators' settings are the bundle's t3.estimators (or the defaults), with any of these flags applied.
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { dicomReader } from '../src/cli/eval';
-import { demoBundleDir, loadBundle, T3Engine } from '../src/engine';
+import { T3Engine } from '../src/engine';
 import {
-  compareEstimators, discoverSplits, estimatorComparisonMarkdown, loadLabelledSplit, prepareSplit, T3B_ESTIMATORS, type PooledSeries, type T3bEstimatorName,
+  compareEstimators, estimatorComparisonMarkdown, prepareSplit, T3B_ESTIMATORS, type PooledSeries, type T3bEstimatorName,
 } from '../src/evaluation';
 import { defaultLambdaEstimatorSettings, validateLambdaEstimatorSettings } from '../src/t3';
-
-function option(argv: string[], name: string): string | undefined {
-  const at = argv.indexOf(`--${name}`);
-  return at >= 0 ? argv[at + 1] : undefined;
-}
+import { loadBundleAndSplits, option } from './labelled-splits-args';
 
 async function main(argv: string[]): Promise<void> {
-  const bundleDir = option(argv, 'bundle') ?? demoBundleDir();
-  const dataDir = option(argv, 'data') ?? path.join(bundleDir, 'eval');
   const batchSizes = (option(argv, 'batch-sizes') ?? '8,32').split(',').map(Number);
   const seriesLength = Number(option(argv, 'series-length') ?? 128);
   const estimators = (option(argv, 'estimators') ?? T3B_ESTIMATORS.join(',')).split(',') as T3bEstimatorName[];
   const replicates = Number(option(argv, 'bootstrap') ?? 1000);
   const pooledSeries = (option(argv, 'pooled-series') ?? 'by-split') as PooledSeries;
-  const bundle = await loadBundle(bundleDir);
+  const { bundle, splits: labelled } = await loadBundleAndSplits(argv);
   const settings = bundle.manifest.lambdaEstimators ?? defaultLambdaEstimatorSettings();
   const numeric = (name: string): number | undefined => (option(argv, name) === undefined ? undefined : Number(option(argv, name)));
   const sequentialFlags = { confidence: numeric('confidence'), minImages: numeric('min-images'), maxImages: numeric('max-images'), step: numeric('step'), lambdaTolerance: numeric('tolerance') };
@@ -36,11 +28,7 @@ async function main(argv: string[]): Promise<void> {
   if (numeric('check-images') !== undefined) settings.seriesReuse.checkImages = numeric('check-images')!;
   if (numeric('tolerance') !== undefined) settings.seriesReuse.lambdaTolerance = numeric('tolerance')!;
   validateLambdaEstimatorSettings(settings, 'settings');
-  const splits = [];
-  for (const s of await discoverSplits(dataDir, ['calibration'])) {
-    const labelled = await loadLabelledSplit(s.dir, s.name, bundle.manifest.classes, { readDicom: dicomReader(bundle) });
-    splits.push(prepareSplit(labelled.name, labelled.images, bundle.manifest.input));
-  }
+  const splits = labelled.map((s) => prepareSplit(s.name, s.images, bundle.manifest.input));
   const engine = await T3Engine.open(bundle, { executionProviders: ['cpu'], log: (line) => process.stderr.write(`${line}\n`) });
   const started = performance.now();
   let rows;

@@ -4,28 +4,16 @@
 // T3B's accuracy on each split and whether each sampled variant falls inside it.
 //   npx tsx bench/sampled-accuracy.ts [--bundle DIR] [--data DIR] [--batch 32] [--samples 2,4,8] [--corrupted-limit N] [--out FILE]
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { dicomReader } from '../src/cli/eval';
-import { demoBundleDir, loadBundle, T3Engine } from '../src/engine';
-import { CORRUPTION_NAMES, SEVERITIES, discoverSplits, evaluationPolicies, loadLabelledSplit, runEvaluation, type LabelledSplit } from '../src/evaluation';
+import { T3Engine } from '../src/engine';
+import { CORRUPTION_NAMES, SEVERITIES, evaluationPolicies, runEvaluation } from '../src/evaluation';
 import { wilsonInterval } from '../src/evaluation/accuracy-interval';
-
-function option(argv: string[], name: string): string | undefined {
-  const at = argv.indexOf(`--${name}`);
-  return at >= 0 ? argv[at + 1] : undefined;
-}
+import { loadBundleAndSplits, option } from './labelled-splits-args';
 
 async function main(argv: string[]): Promise<void> {
-  const bundleDir = option(argv, 'bundle') ?? demoBundleDir();
-  const dataDir = option(argv, 'data') ?? path.join(bundleDir, 'eval');
   const batch = Number(option(argv, 'batch') ?? 32);
   const samples = (option(argv, 'samples') ?? '2,4,8').split(',').map(Number);
   const corruptedLimit = Number(option(argv, 'corrupted-limit') ?? 128);
-  const bundle = await loadBundle(bundleDir);
-  const splits: LabelledSplit[] = [];
-  for (const s of await discoverSplits(dataDir, ['calibration'])) {
-    splits.push(await loadLabelledSplit(s.dir, s.name, bundle.manifest.classes, { readDicom: dicomReader(bundle) }));
-  }
+  const { bundle, splits } = await loadBundleAndSplits(argv);
   const base = splits.find((s) => s.name === 'in-domain') ?? splits[0];
   const engine = await T3Engine.open(bundle, { executionProviders: ['cpu'], log: (line) => process.stderr.write(`${line}\n`) });
   const policies = evaluationPolicies({ wiseAlphas: [], t3bBatchSizes: [batch], defaultBatchSize: batch, hyperparameters: { ...bundle.manifest.t3 }, t3bCoefficientSamples: samples })

@@ -26,7 +26,6 @@ OUT/eval/{in-domain,shifted,calibration}: 8-bit grey PNG + labels.csv, outside g
 """
 import argparse
 import copy
-import csv
 import gzip
 import hashlib
 import json
@@ -41,7 +40,8 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "train-demo"))
-from png_writer import write_grey_png  # noqa: E402
+from classifier_training import top1_accuracy, train_classifier  # noqa: E402
+from split_files import write_labelled_split  # noqa: E402
 from zero_shot_cnn import ChestCnn, export_onnx  # noqa: E402
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
@@ -128,48 +128,22 @@ def to_pixels(grey: torch.Tensor) -> torch.Tensor:
 
 def train(model, images, labels, style: str, epochs: int, lr: float, seed: int, batch: int = 128):
     """Adam with a cosine schedule; each epoch renders the real images afresh in the style (new random chain)."""
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * math.ceil(len(images) / batch)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    model.train()
-    for epoch in range(epochs):
-        rendered = render(images, style, seed * 100 + epoch)
-        order = torch.randperm(len(images), generator=g)
-        total, seen = 0.0, 0
-        for start in range(0, len(images), batch):
-            idx = order[start:start + batch]
-            loss = F.cross_entropy(model(to_pixels(rendered[idx])), labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss) * len(idx)
-            seen += len(idx)
-        print(f"  epoch {epoch + 1}/{epochs} loss {total / seen:.4f}", flush=True)
-    return model.eval()
+    return train_classifier(model, labels, lambda epoch: render(images, style, seed * 100 + epoch), to_pixels,
+                            epochs, lr, seed, batch)
 
 
-@torch.no_grad()
 def accuracy(model, images, labels) -> float:
-    correct = 0
-    for start in range(0, len(images), 512):
-        correct += int((model(to_pixels(images[start:start + 512])).argmax(1) == labels[start:start + 512]).sum())
-    return correct / len(images)
+    return top1_accuracy(model, images, labels, to_pixels, chunk=512)
+
+
+def fashion_label_and_code(index: int):
+    """labels.csv's label and code of a class: its Fashion-MNIST name and its index in CODE_SCHEME."""
+    return CLASSES[index], str(index)
 
 
 def write_split(folder: str, images: torch.Tensor, labels: torch.Tensor) -> None:
     """8-bit grey PNGs img0000.png, ... and labels.csv (file, label, code)."""
-    os.makedirs(folder, exist_ok=True)
-    rows = []
-    for i in range(len(images)):
-        name = f"img{i:04d}.png"
-        write_grey_png(os.path.join(folder, name), (images[i] * 255).round().to(torch.uint8).tolist())
-        rows.append((name, CLASSES[int(labels[i])], str(int(labels[i]))))
-    with open(os.path.join(folder, "labels.csv"), "w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["file", "label", "code"])
-        w.writerows(rows)
+    write_labelled_split(folder, images, labels, fashion_label_and_code)
 
 
 def sha256_of(path: str) -> str:

@@ -11,7 +11,6 @@ STYLE is one of broad, in-domain, shifted. Each split becomes DIR/NAME/ with 8-b
 ("file,label,code"), exactly what `orthanc-t3 eval`, `calibrate` and `fit` read. A seed fixes every pixel.
 """
 import argparse
-import csv
 import json
 import os
 import sys
@@ -20,7 +19,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from png_writer import write_grey_png  # noqa: E402
+from split_files import write_labelled_split  # noqa: E402
 from synthetic_chest import CLASSES, STYLES, generate  # noqa: E402
 
 # Images per call of the generator: draws are made in chunks of this size, so a split depends on (seed, count).
@@ -39,19 +38,15 @@ def make_set(seed: int, count: int, style: str):
     return torch.cat(images), torch.cat(labels)
 
 
+def chest_label_and_code(index: int):
+    """labels.csv's label and code of a class: its name and its SNOMED CT code."""
+    label, _, code, _ = CLASSES[index]
+    return label, code
+
+
 def write_split(folder: str, images: torch.Tensor, labels: torch.Tensor) -> None:
     """8-bit grey PNGs img0000.png, ... and labels.csv with the class label and its SNOMED CT code."""
-    os.makedirs(folder, exist_ok=True)
-    rows = []
-    for i in range(len(images)):
-        name = f"img{i:04d}.png"
-        write_grey_png(os.path.join(folder, name), (images[i] * 255).round().to(torch.uint8).tolist())
-        label, _, code, _ = CLASSES[int(labels[i])]
-        rows.append((name, label, code))
-    with open(os.path.join(folder, "labels.csv"), "w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["file", "label", "code"])
-        w.writerows(rows)
+    write_labelled_split(folder, images, labels, chest_label_and_code)
 
 
 def parse_split(text: str):

@@ -22,15 +22,14 @@ import argparse
 import copy
 import hashlib
 import json
-import math
 import os
 import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from classifier_training import top1_accuracy, train_classifier  # noqa: E402
 from labelled_splits import make_set, write_split  # noqa: E402
 from synthetic_chest import CLASSES, IMAGE_SIZE  # noqa: E402
 from zero_shot_cnn import ChestCnn, export_onnx  # noqa: E402
@@ -51,35 +50,12 @@ def to_pixels(grey: torch.Tensor) -> torch.Tensor:
 
 
 def train(model, images, labels, epochs: int, lr: float, seed: int, batch: int = 64, weight_decay: float = 0.0):
-    """Adam with a cosine schedule; a seeded permutation per epoch."""
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps = epochs * math.ceil(len(images) / batch)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    model.train()
-    for epoch in range(epochs):
-        order = torch.randperm(len(images), generator=g)
-        total, seen = 0.0, 0
-        for start in range(0, len(images), batch):
-            idx = order[start:start + batch]
-            loss = F.cross_entropy(model(to_pixels(images[idx])), labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss) * len(idx)
-            seen += len(idx)
-        print(f"  epoch {epoch + 1}/{epochs} loss {total / seen:.4f}", flush=True)
-    return model.eval()
+    """Adam with a cosine schedule; a seeded permutation per epoch of the same images (drawn once)."""
+    return train_classifier(model, labels, lambda _epoch: images, to_pixels, epochs, lr, seed, batch, weight_decay)
 
 
-@torch.no_grad()
 def accuracy(model, images, labels) -> float:
-    correct = 0
-    for start in range(0, len(images), 256):
-        logits = model(to_pixels(images[start:start + 256]))
-        correct += int((logits.argmax(1) == labels[start:start + 256]).sum())
-    return correct / len(images)
+    return top1_accuracy(model, images, labels, to_pixels, chunk=256)
 
 
 def merged(generalist, expert, lam: float):

@@ -3,7 +3,6 @@
  * the int8 copies; the batch says so in the composed result, the gRPC Classify answer and the SR's algorithm
  * parameters (`lambdaPrecision[i]`), and full-precision results keep their SR unchanged.
  */
-import { pixelArrayToDicom } from '../../src/dicom/secondary-capture';
 import { loadBundle, demoBundleDir, T3Engine, type EstimationPrecision } from '../../src/engine';
 import { classifyResponseMessage } from '../../src/grpc/proto-messages';
 import { classifyImages } from '../../src/pipeline/classification/classify-images';
@@ -11,6 +10,7 @@ import { bundleIdentityOf, composeClassification, srInputFor } from '../../src/p
 import { buildAiResultSr, parseAiResultSr } from '../../src/report';
 import { defaultPolicyConfig } from '../../src/t3';
 import { removeTempDirs, tempDir } from './onnx-test-helpers';
+import { syntheticSeries } from '../helpers/synthetic-series';
 
 const engines: Partial<Record<EstimationPrecision, T3Engine>> = {};
 
@@ -28,26 +28,9 @@ afterAll(async () => {
   await removeTempDirs();
 });
 
-/** n 64×64 8-bit images of one series (distinct pixels per image). */
-function series(study: string, seriesUid: string, n: number, seed: number): { name: string; bytes: Uint8Array }[] {
-  return Array.from({ length: n }, (_, i) => {
-    const data = new Uint8Array(64 * 64);
-    let s = (seed * 7919 + i * 104729) >>> 0;
-    for (let p = 0; p < data.length; p++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      data[p] = s >>> 24;
-    }
-    const bytes = pixelArrayToDicom({
-      rows: 64, columns: 64, samplesPerPixel: 1, photometricInterpretation: 'MONOCHROME2', bitsAllocated: 8, bitsStored: 8,
-      signed: false, numberOfFrames: 1, data, modality: 'DX',
-    }, { studyInstanceUid: study, seriesInstanceUid: seriesUid }, i);
-    return { name: `${seriesUid}-${i}`, bytes };
-  });
-}
-
 test.each(['int8', 'float32'] as const)('%s estimation passes are recorded in the result, the gRPC answer and the SR', async (precision) => {
   const engine = engines[precision]!;
-  const inputs = series('2.25.2000', '2.25.2001', 6, 3);
+  const inputs = syntheticSeries('2.25.2000', '2.25.2001', 6, 3);
   const policy = { ...defaultPolicyConfig('t3b'), hyperparameters: { ...engine.bundle.manifest.t3 } };
   const outcomes = await classifyImages(engine, inputs, { policy, batchSize: 3, framePolicy: 'middle' });
   const composed = composeClassification(outcomes, { triage: { rules: [], disagreement: {} }, listNonImages: true });
@@ -74,7 +57,7 @@ test.each(['int8', 'float32'] as const)('%s estimation passes are recorded in th
 
 test('one-model policies record no estimation precision', async () => {
   const engine = engines.int8!;
-  const outcomes = await classifyImages(engine, series('2.25.3000', '2.25.3001', 2, 4), { policy: defaultPolicyConfig('generalist'), batchSize: 2, framePolicy: 'middle' });
+  const outcomes = await classifyImages(engine, syntheticSeries('2.25.3000', '2.25.3001', 2, 4), { policy: defaultPolicyConfig('generalist'), batchSize: 2, framePolicy: 'middle' });
   const composed = composeClassification(outcomes, { triage: { rules: [], disagreement: {} }, listNonImages: true });
   expect(composed.batches[0].estimationPrecision).toBeUndefined();
   expect(composed.batchPrecisions).toEqual([]);

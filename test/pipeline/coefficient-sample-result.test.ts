@@ -3,12 +3,12 @@
  * batching.coefficientSample = 2; the sample (one image per series) is recorded per image and per batch in the
  * composed result, and in the SR's algorithm parameters, which parse back.
  */
-import { pixelArrayToDicom } from '../../src/dicom/secondary-capture';
 import { loadBundle, demoBundleDir, T3Engine } from '../../src/engine';
 import { classifyImages } from '../../src/pipeline/classification/classify-images';
 import { composeClassification, srInputFor } from '../../src/pipeline/classification/compose-study-result';
 import { buildAiResultSr, parseAiResultSr } from '../../src/report';
 import { defaultPolicyConfig } from '../../src/t3';
+import { syntheticSeries } from '../helpers/synthetic-series';
 
 let engine: T3Engine;
 
@@ -20,26 +20,9 @@ afterAll(async () => {
   await engine?.close();
 });
 
-/** n 64×64 8-bit images of one series (distinct pixels per image). */
-function series(study: string, seriesUid: string, n: number, seed: number): { name: string; bytes: Uint8Array }[] {
-  return Array.from({ length: n }, (_, i) => {
-    const data = new Uint8Array(64 * 64);
-    let s = (seed * 7919 + i * 104729) >>> 0;
-    for (let p = 0; p < data.length; p++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      data[p] = s >>> 24;
-    }
-    const bytes = pixelArrayToDicom({
-      rows: 64, columns: 64, samplesPerPixel: 1, photometricInterpretation: 'MONOCHROME2', bitsAllocated: 8, bitsStored: 8,
-      signed: false, numberOfFrames: 1, data, modality: 'DX',
-    }, { studyInstanceUid: study, seriesInstanceUid: seriesUid }, i);
-    return { name: `${seriesUid}-${i}`, bytes };
-  });
-}
-
 test('the sample spreads across the series, and results and the SR record it', async () => {
   const study = '2.25.1000';
-  const inputs = [...series(study, '2.25.1001', 5, 1), ...series(study, '2.25.1002', 3, 2)];
+  const inputs = [...syntheticSeries(study, '2.25.1001', 5, 1), ...syntheticSeries(study, '2.25.1002', 3, 2)];
   const policy = defaultPolicyConfig('t3b');
   // The paper's aggregation (the shipped bundle's fitted map may use λ of the mean JS instead).
   policy.hyperparameters = { ...policy.hyperparameters, ...engine.bundle.manifest.t3, batchAggregation: 'mean-lambda' };
@@ -80,7 +63,7 @@ test('the sample spreads across the series, and results and the SR record it', a
 
 test('without a sample nothing changes: no sample fields in results or the SR', async () => {
   const study = '2.25.2000';
-  const inputs = series(study, '2.25.2001', 3, 3);
+  const inputs = syntheticSeries(study, '2.25.2001', 3, 3);
   const policy = defaultPolicyConfig('t3b');
   const outcomes = await classifyImages(engine, inputs, { policy, batchSize: 8, framePolicy: 'middle' });
   const composed = composeClassification(outcomes, { triage: { rules: [], disagreement: {} }, listNonImages: true });

@@ -3,7 +3,6 @@
  * batches by one engine. What was estimated from which images is recorded per image and per batch in the composed
  * result and in the SR's algorithm parameters, which parse back; the gRPC message carries the same record.
  */
-import { pixelArrayToDicom } from '../../src/dicom/secondary-capture';
 import { loadBundle, demoBundleDir, T3Engine, type ModelBundle } from '../../src/engine';
 import { loadT3Protos } from '../../src/grpc/proto-definition';
 import { lambdaEstimateMessage } from '../../src/grpc/proto-messages';
@@ -12,6 +11,7 @@ import { composeClassification, srInputFor } from '../../src/pipeline/classifica
 import { SeriesLambdaStore } from '../../src/pipeline/classification/series-lambda-store';
 import { buildAiResultSr, parseAiResultSr } from '../../src/report';
 import { defaultLambdaEstimatorSettings, defaultPolicyConfig, type LambdaEstimatorSettings } from '../../src/t3';
+import { syntheticSeries } from '../helpers/synthetic-series';
 
 let base: ModelBundle;
 const engines: T3Engine[] = [];
@@ -31,23 +31,6 @@ async function engineWith(estimators: LambdaEstimatorSettings): Promise<T3Engine
   return engine;
 }
 
-/** n 64×64 8-bit images of one series (distinct pixels per image). */
-function series(study: string, seriesUid: string, n: number, seed: number): { name: string; bytes: Uint8Array }[] {
-  return Array.from({ length: n }, (_, i) => {
-    const data = new Uint8Array(64 * 64);
-    let s = (seed * 7919 + i * 104729) >>> 0;
-    for (let p = 0; p < data.length; p++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      data[p] = s >>> 24;
-    }
-    const bytes = pixelArrayToDicom({
-      rows: 64, columns: 64, samplesPerPixel: 1, photometricInterpretation: 'MONOCHROME2', bitsAllocated: 8, bitsStored: 8,
-      signed: false, numberOfFrames: 1, data, modality: 'DX',
-    }, { studyInstanceUid: study, seriesInstanceUid: seriesUid }, i);
-    return { name: `${seriesUid}-${i}`, bytes };
-  });
-}
-
 const triage = { triage: { rules: [], disagreement: {} }, listNonImages: true };
 // The paper's gentle map: λ of a different batch is never exactly the stored one, so a zero tolerance must fail.
 const policy = defaultPolicyConfig('t3b');
@@ -56,7 +39,7 @@ test('series reuse: the second batch of a series reuses the first one\'s λ_B af
   const estimators = defaultLambdaEstimatorSettings();
   estimators.seriesReuse = { ...estimators.seriesReuse, enabled: true, lambdaTolerance: 10 };
   const engine = await engineWith(estimators);
-  const inputs = series('2.25.3000', '2.25.3001', 8, 5);
+  const inputs = syntheticSeries('2.25.3000', '2.25.3001', 8, 5);
   const outcomes = await classifyImages(engine, inputs, { policy, batchSize: 4, framePolicy: 'middle', seriesLambdas: new SeriesLambdaStore({ maxSeries: 4, maxAgeMs: 60_000 }) });
   const composed = composeClassification(outcomes, triage);
   expect(composed.batches).toHaveLength(2);
@@ -92,7 +75,7 @@ test('series reuse: a check outside the tolerance re-estimates from every image,
   const estimators = defaultLambdaEstimatorSettings();
   estimators.seriesReuse = { ...estimators.seriesReuse, enabled: true, lambdaTolerance: 1e-15 };
   const engine = await engineWith(estimators);
-  const inputs = series('2.25.4000', '2.25.4001', 8, 6);
+  const inputs = syntheticSeries('2.25.4000', '2.25.4001', 8, 6);
   const outcomes = await classifyImages(engine, inputs, { policy, batchSize: 4, framePolicy: 'middle', seriesLambdas: new SeriesLambdaStore({ maxSeries: 4, maxAgeMs: 60_000 }) });
   const composed = composeClassification(outcomes, triage);
   const second = composed.batches[1];
@@ -109,7 +92,7 @@ test('sequential sampling: the record says how many images were sampled, why it 
   const estimators = defaultLambdaEstimatorSettings();
   estimators.sequential = { ...estimators.sequential, enabled: true, minImages: 2, step: 1, maxImages: 3, lambdaTolerance: 10 };
   const engine = await engineWith(estimators);
-  const inputs = series('2.25.5000', '2.25.5001', 8, 7);
+  const inputs = syntheticSeries('2.25.5000', '2.25.5001', 8, 7);
   const composed = composeClassification(await classifyImages(engine, inputs, { policy, batchSize: 8, framePolicy: 'middle' }), triage);
   // A tolerance of 10 (wider than any λ range) decides at the first look.
   expect(composed.batches[0].lambdaEstimate).toEqual({
@@ -122,7 +105,7 @@ test('sequential sampling: the record says how many images were sampled, why it 
 
 test('estimators off (the default): no estimate recorded anywhere', async () => {
   const engine = await engineWith(defaultLambdaEstimatorSettings());
-  const composed = composeClassification(await classifyImages(engine, series('2.25.6000', '2.25.6001', 4, 8), { policy, batchSize: 4, framePolicy: 'middle' }), triage);
+  const composed = composeClassification(await classifyImages(engine, syntheticSeries('2.25.6000', '2.25.6001', 4, 8), { policy, batchSize: 4, framePolicy: 'middle' }), triage);
   expect(composed.batches[0].lambdaEstimate).toBeUndefined();
   expect(composed.batchEstimates).toEqual([null]);
   const built = buildAiResultSr({ ...srInputFor(composed, engine.bundle.manifest, policy, 4), contentDateTime: new Date('2026-01-01T00:00:00Z') });

@@ -11,6 +11,7 @@ import {
   type SequentialSettings,
 } from '../../src/t3';
 import { studentTQuantile } from '../../src/t3/sequential-student-t';
+import { uniformGenerator } from '../../src/evaluation/random';
 
 // The shipped demo bundle's fitted map: a steep step at JS 0.07 (λ 1.1 below, 0.1 above), λ of the mean JS.
 const steep = resolveHyperparameters({ lambdaMin: 1.1, lambdaMax: 0.1, gamma: 128, jsThreshold: 0.07, batchAggregation: 'lambda-of-mean-js' });
@@ -30,16 +31,13 @@ function runRule(js: number[], order: number[], s = settings): { lambda: number;
   return { lambda: estimate.state().lambda, sampled: estimate.sampled, reason: estimate.stopReason() };
 }
 
-/** mulberry32 + Box–Muller, seeded, for the simulations. */
+/**
+ * Seeded uniform and normal (Box–Muller) draws for the simulations. The uniforms come from the evaluation's
+ * generator rather than a copy of sequentialOrder's: the data a test feeds the rule should not be made by the code
+ * under test.
+ */
 function generator(seed: number): { uniform: () => number; normal: () => number } {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = uniformGenerator(seed);
   const normal = (): number => Math.sqrt(-2 * Math.log(Math.max(uniform(), 1e-12))) * Math.cos(2 * Math.PI * uniform());
   return { uniform, normal };
 }
