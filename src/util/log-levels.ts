@@ -53,11 +53,14 @@ const EVENT_LEVELS: Readonly<Record<string, EventLevel>> = Object.freeze({
   coordination: 'info',
   'study-done': 'info',
   'source-header-adjusted': 'info',
+  // Which execution provider and sessions each engine started with: once per bundle, and the first thing an operator
+  // checks when inference is slow; a claim says which worker of a cluster took a study (once per study, like its
+  // result). Both at info so the default level shows them (the CLI and cluster tests read them).
+  engine: 'info',
+  'study-claimed': 'info',
   // Per item and repetitive: wanted when following one study through, noise otherwise.
   'study-unchanged': 'debug',
   'study-gone': 'debug',
-  'study-claimed': 'debug',
-  engine: 'debug',
 });
 
 /** An event's level; an event not in the table is `info`, so a new event is never hidden by default. */

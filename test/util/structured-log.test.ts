@@ -39,7 +39,10 @@ test('each event has its level: failures that lose work at error, retries and wo
   expect(levelOfEvent('serving')).toBe('info');
   expect(levelOfEvent('study-done')).toBe('info');
   expect(levelOfEvent('study-unchanged')).toBe('debug');
-  expect(levelOfEvent('engine')).toBe('debug');
+  expect(levelOfEvent('study-gone')).toBe('debug');
+  // Seen at the default level: the provider an engine runs on, and which cluster worker claimed a study.
+  expect(levelOfEvent('engine')).toBe('info');
+  expect(levelOfEvent('study-claimed')).toBe('info');
   // A new event nobody classified yet is not hidden by the default level.
   expect(levelOfEvent('an-event-added-later')).toBe('info');
   expect(levelOfEvent('constructor')).toBe('info');
