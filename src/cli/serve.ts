@@ -292,9 +292,13 @@ export const serveCommand: CliCommand = {
       tokenFile: optionString(args, 'grpc-token-file') ?? process.env.T3_GRPC_TOKEN_FILE ?? null,
       tokenList: process.env.T3_GRPC_TOKENS ?? null,
     };
+    // The handlers go in before anything starts: a SIGTERM that arrives while the models load, or just after
+    // `serving` is written (a supervisor that stops the sidecar as soon as it is up), is then a graceful stop, never
+    // the default action that kills the process without saving the checkpoint.
+    const signalled = untilSignal();
     const runtime = await startServeRuntime(config, { log, follow: !args.options.has('no-follow'), extraTokens, layers });
     log('serving', { orthanc: config.orthanc.url, checkpoint: config.follower.checkpointPath, bundles: config.bundles.map((b) => b.name) });
-    const signal = await untilSignal();
+    const signal = await signalled;
     log('stopping', { signal });
     await runtime.stop();
     await closeSharedFramePool();
