@@ -1,9 +1,9 @@
-import Ajv, { type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { compileRoutePattern, RoutePatternError } from '../pipeline/routing/route-pattern';
 import { ConfigError, ConfigErrorCollector } from './config-error';
 import { configErrorsFromSchema } from './schema-errors';
 import { describeValue } from '../util/schema-failures';
-import { ERROR_MESSAGES_KEYWORD } from '../util/schema-kit';
+import { compileSchema } from '../util/schema-kit';
 import { SidecarConfigSchema } from './t3-schema';
 import { ROLE_NAMES } from '../grpc/backend';
 import type { PluginConfig, PluginTlsConfig, RoutingConfig, SidecarConfig, TriageSetting } from './sidecar-config';
@@ -22,10 +22,7 @@ let compiled: ValidateFunction | null = null;
 
 /** One Ajv for the section schema, compiled on first use; `verbose` keeps each failure's schema and value for its message. */
 function schemaValidator(): ValidateFunction {
-  if (compiled) return compiled;
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-  ajv.addVocabulary([ERROR_MESSAGES_KEYWORD]);
-  compiled = ajv.compile(SidecarConfigSchema);
+  compiled ??= compileSchema(SidecarConfigSchema);
   return compiled;
 }
 
