@@ -62,12 +62,15 @@ interface Throughput { imagesPerSecond: number; msPerBatch: number; meanMsPerBat
  * settings); on the bench's random images and the paper's gentle map it decides at its first look (8 images) at
  * batch 32, so this is its cost when it decides early; at batch 8 that first look is the whole batch (full T3B's passes). t3bSeriesReuse: series reuse with the check passing (2 check images, the batch's
  * own full λ_B stored): its cost on a batch that reuses. What either costs on real streams follows from the passes per
- * image that bench/estimator-accuracy.ts measures (docs/LAMBDA-ESTIMATORS.md).
+ * image that bench/estimator-accuracy.ts measures (docs/LAMBDA-ESTIMATORS.md). t3bGroupedSequential: grouped T3B by
+ * series (minGroupSize 8, maxGroups 2) on a batch of two interleaved series, each group's λ by sequential sampling
+ * (default settings): a mixed batch, deciding at each group's first look (8 images) at batch 32; at batch 8 neither
+ * series reaches 8 images, so it is one group estimated from all 8. t3bGroupedSequentialInt8: the same on the int8 engine.
  */
 type Flow = 'plainSingle' | 'mergedPass' | 'mergedPassOffset' | 't3bMergedFixed' | 't3bPlainFixed' | 't3bGrouped' | 't3bSampled2' | 't3bSampled4' | 't3bSampled8' | 'naiveT3b'
-  | 't3bInt8Fixed' | 'int8Single' | 't3bSequential' | 't3bSeriesReuse' | 't3bSequentialInt8';
+  | 't3bInt8Fixed' | 'int8Single' | 't3bSequential' | 't3bSeriesReuse' | 't3bSequentialInt8' | 't3bGroupedSequential' | 't3bGroupedSequentialInt8';
 const ALL_FLOWS: Flow[] = ['plainSingle', 'mergedPass', 'mergedPassOffset', 't3bMergedFixed', 't3bPlainFixed', 't3bGrouped', 't3bSampled2', 't3bSampled4', 't3bSampled8', 'naiveT3b',
-  't3bInt8Fixed', 'int8Single', 't3bSequential', 't3bSeriesReuse', 't3bSequentialInt8'];
+  't3bInt8Fixed', 'int8Single', 't3bSequential', 't3bSeriesReuse', 't3bSequentialInt8', 't3bGroupedSequential', 't3bGroupedSequentialInt8'];
 /**
  * ORTHANC_T3_BENCH_FLOWS=a,b,… times only those flows (plainSingle, every ratio's reference, always runs): a ViT-B run
  * of every flow at batch 32 takes most of an hour on two cores.
@@ -102,6 +105,8 @@ interface PairSummary {
     t3bSampled4OverSingleAtBatch32: number | null;
     t3bGroupedOverT3bAtBatch8: number | null;
     t3bGroupedOverT3bAtBatch32: number | null;
+    t3bGroupedSequentialOverSingleAtBatch32: number | null;
+    t3bGroupedSequentialInt8OverSingleAtBatch32: number | null;
     t3bInt8FixedOverSingleAtBatch8: number | null;
     t3bInt8FixedOverSingleAtBatch32: number | null;
     t3bInt8FixedOverT3bPlainFixedAtBatch32: number | null;
@@ -120,7 +125,7 @@ interface PairSummary {
 const FLOW_RSS: Partial<Record<Flow, RssConfig>> = {
   plainSingle: 'plainSession', mergedPass: 'mergedSession', mergedPassOffset: 'enginePlainFixed', t3bMergedFixed: 'engineMergedFixed', t3bPlainFixed: 'enginePlainFixed',
   t3bGrouped: 'enginePlainFixed', t3bSampled2: 'enginePlainFixed', t3bSampled4: 'enginePlainFixed', t3bSampled8: 'enginePlainFixed', naiveT3b: 'naive',
-  t3bSequential: 'enginePlainFixed', t3bSeriesReuse: 'enginePlainFixed',
+  t3bSequential: 'enginePlainFixed', t3bSeriesReuse: 'enginePlainFixed', t3bGroupedSequential: 'enginePlainFixed',
 };
 
 function randomPixels(count: number, size: number, seed: number): Float32Array {
@@ -290,7 +295,7 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
 
     // t3bSequentialInt8: t3bSequential on an engine whose estimation passes are int8 (estimators run theirs at the
     // engine's precision), opened only when that flow runs: one more set of sessions.
-    const sequentialInt8 = FLOWS.includes('t3bSequentialInt8') ? await T3Engine.open(bundle, { ...engineOptions, fixedPassSessions: 'plain', estimationPrecision: 'int8' }) : null;
+    const sequentialInt8 = FLOWS.includes('t3bSequentialInt8') || FLOWS.includes('t3bGroupedSequentialInt8') ? await T3Engine.open(bundle, { ...engineOptions, fixedPassSessions: 'plain', estimationPrecision: 'int8' }) : null;
     if (sequentialInt8) closers.push(() => sequentialInt8.close());
     const t3b = defaultPolicyConfig('t3b');
     // The bench's images have no series: the sample is spread evenly over the batch, as for one series.
@@ -298,6 +303,11 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
       plainFixed.infer(p, n, t3b, { coefficientSample: spreadCoefficientSample(Array(n).fill(''), k) });
     // Set per batch size below, from that batch's own divergences.
     let grouped: PolicyConfig = defaultPolicyConfig('t3b-grouped');
+    // Two series interleaved (even and odd positions), grouped by series: each group gathered and estimated on its own.
+    const groupedSeries = defaultPolicyConfig('t3b-grouped');
+    groupedSeries.hyperparameters = { ...groupedSeries.hyperparameters, groupBy: 'series', minGroupSize: 8, maxGroups: 2 };
+    const twoSeries = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 'A' : 'B'));
+    const groupSequential = { method: 'sequential' as const, settings: { ...DEFAULT_SEQUENTIAL_SETTINGS } };
     // Series reuse's stored λ_B: set per batch size below to the batch's own full λ_B, so the check passes.
     let storedLambda = 0.5;
     const flows: Record<Flow, (pixels: Float32Array, count: number) => Promise<unknown>> = {
@@ -315,6 +325,8 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
       int8Single: (p, n) => int8.run(p, [n, 3, size, size], null),
       t3bSequential: (p, n) => plainFixed.infer(p, n, t3b, { lambdaEstimation: { method: 'sequential', settings: { ...DEFAULT_SEQUENTIAL_SETTINGS } } }),
       t3bSequentialInt8: (p, n) => sequentialInt8!.infer(p, n, t3b, { lambdaEstimation: { method: 'sequential', settings: { ...DEFAULT_SEQUENTIAL_SETTINGS } } }),
+      t3bGroupedSequential: (p, n) => plainFixed.infer(p, n, groupedSeries, { sources: twoSeries(n), lambdaEstimation: groupSequential }),
+      t3bGroupedSequentialInt8: (p, n) => sequentialInt8!.infer(p, n, groupedSeries, { sources: twoSeries(n), lambdaEstimation: groupSequential }),
       t3bSeriesReuse: (p, n) => plainFixed.infer(p, n, t3b, {
         lambdaEstimation: {
           method: 'series-reuse', lambdaB: storedLambda, fromBatch: 'bench',
@@ -372,6 +384,8 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
         t3bSampled4OverSingleAtBatch32: at(32, 't3bSampled4', 'plainSingle'),
         t3bGroupedOverT3bAtBatch8: at(8, 't3bGrouped', 't3bPlainFixed'),
         t3bGroupedOverT3bAtBatch32: at(32, 't3bGrouped', 't3bPlainFixed'),
+        t3bGroupedSequentialOverSingleAtBatch32: at(32, 't3bGroupedSequential', 'plainSingle'),
+        t3bGroupedSequentialInt8OverSingleAtBatch32: at(32, 't3bGroupedSequentialInt8', 'plainSingle'),
         t3bInt8FixedOverSingleAtBatch8: at(8, 't3bInt8Fixed', 'plainSingle'),
         t3bInt8FixedOverSingleAtBatch32: at(32, 't3bInt8Fixed', 'plainSingle'),
         t3bInt8FixedOverT3bPlainFixedAtBatch32: at(32, 't3bInt8Fixed', 't3bPlainFixed'),

@@ -5,10 +5,12 @@ import {
   batchSeed,
   computeBatchCoefficients,
   estimateBatchLambda,
+  estimateGroupLambdas,
   groupBatch,
   mergedTemperature,
   softmax,
   type BatchCoefficients,
+  type ImageCoefficients,
   type LambdaEstimateRecord,
   type LambdaEstimation,
   type PolicyConfig,
@@ -136,6 +138,11 @@ export interface BatchInference {
    * the batch stayed one group (then batchLambda is that λ, T3B's λ_B). Absent for the other policies.
    */
   groupLambdas?: number[];
+  /**
+   * t3b-grouped with each group's λ from sequential sampling (InferOptions.lambdaEstimation under `groupBy: series`):
+   * per group, indexed as groupLambdas, how its λ was estimated and how many of its images gave it (null: every image).
+   */
+  groupEstimates?: { record: LambdaEstimateRecord; sampleSize: number | null }[];
 }
 
 interface Pass { logits: Float32Array; classes: number; }
@@ -362,6 +369,12 @@ export class T3Engine {
     if (name === 't3b' && options.coefficientSample === undefined && options.lambdaEstimation !== undefined) {
       return this.estimatedT3b(pixels, count, hp, options.lambdaEstimation, started);
     }
+    // Grouped by series, a group's λ can be estimated like a one-series batch's; grouped by the step, the groups are
+    // only known once every image's divergence is, so there is nothing to save and the estimation is ignored.
+    if (name === 't3b-grouped' && options.lambdaEstimation?.method === 'sequential' && hp.groupBy === 'series') {
+      const precision = this.estimationPrecisionFor(name, options) ?? 'float32';
+      return this.estimatedGroupedT3b(pixels, count, hp, { ...options.lambdaEstimation, sources: options.sources, precision }, started);
+    }
     if (name === 't3b' && options.coefficientSample !== undefined) {
       const sample = checkSample(options.coefficientSample, count);
       const perImage = this.bundle.manifest.input.channels * this.bundle.manifest.input.height * this.bundle.manifest.input.width;
@@ -539,20 +552,14 @@ export class T3Engine {
     const lambdaB = estimate.lambdaB;
     const merged = this.rows(await this.pass(pixels, count, lambdaB, `merged (λ_B=${lambdaB})`), count);
     const temperature = mergedTemperature(lambdaB, hp.tPt, hp.tFt);
-    const images = merged.map((row, i): ImageInference => {
-      const probabilities = softmax(row, temperature);
-      const c = estimate.coefficients.get(i);
-      if (!c) return { probabilities, js: Number.NaN, lambda: lambdaB, lambdaFinal: lambdaB, entropyPt: Number.NaN, entropyFt: Number.NaN, extrapolationTriggered: false, appliedLambda: lambdaB };
-      return { probabilities, js: c.js, lambda: c.lambda, lambdaFinal: c.lambdaFinal, entropyPt: c.entropyPt, entropyFt: c.entropyFt, extrapolationTriggered: c.extrapolationTriggered, appliedLambda: lambdaB };
-    });
+    const images = merged.map((row, i) => estimatedImage(softmax(row, temperature), estimate.coefficients.get(i), lambdaB));
     const result = this.result('t3b', lambdaB, images, 2 * estimate.fixedPassCalls + 1, started);
     return { ...result, coefficientSample: estimate.sampledPositions.length === count ? null : estimate.sampledPositions, lambdaEstimate: estimate.record };
   }
 
   /**
-   * Grouped T3B: one merged pass per group of the batch at the group's λ, over that group's images only, so every
-   * image still goes through one merged pass. One group runs on the batch's pixels as T3B does; two are gathered into
-   * contiguous blocks once (SharedPixelMemory.withGathered) and run one after the other on the merged session.
+   * Grouped T3B: one merged pass per group of the batch at the group's λ (groupMergedPasses), every group's λ from
+   * the fixed passes of all its images.
    */
   private async groupedPasses(coefficients: BatchCoefficients, pixels: Float32Array, batch: { count: number; sources: readonly string[] | undefined },
     hp: T3Hyperparameters, started: number, passesSoFar: number,
@@ -560,33 +567,72 @@ export class T3Engine {
     const { count, sources } = batch;
     // Grouping by series without the batch's series throws T3InputError (invalid-argument): the caller's request is wrong.
     const groups = groupBatch(coefficients.images, hp, hp, sources);
-    const images = new Array<ImageInference>(count);
-    const finish = (rows: Float32Array[], members: readonly number[], g: number): void => {
-      const lambda = groups.lambdas[g];
-      const temperature = mergedTemperature(lambda, hp.tPt, hp.tFt);
-      const series = groups.seriesCounts?.[g];
-      members.forEach((i, r) => { images[i] = { ...base(i, softmax(rows[r], temperature), lambda), group: g, ...(series === undefined ? {} : { groupSeries: series }) }; });
-    };
-    if (groups.lambdas.length === 1) {
-      const lambda = groups.lambdas[0];
-      finish(this.rows(await this.pass(pixels, count, lambda, `merged (λ_B=${lambda})`), count), Array.from({ length: count }, (_, i) => i), 0);
-    } else {
-      const { channels, height, width } = this.bundle.manifest.input;
-      const perImage = channels * height * width;
-      const members = groups.lambdas.map((_, g) => groups.groupOf.flatMap((of, i) => (of === g ? [i] : [])));
-      await this.sharedPixels.withGathered(pixels, members.flat(), perImage, async (gathered) => {
-        let offset = 0;
-        for (let g = 0; g < members.length; g++) {
-          const n = members[g].length;
-          const lambda = groups.lambdas[g];
-          const pass = await this.pass(gathered.subarray(offset * perImage, (offset + n) * perImage), n, lambda, `merged (group ${g}, λ=${lambda})`);
-          finish(this.rows(pass, n), members[g], g);
-          offset += n;
-        }
-      });
-    }
+    const images = await this.groupMergedPasses(pixels, count, groups.groupOf, groups.lambdas, hp, (i, probabilities, g) => ({
+      ...base(i, probabilities, groups.lambdas[g]), group: g, ...(groups.seriesCounts ? { groupSeries: groups.seriesCounts[g] } : {}),
+    }));
     const batchLambda = groups.lambdas.length === 1 ? groups.lambdas[0] : null;
     return { ...this.result('t3b-grouped', batchLambda, images, passesSoFar + groups.lambdas.length, started), groupLambdas: [...groups.lambdas] };
+  }
+
+  /**
+   * Grouped T3B by series with each group's λ from sequential sampling inside the group (t3/grouped-lambda-estimation.ts):
+   * the fixed passes run on the images each group's estimate asks for, the merged passes as grouped T3B's. A batch
+   * that mixes series thus decides each series' side of the map's step after a few of its images, where one λ_B over
+   * the mix would sit near the step and need every image.
+   */
+  private async estimatedGroupedT3b(pixels: Float32Array, count: number, hp: T3Hyperparameters,
+    request: Extract<LambdaEstimation, { method: 'sequential' }> & { sources: readonly string[] | undefined; precision: EstimationPrecision },
+    started: number): Promise<BatchInference> {
+    const { channels, height, width } = this.bundle.manifest.input;
+    const perImage = channels * height * width;
+    const seed = request.seed ?? batchSeed(pixels, count);
+    const estimate = await estimateGroupLambdas(count, request.sources, hp, hp, request.settings, seed, (positions) =>
+      this.sharedPixels.withGathered(pixels, positions, perImage, async (gathered) => {
+        const [ptPass, ftPass] = await this.fixedPasses(gathered, positions.length, ' (group sample)', request.precision);
+        return { pt: this.rows(ptPass, positions.length), ft: this.rows(ftPass, positions.length) };
+      }));
+    const lambdas = estimate.groups.map((g) => g.lambda);
+    const images = await this.groupMergedPasses(pixels, count, estimate.groupOf, lambdas, hp, (i, probabilities, g) => ({
+      ...estimatedImage(probabilities, estimate.groups[g].coefficients.get(i), lambdas[g]), group: g, groupSeries: estimate.seriesCounts[g],
+    }));
+    const sampled = estimate.groups.flatMap((g) => g.sampledPositions).sort((a, b) => a - b);
+    const result = this.result('t3b-grouped', lambdas.length === 1 ? lambdas[0] : null, images, 2 * estimate.fixedPassCalls + lambdas.length, started);
+    return {
+      ...result, groupLambdas: lambdas, coefficientSample: sampled.length === count ? null : sampled,
+      groupEstimates: estimate.groups.map((g) => ({ record: g.record, sampleSize: g.sampledPositions.length === g.members.length ? null : g.sampledPositions.length })),
+    };
+  }
+
+  /**
+   * One merged pass per group at the group's λ, over that group's images only, so every image still goes through one
+   * merged pass. One group runs on the batch's pixels as T3B does; several are gathered into contiguous blocks once
+   * (SharedPixelMemory.withGathered) and run one after the other on the merged session. `image` builds each image's
+   * inference from its probabilities and group.
+   */
+  private async groupMergedPasses(pixels: Float32Array, count: number, groupOf: readonly number[], lambdas: readonly number[], hp: T3Hyperparameters,
+    image: (i: number, probabilities: number[], group: number) => ImageInference): Promise<ImageInference[]> {
+    const images = new Array<ImageInference>(count);
+    const finish = (rows: Float32Array[], members: readonly number[], g: number): void => {
+      const temperature = mergedTemperature(lambdas[g], hp.tPt, hp.tFt);
+      members.forEach((i, r) => { images[i] = image(i, softmax(rows[r], temperature), g); });
+    };
+    if (lambdas.length === 1) {
+      finish(this.rows(await this.pass(pixels, count, lambdas[0], `merged (λ_B=${lambdas[0]})`), count), Array.from({ length: count }, (_, i) => i), 0);
+      return images;
+    }
+    const { channels, height, width } = this.bundle.manifest.input;
+    const perImage = channels * height * width;
+    const members = lambdas.map((_, g) => groupOf.flatMap((of, i) => (of === g ? [i] : [])));
+    await this.sharedPixels.withGathered(pixels, members.flat(), perImage, async (gathered) => {
+      let offset = 0;
+      for (let g = 0; g < members.length; g++) {
+        const n = members[g].length;
+        const pass = await this.pass(gathered.subarray(offset * perImage, (offset + n) * perImage), n, lambdas[g], `merged (group ${g}, λ=${lambdas[g]})`);
+        finish(this.rows(pass, n), members[g], g);
+        offset += n;
+      }
+    });
+    return images;
   }
 
   private result(policy: PolicyName, batchLambda: number | null, images: ImageInference[], passes: number, started: number): BatchInference {
@@ -604,6 +650,15 @@ export class T3Engine {
     await this.plainWorkers?.generalist.close();
     await this.plainWorkers?.expert.close();
   }
+}
+
+/**
+ * An image of a batch whose λ an estimator gave: its own coefficients when its fixed passes ran, else none (js NaN,
+ * λ = λ' = the λ applied), as with a coefficient sample.
+ */
+function estimatedImage(probabilities: number[], c: ImageCoefficients | undefined, applied: number): ImageInference {
+  if (!c) return { probabilities, js: Number.NaN, lambda: applied, lambdaFinal: applied, entropyPt: Number.NaN, entropyFt: Number.NaN, extrapolationTriggered: false, appliedLambda: applied };
+  return { probabilities, js: c.js, lambda: c.lambda, lambdaFinal: c.lambdaFinal, entropyPt: c.entropyPt, entropyFt: c.entropyFt, extrapolationTriggered: c.extrapolationTriggered, appliedLambda: applied };
 }
 
 /** A sample's positions, checked: distinct integers in [0, count), at least one. */

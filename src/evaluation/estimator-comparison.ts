@@ -14,7 +14,10 @@ import { homogeneousSeriesOrder, mixedSeriesOrder, seriesPreparedSplit, type Ser
  * moved from full T3B's, batch by batch.
  */
 export interface EstimatorComparisonOptions {
+  /** Runs full T3B and full grouped T3B, the references. */
   runner: InferenceRunner;
+  /** Runs the estimators when given (e.g. an engine whose estimation passes are int8); default `runner`. */
+  estimatorRunner?: InferenceRunner;
   /** The clean splits (e.g. in-domain, shifted): the streams are built from them. */
   splits: readonly PreparedSplit[];
   batchSizes: readonly number[];
@@ -32,20 +35,27 @@ export interface EstimatorRow {
   stream: string;
   images: number;
   batchSize: number;
-  /** 'full' for T3B itself, else the estimator. */
-  estimator: 'full' | T3bEstimatorName;
+  /** 'full' for T3B itself, 'grouped' for full grouped T3B (the reference of grouped-sequential), else the estimator. */
+  estimator: 'full' | 'grouped' | T3bEstimatorName;
   policyId: string;
   accuracy: number;
   /** Full T3B's 95 % Wilson interval at this batch size on this stream, and whether this accuracy lies inside it. */
   fullInterval: { low: number; high: number };
   insideFullInterval: boolean;
+  /** Not below full T3B's interval (inside it, or above: an estimator of grouped T3B may gain on mixed batches). */
+  notBelowFullInterval: boolean;
+  /**
+   * grouped-sequential: against the policy whose λ it estimates, full grouped T3B at the same batch size: the paired
+   * interval and whether the accuracy lies inside grouped T3B's 95 % Wilson interval. Absent for the other rows.
+   */
+  againstGrouped?: { interval: { low: number; high: number }; inside: boolean; difference: BootstrapInterval };
   /** Paired block bootstrap (blocks of one batch) of accuracy − full T3B's accuracy. */
   againstFull: BootstrapInterval;
   passesPerImage: number;
   /** Batches per outcome of the estimate (empty for full T3B). */
   outcomes: Record<string, number>;
-  /** Mean and largest |λ_B − full T3B's λ_B| over the stream's batches. */
-  lambdaDifference: { mean: number; max: number };
+  /** Mean and largest |λ_B − full T3B's λ_B| over the stream's batches; null when a grouped batch split (several λ). */
+  lambdaDifference: { mean: number; max: number } | null;
   seconds: number;
 }
 
@@ -85,42 +95,63 @@ export async function compareEstimators(options: EstimatorComparisonOptions): Pr
   const policies = evaluationPolicies({
     wiseAlphas: [], t3bBatchSizes: options.batchSizes, defaultBatchSize: Math.max(...options.batchSizes), hyperparameters: options.hyperparameters,
     t3bEstimators: options.estimators, ...(options.estimatorSettings ? { estimatorSettings: options.estimatorSettings } : {}),
-  }).filter((p) => p.config.name === 't3b');
+  }).filter((p) => p.config.name === 't3b' || p.config.name === 't3b-grouped');
+  const byId = (id: string): EvaluatedPolicy => policies.find((p) => p.id === id) as EvaluatedPolicy;
   const rows: EstimatorRow[] = [];
   for (const stream of comparisonStreams(options.splits, options.series, options.pooledSeries)) {
     for (const size of options.batchSizes) {
-      const full = policies.find((p) => p.id === `t3b-${size}`) as EvaluatedPolicy;
-      const reference = await scorePolicyOnSplit(options.runner, full, stream);
-      const referenceCorrect = correctness(reference.predictions, stream.labels);
-      const correct = Math.round(reference.score.accuracy * stream.labels.length);
-      const interval = wilsonInterval(correct, stream.labels.length);
-      const row = (estimator: EstimatorRow['estimator'], policy: EvaluatedPolicy, score: SplitScore, predictions: number[]): EstimatorRow => {
-        const lambdas = score.batchLambdas ?? [];
-        const fullLambdas = reference.score.batchLambdas ?? [];
-        const differences = lambdas.map((l, i) => Math.abs(l - fullLambdas[i]));
-        return {
-          stream: stream.name, images: stream.labels.length, batchSize: size, estimator, policyId: policy.id, accuracy: score.accuracy,
-          fullInterval: interval, insideFullInterval: score.accuracy >= interval.low && score.accuracy <= interval.high,
-          againstFull: pairedBootstrap([{ a: correctness(predictions, stream.labels), b: referenceCorrect }], { blockSize: size, ...options.bootstrap }),
-          passesPerImage: score.passesPerImage ?? Number.NaN,
-          outcomes: score.estimateOutcomes ?? {},
-          lambdaDifference: {
-            mean: differences.length ? differences.reduce((a, b) => a + b, 0) / differences.length : 0,
-            max: differences.length ? Math.max(...differences) : 0,
-          },
-          seconds: score.seconds,
-        };
+      const scored = async (policy: EvaluatedPolicy, runner = options.runner): Promise<ScoredRun> => {
+        const run = await scorePolicyOnSplit(runner, policy, stream);
+        const correct = correctness(run.predictions, stream.labels);
+        return { policy, run, correct, interval: wilsonInterval(correct.reduce((n, c) => n + c, 0), stream.labels.length) };
       };
-      rows.push(row('full', full, reference.score, reference.predictions));
+      const full = await scored(byId(`t3b-${size}`));
+      const grouped = options.estimators.includes('grouped-sequential') ? await scored(byId(`t3b-grouped-${size}`)) : null;
+      const row = (estimator: EstimatorRow['estimator'], mine: ScoredRun, ownReference: ScoredRun | null): EstimatorRow =>
+        comparisonRow({ stream, size, estimator, mine, full, ownReference, bootstrap: options.bootstrap });
+      const added = [row('full', full, null), ...(grouped ? [row('grouped', grouped, null)] : [])];
       for (const name of options.estimators) {
-        const policy = policies.find((p) => p.id === `t3b-${name}-${size}`) as EvaluatedPolicy;
-        const run = await scorePolicyOnSplit(options.runner, policy, stream);
-        rows.push(row(name, policy, run.score, run.predictions));
+        added.push(row(name, await scored(byId(`t3b-${name}-${size}`), options.estimatorRunner), name === 'grouped-sequential' ? grouped : null));
       }
-      options.progress?.(`${stream.name} B=${size}: ${rows.slice(-1 - options.estimators.length).map((r) => `${r.policyId} ${(100 * r.accuracy).toFixed(1)}% (${r.passesPerImage.toFixed(2)} passes/image)`).join(', ')}`);
+      rows.push(...added);
+      options.progress?.(`${stream.name} B=${size}: ${added.slice(1).map((r) => `${r.policyId} ${(100 * r.accuracy).toFixed(1)}% (${r.passesPerImage.toFixed(2)} passes/image)`).join(', ')}`);
     }
   }
   return rows;
+}
+
+interface ScoredRun {
+  policy: EvaluatedPolicy;
+  run: { score: SplitScore; predictions: number[] };
+  correct: Uint8Array;
+  /** 95 % Wilson interval of the accuracy. */
+  interval: { low: number; high: number };
+}
+
+/** One row: `mine` against full T3B (and against `ownReference`, full grouped T3B, when given) on the same images. */
+function comparisonRow(o: { stream: PreparedSplit; size: number; estimator: EstimatorRow['estimator']; mine: ScoredRun; full: ScoredRun;
+  ownReference: ScoredRun | null; bootstrap: { replicates: number; seed: number } }): EstimatorRow {
+  const { mine, full, ownReference } = o;
+  const accuracy = mine.run.score.accuracy;
+  const lambdas = mine.run.score.batchLambdas ?? [];
+  const fullLambdas = full.run.score.batchLambdas ?? [];
+  // λ_B moved, batch by batch: only where both ran one λ per batch (a grouped batch that split has several).
+  const differences = lambdas.map((l, i) => Math.abs(l - fullLambdas[i]));
+  const paired = (reference: ScoredRun) => pairedBootstrap([{ a: mine.correct, b: reference.correct }], { blockSize: o.size, ...o.bootstrap });
+  const inside = (reference: ScoredRun) => accuracy >= reference.interval.low && accuracy <= reference.interval.high;
+  return {
+    stream: o.stream.name, images: o.stream.labels.length, batchSize: o.size, estimator: o.estimator, policyId: mine.policy.id, accuracy,
+    fullInterval: full.interval, insideFullInterval: inside(full), notBelowFullInterval: accuracy >= full.interval.low,
+    againstFull: paired(full),
+    ...(ownReference ? { againstGrouped: { interval: ownReference.interval, inside: inside(ownReference), difference: paired(ownReference) } } : {}),
+    passesPerImage: mine.run.score.passesPerImage ?? Number.NaN,
+    outcomes: mine.run.score.estimateOutcomes ?? {},
+    lambdaDifference: lambdas.length !== fullLambdas.length ? null : {
+      mean: differences.length ? differences.reduce((a, b) => a + b, 0) / differences.length : 0,
+      max: differences.length ? Math.max(...differences) : 0,
+    },
+    seconds: mine.run.score.seconds,
+  };
 }
 
 /** The comparison as a markdown table (one row per stream, batch size and estimator). */
@@ -128,10 +159,14 @@ export function estimatorComparisonMarkdown(rows: readonly EstimatorRow[]): stri
   const pct = (x: number) => (100 * x).toFixed(1);
   const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}`;
   const header = ['stream', 'n', 'B', 'estimator', 'top-1', 'Δ vs full [95 % paired CI]', 'inside full\'s 95 % interval', 'passes / image', 'mean (max) |Δλ_B|', 'batches by outcome'];
+  const inside = (r: EstimatorRow): string => {
+    const own = r.againstGrouped ? `; vs grouped T3B ${signed(r.againstGrouped.difference.difference)} [${signed(r.againstGrouped.difference.low)}, ${signed(r.againstGrouped.difference.high)}], ${r.againstGrouped.inside ? 'inside' : '**outside**'} its interval` : '';
+    return `${r.insideFullInterval ? 'yes' : r.notBelowFullInterval ? 'above' : '**no**'}${own}`;
+  };
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   for (const r of rows) {
     const full = r.estimator === 'full';
-    lines.push(`| ${r.stream} | ${r.images} | ${r.batchSize} | ${r.estimator} | ${pct(r.accuracy)}${full ? ` [${pct(r.fullInterval.low)}, ${pct(r.fullInterval.high)}]` : ''} | ${full ? '—' : `${signed(r.againstFull.difference)} [${signed(r.againstFull.low)}, ${signed(r.againstFull.high)}]`} | ${full ? '—' : r.insideFullInterval ? 'yes' : '**no**'} | ${r.passesPerImage.toFixed(2)} | ${full ? '—' : `${r.lambdaDifference.mean.toFixed(3)} (${r.lambdaDifference.max.toFixed(3)})`} | ${Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ') || '—'} |`);
+    lines.push(`| ${r.stream} | ${r.images} | ${r.batchSize} | ${r.estimator} | ${pct(r.accuracy)}${full ? ` [${pct(r.fullInterval.low)}, ${pct(r.fullInterval.high)}]` : ''} | ${full ? '—' : `${signed(r.againstFull.difference)} [${signed(r.againstFull.low)}, ${signed(r.againstFull.high)}]`} | ${full ? '—' : inside(r)} | ${r.passesPerImage.toFixed(2)} | ${full || !r.lambdaDifference ? '—' : `${r.lambdaDifference.mean.toFixed(3)} (${r.lambdaDifference.max.toFixed(3)})`} | ${Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ') || '—'} |`);
   }
   return lines.join('\n');
 }

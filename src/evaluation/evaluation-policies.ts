@@ -21,8 +21,12 @@ export interface EvaluatedPolicy {
   lambdaEstimator?: T3bEstimatorName;
 }
 
-/** The λ_B estimators the evaluation can put beside full T3B, and the policy id each gets (`t3b-<name>-<B>`). */
-export const T3B_ESTIMATORS = ['sequential', 'series', 'series-sequential'] as const;
+/**
+ * The λ_B estimators the evaluation can put beside full T3B, and the policy id each gets (`t3b-<name>-<B>`).
+ * `grouped-sequential` runs grouped T3B (policy t3b-grouped) with each series group's λ by sequential sampling; under a
+ * map whose groupBy is js-step it is grouped T3B exactly (the engine ignores the estimation there).
+ */
+export const T3B_ESTIMATORS = ['sequential', 'series', 'series-sequential', 'grouped-sequential'] as const;
 export type T3bEstimatorName = (typeof T3B_ESTIMATORS)[number];
 
 export interface PolicySetOptions {
@@ -41,7 +45,7 @@ export interface PolicySetOptions {
 /** The estimator settings with exactly the estimators of `name` turned on. */
 export function estimatorSettingsFor(name: T3bEstimatorName, base: LambdaEstimatorSettings = defaultLambdaEstimatorSettings()): LambdaEstimatorSettings {
   return {
-    sequential: { ...base.sequential, enabled: name === 'sequential' || name === 'series-sequential' },
+    sequential: { ...base.sequential, enabled: name === 'sequential' || name === 'series-sequential' || name === 'grouped-sequential' },
     seriesReuse: { ...base.seriesReuse, enabled: name === 'series' || name === 'series-sequential' },
   };
 }
@@ -50,7 +54,13 @@ const ESTIMATOR_LABELS: Record<T3bEstimatorName, string> = {
   sequential: 'λ_B by sequential sampling',
   series: 'λ_B reused within a series',
   'series-sequential': 'series reuse, else sequential sampling',
+  'grouped-sequential': 'grouped by series, each group\'s λ by sequential sampling',
 };
+
+/** The policy an estimator variant runs: grouped T3B for grouped-sequential, T3B for the others. */
+export function estimatorPolicyName(name: T3bEstimatorName): 't3b' | 't3b-grouped' {
+  return name === 'grouped-sequential' ? 't3b-grouped' : 't3b';
+}
 
 export const DEFAULT_WISE_ALPHAS = [0.25, 0.5, 0.75] as const;
 export const DEFAULT_T3B_BATCH_SIZES = [1, 8, 32, 128] as const;
@@ -77,7 +87,7 @@ export function evaluationPolicies(options: PolicySetOptions): EvaluatedPolicy[]
     // Grouped T3B at the same batch sizes as T3B: its groups, and so its results, depend on the batch.
     ...options.t3bBatchSizes.map((size) => ({ id: `t3b-grouped-${size}`, label: `grouped T3B (batch ${size})`, config: config('t3b-grouped', hp), batchSize: size })),
     ...(options.t3bEstimators ?? []).flatMap((name) => options.t3bBatchSizes.map((size) => ({
-      id: `t3b-${name}-${size}`, label: `T3B (batch ${size}, ${ESTIMATOR_LABELS[name]})`, config: config('t3b', hp), batchSize: size,
+      id: `t3b-${name}-${size}`, label: `T3B (batch ${size}, ${ESTIMATOR_LABELS[name]})`, config: config(estimatorPolicyName(name), hp), batchSize: size,
       lambdaEstimators: estimatorSettingsFor(name, options.estimatorSettings), lambdaEstimator: name,
     }))),
     ...(options.t3bCoefficientSamples ?? []).map((k) => {

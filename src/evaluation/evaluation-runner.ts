@@ -1,7 +1,7 @@
 import { spreadCoefficientSample, type BatchInference, type InferOptions } from '../engine';
 import type { PolicyConfig } from '../t3';
 import { SeriesLambdaStore } from '../pipeline/classification/series-lambda-store';
-import { lambdaEstimationFor, rememberSeriesLambda } from '../pipeline/classification/series-reuse';
+import { groupLambdaEstimationFor, lambdaEstimationFor, rememberSeriesLambda } from '../pipeline/classification/series-reuse';
 import type { EvaluatedPolicy } from './evaluation-policies';
 import { argmax, expectedCalibrationError, meanNegativeLogLikelihood, top1Accuracy } from './metrics';
 
@@ -85,8 +85,8 @@ export async function scorePolicyOnSplit(runner: InferenceRunner, policy: Evalua
   let passes = 0;
   const outcomes: Record<string, number> = {};
   // Series reuse's state lives for one run of the policy over the split, as it would for one engine over one stream.
-  const estimators = policy.config.name === 't3b' ? policy.lambdaEstimators : undefined;
-  const store = estimators?.seriesReuse.enabled
+  const estimators = policy.config.name === 't3b' || policy.config.name === 't3b-grouped' ? policy.lambdaEstimators : undefined;
+  const store = estimators?.seriesReuse.enabled && policy.config.name === 't3b'
     ? new SeriesLambdaStore({ maxSeries: estimators.seriesReuse.maxSeries, maxAgeMs: 1000 * estimators.seriesReuse.maxAgeSeconds })
     : null;
   const started = performance.now();
@@ -96,12 +96,15 @@ export async function scorePolicyOnSplit(runner: InferenceRunner, policy: Evalua
     const series = split.series ? split.series.slice(start, start + n) : Array<string>(n).fill(split.name);
     const options: InferOptions = policy.coefficientSample
       ? { coefficientSample: spreadCoefficientSample(Array<string>(n).fill(split.name), policy.coefficientSample) }
-      : estimators ? lambdaEstimationFor(estimators, store, series) : {};
+      : !estimators ? {} : policy.config.name === 't3b-grouped' ? groupLambdaEstimationFor(estimators) : lambdaEstimationFor(estimators, store, series);
     if (policy.config.name === 't3b-grouped') options.sources = split.sources ? split.sources.slice(start, start + n) : series;
     const result = await runner.infer(split.tensors.subarray(start * perImage, (start + n) * perImage), n, policy.config, options);
     if (result.images.length !== n) throw new RangeError(`the engine returned ${result.images.length} results for a batch of ${n}`);
     if (store) rememberSeriesLambda(store, series, result);
-    if (result.lambdaEstimate) outcomes[result.lambdaEstimate.outcome] = (outcomes[result.lambdaEstimate.outcome] ?? 0) + 1;
+    // Grouped T3B with estimated group λ: one outcome per group.
+    for (const estimate of result.groupEstimates?.map((g) => g.record) ?? (result.lambdaEstimate ? [result.lambdaEstimate] : [])) {
+      outcomes[estimate.outcome] = (outcomes[estimate.outcome] ?? 0) + 1;
+    }
     // Fixed passes on the sampled images only (or every image), one merged pass on every image.
     passes += 2 * (result.coefficientSample ? result.coefficientSample.length : n) + n;
     if (policy.config.name === 't3b' && result.batchLambda !== null) batchLambdas.push(result.batchLambda);

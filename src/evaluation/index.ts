@@ -33,6 +33,6 @@ export { fitGrouping, type GroupingFit, type GroupingSearch, type GroupingStream
 export { fitVerdict, MEAN_COLUMN, type FitValidation, type FitVerdict } from './fit-verdict';
 export { combineHashes, hashLabelledFolder } from './data-hash';
 export { gridValue, lambdaGrid, type LambdaGrid } from './lambda-grid';
-export { compareEstimators, comparisonStreams, estimatorComparisonMarkdown, type PooledSeries } from './estimator-comparison';
+export { compareEstimators, comparisonStreams, estimatorComparisonMarkdown, type EstimatorRow, type PooledSeries } from './estimator-comparison';
 export { homogeneousSeriesOrder, mixedSeriesOrder, seriesPreparedSplit } from './series-stream';
 export { T3B_ESTIMATORS, type T3bEstimatorName } from './evaluation-policies';

@@ -92,6 +92,16 @@ function groupBySide(images: readonly GroupedImage[], hp: MapAndAggregation, gro
  * Groups are numbered by their first image (group 0 holds the batch's first image).
  */
 function groupBySeries(images: readonly GroupedImage[], hp: MapAndAggregation, grouping: GroupingParameters, sources: readonly string[]): BatchGroups {
+  const { groupOf, seriesCounts } = seriesGroupMembership(sources, grouping);
+  const members = seriesCounts.map((_, g) => images.filter((_, i) => groupOf[i] === g));
+  return { groupOf, lambdas: members.map((m) => aggregateBatchLambda(m, hp)), sizes: members.map((m) => m.length), seriesCounts };
+}
+
+/**
+ * Which group of groupBySeries each image joins, from the sources alone (no divergence is needed to decide it): so a
+ * λ estimator can draw its sample inside each group before any fixed pass has run (grouped-lambda-estimation.ts).
+ */
+export function seriesGroupMembership(sources: readonly string[], grouping: GroupingParameters): { groupOf: number[]; seriesCounts: number[] } {
   const counts = new Map<string, number>();
   for (const source of sources) if (source !== '') counts.set(source, (counts.get(source) ?? 0) + 1);
   // Map iteration follows first appearance and the sort is stable, so ties keep the series seen first.
@@ -108,7 +118,6 @@ function groupBySeries(images: readonly GroupedImage[], hp: MapAndAggregation, g
   const renumber = new Map<number, number>();
   for (const p of provisional) if (!renumber.has(p)) renumber.set(p, renumber.size);
   const groupOf = provisional.map((p) => renumber.get(p) ?? 0);
-  const members = Array.from({ length: renumber.size }, (_, g) => images.filter((_, i) => groupOf[i] === g));
   const seriesCounts = Array.from({ length: renumber.size }, (_, g) => new Set(sources.filter((_, i) => groupOf[i] === g)).size);
-  return { groupOf, lambdas: members.map((m) => aggregateBatchLambda(m, hp)), sizes: members.map((m) => m.length), seriesCounts };
+  return { groupOf, seriesCounts };
 }

@@ -26,9 +26,11 @@ export {
   type PolicyName,
 } from './policy';
 export { groupBatch, type GroupingParameters } from './batch-groups';
+export { estimateGroupLambdas, type GroupedLambdaEstimates } from './grouped-lambda-estimation';
 export {
   computeBatchCoefficients,
   type BatchCoefficients,
+  type ImageCoefficients,
 } from './batch-coefficients';
 export {
   DEFAULT_SEQUENTIAL_SETTINGS,

@@ -17,6 +17,7 @@ describe('evaluation policies of the λ_B estimators', () => {
     const estimated = policies.filter((p) => p.lambdaEstimators);
     expect(estimated.map((p) => p.id)).toEqual([
       't3b-sequential-8', 't3b-sequential-32', 't3b-series-8', 't3b-series-32', 't3b-series-sequential-8', 't3b-series-sequential-32',
+      't3b-grouped-sequential-8', 't3b-grouped-sequential-32',
     ]);
     const on = (id: string) => {
       const s = estimated.find((p) => p.id === id)!.lambdaEstimators!;
@@ -25,7 +26,9 @@ describe('evaluation policies of the λ_B estimators', () => {
     expect(on('t3b-sequential-8')).toEqual([true, false]);
     expect(on('t3b-series-32')).toEqual([false, true]);
     expect(on('t3b-series-sequential-32')).toEqual([true, true]);
-    expect(estimated.every((p) => p.config.name === 't3b' && p.lambdaEstimator !== undefined)).toBe(true);
+    // grouped-sequential runs grouped T3B with sequential sampling per series group; the others run T3B.
+    expect(on('t3b-grouped-sequential-8')).toEqual([true, false]);
+    expect(estimated.every((p) => p.config.name === (p.lambdaEstimator === 'grouped-sequential' ? 't3b-grouped' : 't3b') && p.lambdaEstimator !== undefined)).toBe(true);
   });
 
   test('without the option the policy set is unchanged (no estimator rows)', () => {
@@ -92,6 +95,30 @@ describe('scorePolicyOnSplit with an estimator', () => {
     // 4 images × 3 passes, then twice 2 × 2 sampled + 4 merged: (12 + 8 + 8) / 12.
     expect(run.score.passesPerImage).toBeCloseTo(28 / 12, 12);
     expect(run.score.estimateOutcomes).toEqual({ reused: 2 });
+  });
+
+  test('grouped-sequential: grouped T3B gets each image\'s source and a sequential estimation; one outcome per group', async () => {
+    const policy = evaluationPolicies({ wiseAlphas: [], t3bBatchSizes: [4], defaultBatchSize: 4, hyperparameters: hp, t3bEstimators: ['grouped-sequential'] })
+      .find((p) => p.id === 't3b-grouped-sequential-4')!;
+    expect(policy.config.name).toBe('t3b-grouped');
+    const seen: InferOptions[] = [];
+    const record = { method: 'sequential' as const, outcome: 'decided' as const, sampled: 1, confidence: 0.95, reusedFrom: null, sampleLambda: 0.5 };
+    const runner = {
+      async infer(_pixels: Float32Array, count: number, _policy: PolicyConfig, options: InferOptions = {}): Promise<BatchInference> {
+        seen.push(options);
+        return {
+          batchId: 'b', policy: 't3b-grouped', batchLambda: null, passes: 6, executionProvider: 'cpu', durationMs: 1, coefficientSample: [0, 2],
+          groupLambdas: [0.5, 0.5], groupEstimates: [{ record, sampleSize: 1 }, { record, sampleSize: 1 }],
+          images: Array.from({ length: count }, (_, i) => ({ probabilities: [1, 0, 0], js: 0.1, lambda: 0.5, lambdaFinal: 0.5, entropyPt: 1, entropyFt: 1, extrapolationTriggered: false, appliedLambda: 0.5, group: i % 2 })),
+        };
+      },
+    };
+    const sources = ['x', 'y', 'x', 'y', 'x', 'y', 'x', 'y'];
+    const run = await scorePolicyOnSplit(runner, policy, { ...split('pooled', 8), sources });
+    expect(seen.map((o) => [o.lambdaEstimation?.method, o.sources])).toEqual([['sequential', sources.slice(0, 4)], ['sequential', sources.slice(4)]]);
+    expect(run.score.estimateOutcomes).toEqual({ decided: 4 });
+    // Per batch: 2 sampled images × 2 fixed passes + 4 merged: (8 + 8) / 8.
+    expect(run.score.passesPerImage).toBe(2);
   });
 
   test('full T3B records 3 passes per image and no outcomes', async () => {

@@ -113,3 +113,29 @@ test('estimators off (the default): no estimate recorded anywhere', async () => 
   expect(parsed.lambdaEstimates).toEqual([]);
   expect(Object.keys(parsed.parameters).some((k) => k.startsWith('lambdaEstimate'))).toBe(false);
 });
+
+test('grouped T3B with sequential sampling: a batch of two series records each group\'s estimate as a batch of its own', async () => {
+  const estimators = defaultLambdaEstimatorSettings();
+  // A tolerance of 10 (wider than any λ range) decides at each group's first look: 2 of its 4 images.
+  estimators.sequential = { ...estimators.sequential, enabled: true, minImages: 2, step: 1, maxImages: 3, lambdaTolerance: 10 };
+  const engine = await engineWith(estimators);
+  const grouped = defaultPolicyConfig('t3b-grouped');
+  grouped.hyperparameters = { ...grouped.hyperparameters, groupBy: 'series', minGroupSize: 4, maxGroups: 2 };
+  const a = syntheticSeries('2.25.7000', '2.25.7001', 4, 9);
+  const b = syntheticSeries('2.25.7000', '2.25.7002', 4, 10);
+  const inputs = [a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]];
+  const composed = composeClassification(await classifyImages(engine, inputs, { policy: grouped, batchSize: 8, framePolicy: 'middle' }), triage);
+  expect(composed.batches).toHaveLength(2);
+  expect(composed.batches.map((batch) => batch.batchId.slice(-3))).toEqual(['/g0', '/g1']);
+  for (const batch of composed.batches) {
+    expect(batch.lambdaEstimate).toEqual({ method: 'sequential', outcome: 'decided', sampled: 2, confidence: 0.95, reusedFrom: null, sampleLambda: batch.batchLambda });
+    expect(batch.coefficientSampleSize).toBe(2);
+    const images = composed.images.filter((i) => i.batchId === batch.batchId);
+    expect(new Set(images.map((i) => i.seriesInstanceUid)).size).toBe(1);
+    expect(images.filter((i) => i.coefficientSampled === true)).toHaveLength(2);
+  }
+  const built = buildAiResultSr({ ...srInputFor(composed, engine.bundle.manifest, grouped, 8), contentDateTime: new Date('2026-01-01T00:00:00Z') });
+  const parsed = parseAiResultSr(built.bytes);
+  expect(parsed.lambdaEstimates).toEqual(composed.batches.map((batch) => batch.lambdaEstimate));
+  expect(parsed.coefficientSample?.batchSampleSizes).toEqual([2, 2]);
+});

@@ -3,7 +3,7 @@ import { spreadCoefficientSample, type BatchInference, type EstimationPrecision,
 import { DicomError, loadModelInputs, type DicomInstanceInfo, type FramePolicy } from '../../dicom';
 import type { RankedFinding } from '../../report';
 import { seriesLambdaStoreFor, type SeriesLambdaStore } from './series-lambda-store';
-import { lambdaEstimationFor, rememberSeriesLambda } from './series-reuse';
+import { groupLambdaEstimationFor, lambdaEstimationFor, rememberSeriesLambda } from './series-reuse';
 
 /** One image object handed to the classifier: Part 10 bytes plus a name used in results and errors. */
 export interface ClassifyInput {
@@ -68,7 +68,7 @@ export function inferOptionsFor(options: Pick<ClassifyOptions, 'policy' | 'coeff
   estimators?: LambdaEstimatorSettings, store?: SeriesLambdaStore | null): InferOptions {
   const k = options.coefficientSample ?? 0;
   // Grouped T3B gets each frame's SeriesInstanceUID: with `groupBy: series` it groups the batch by them.
-  if (options.policy.name === 't3b-grouped') return { sources: seriesOfFrames };
+  if (options.policy.name === 't3b-grouped') return { sources: seriesOfFrames, ...(estimators ? groupLambdaEstimationFor(estimators) : {}) };
   if (options.policy.name !== 't3b') return {};
   if (k > 0) return { coefficientSample: spreadCoefficientSample(seriesOfFrames, k) };
   return estimators ? lambdaEstimationFor(estimators, store ?? null, seriesOfFrames) : {};
@@ -235,10 +235,30 @@ export function frameClassification(
     batchLambda: image.group !== undefined && batch.groupLambdas ? batch.groupLambdas[image.group] : batch.batchLambda,
     batchId: image.group !== undefined && batch.groupLambdas && batch.groupLambdas.length > 1 ? `${batch.batchId}/g${image.group}` : batch.batchId,
     batchSize,
+    ...sampleRecord(image, batch, position),
+    estimationPrecision: batch.estimationPrecision ?? null,
+  };
+}
+
+/**
+ * What a frame records of the sample its λ came from: the batch's (T3B), or under grouped T3B with estimated group λ
+ * its group's, since each group reads as a batch of its own (an image of a group whose estimate used every image was
+ * in no sample).
+ */
+function sampleRecord(image: ImageInference, batch: BatchInference, position: number):
+  Pick<FrameClassification, 'coefficientSampled' | 'coefficientSampleSize' | 'lambdaEstimate'> {
+  const group = image.group === undefined ? undefined : batch.groupEstimates?.[image.group];
+  if (group) {
+    return {
+      coefficientSampled: group.sampleSize === null ? null : (batch.coefficientSample ?? []).includes(position),
+      coefficientSampleSize: group.sampleSize,
+      lambdaEstimate: group.record,
+    };
+  }
+  return {
     coefficientSampled: batch.coefficientSample === null ? null : batch.coefficientSample.includes(position),
     coefficientSampleSize: batch.coefficientSample === null ? null : batch.coefficientSample.length,
     lambdaEstimate: batch.lambdaEstimate ?? null,
-    estimationPrecision: batch.estimationPrecision ?? null,
   };
 }
 

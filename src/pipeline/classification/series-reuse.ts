@@ -30,6 +30,14 @@ export function lambdaEstimationFor(settings: LambdaEstimatorSettings, store: Se
   return sequential ? { lambdaEstimation: { method: 'sequential', settings: sequential } } : {};
 }
 
+/**
+ * Grouped T3B's estimation: with sequential sampling on, each series group's λ is estimated like a one-series batch's
+ * (the engine does so under `groupBy: series`; t3/grouped-lambda-estimation.ts). Series reuse is not applied to groups.
+ */
+export function groupLambdaEstimationFor(settings: LambdaEstimatorSettings): InferOptions {
+  return settings.sequential.enabled ? { lambdaEstimation: { method: 'sequential', settings: sequentialSettingsOf(settings) } } : {};
+}
+
 function sequentialSettingsOf(settings: LambdaEstimatorSettings): SequentialSettings {
   const { confidence, lambdaTolerance, minImages, step, maxImages } = settings.sequential;
   return { confidence, lambdaTolerance, minImages, step, maxImages };
