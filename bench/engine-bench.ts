@@ -66,11 +66,14 @@ interface Throughput { imagesPerSecond: number; msPerBatch: number; meanMsPerBat
  * series (minGroupSize 8, maxGroups 2) on a batch of two interleaved series, each group's λ by sequential sampling
  * (default settings): a mixed batch, deciding at each group's first look (8 images) at batch 32; at batch 8 neither
  * series reaches 8 images, so it is one group estimated from all 8. t3bGroupedSequentialInt8: the same on the int8 engine.
+ * t3bGroupedSeriesReuse: the same two-series batch with series reuse per group, both series' own grouped λ stored, so
+ * each group's 2-image check passes: the cost of a mixed batch of two long series that reuses.
  */
 type Flow = 'plainSingle' | 'mergedPass' | 'mergedPassOffset' | 't3bMergedFixed' | 't3bPlainFixed' | 't3bGrouped' | 't3bSampled2' | 't3bSampled4' | 't3bSampled8' | 'naiveT3b'
-  | 't3bInt8Fixed' | 'int8Single' | 't3bSequential' | 't3bSeriesReuse' | 't3bSequentialInt8' | 't3bGroupedSequential' | 't3bGroupedSequentialInt8';
+  | 't3bInt8Fixed' | 'int8Single' | 't3bSequential' | 't3bSeriesReuse' | 't3bSequentialInt8' | 't3bGroupedSequential' | 't3bGroupedSequentialInt8'
+  | 't3bGroupedSeriesReuse';
 const ALL_FLOWS: Flow[] = ['plainSingle', 'mergedPass', 'mergedPassOffset', 't3bMergedFixed', 't3bPlainFixed', 't3bGrouped', 't3bSampled2', 't3bSampled4', 't3bSampled8', 'naiveT3b',
-  't3bInt8Fixed', 'int8Single', 't3bSequential', 't3bSeriesReuse', 't3bSequentialInt8', 't3bGroupedSequential', 't3bGroupedSequentialInt8'];
+  't3bInt8Fixed', 'int8Single', 't3bSequential', 't3bSeriesReuse', 't3bSequentialInt8', 't3bGroupedSequential', 't3bGroupedSequentialInt8', 't3bGroupedSeriesReuse'];
 /**
  * ORTHANC_T3_BENCH_FLOWS=a,b,… times only those flows (plainSingle, every ratio's reference, always runs): a ViT-B run
  * of every flow at batch 32 takes most of an hour on two cores.
@@ -107,6 +110,7 @@ interface PairSummary {
     t3bGroupedOverT3bAtBatch32: number | null;
     t3bGroupedSequentialOverSingleAtBatch32: number | null;
     t3bGroupedSequentialInt8OverSingleAtBatch32: number | null;
+    t3bGroupedSeriesReuseOverSingleAtBatch32: number | null;
     t3bInt8FixedOverSingleAtBatch8: number | null;
     t3bInt8FixedOverSingleAtBatch32: number | null;
     t3bInt8FixedOverT3bPlainFixedAtBatch32: number | null;
@@ -125,7 +129,7 @@ interface PairSummary {
 const FLOW_RSS: Partial<Record<Flow, RssConfig>> = {
   plainSingle: 'plainSession', mergedPass: 'mergedSession', mergedPassOffset: 'enginePlainFixed', t3bMergedFixed: 'engineMergedFixed', t3bPlainFixed: 'enginePlainFixed',
   t3bGrouped: 'enginePlainFixed', t3bSampled2: 'enginePlainFixed', t3bSampled4: 'enginePlainFixed', t3bSampled8: 'enginePlainFixed', naiveT3b: 'naive',
-  t3bSequential: 'enginePlainFixed', t3bSeriesReuse: 'enginePlainFixed', t3bGroupedSequential: 'enginePlainFixed',
+  t3bSequential: 'enginePlainFixed', t3bSeriesReuse: 'enginePlainFixed', t3bGroupedSequential: 'enginePlainFixed', t3bGroupedSeriesReuse: 'enginePlainFixed',
 };
 
 function randomPixels(count: number, size: number, seed: number): Float32Array {
@@ -307,7 +311,9 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
     const groupedSeries = defaultPolicyConfig('t3b-grouped');
     groupedSeries.hyperparameters = { ...groupedSeries.hyperparameters, groupBy: 'series', minGroupSize: 8, maxGroups: 2 };
     const twoSeries = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 'A' : 'B'));
-    const groupSequential = { method: 'sequential' as const, settings: { ...DEFAULT_SEQUENTIAL_SETTINGS } };
+    const groupSequential = { sequential: { ...DEFAULT_SEQUENTIAL_SETTINGS } };
+    // Grouped series reuse's stored λ per series: set per batch size below to the batch's own grouped λs.
+    let storedGroups = new Map<string, { lambdaB: number; fromBatch: string }>();
     // Series reuse's stored λ_B: set per batch size below to the batch's own full λ_B, so the check passes.
     let storedLambda = 0.5;
     const flows: Record<Flow, (pixels: Float32Array, count: number) => Promise<unknown>> = {
@@ -325,8 +331,12 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
       int8Single: (p, n) => int8.run(p, [n, 3, size, size], null),
       t3bSequential: (p, n) => plainFixed.infer(p, n, t3b, { lambdaEstimation: { method: 'sequential', settings: { ...DEFAULT_SEQUENTIAL_SETTINGS } } }),
       t3bSequentialInt8: (p, n) => sequentialInt8!.infer(p, n, t3b, { lambdaEstimation: { method: 'sequential', settings: { ...DEFAULT_SEQUENTIAL_SETTINGS } } }),
-      t3bGroupedSequential: (p, n) => plainFixed.infer(p, n, groupedSeries, { sources: twoSeries(n), lambdaEstimation: groupSequential }),
-      t3bGroupedSequentialInt8: (p, n) => sequentialInt8!.infer(p, n, groupedSeries, { sources: twoSeries(n), lambdaEstimation: groupSequential }),
+      t3bGroupedSequential: (p, n) => plainFixed.infer(p, n, groupedSeries, { sources: twoSeries(n), groupEstimation: groupSequential }),
+      t3bGroupedSequentialInt8: (p, n) => sequentialInt8!.infer(p, n, groupedSeries, { sources: twoSeries(n), groupEstimation: groupSequential }),
+      t3bGroupedSeriesReuse: (p, n) => plainFixed.infer(p, n, groupedSeries, {
+        sources: twoSeries(n),
+        groupEstimation: { reuse: { checkImages: DEFAULT_SERIES_REUSE_SETTINGS.checkImages, lambdaTolerance: DEFAULT_SERIES_REUSE_SETTINGS.lambdaTolerance, stored: storedGroups } },
+      }),
       t3bSeriesReuse: (p, n) => plainFixed.infer(p, n, t3b, {
         lambdaEstimation: {
           method: 'series-reuse', lambdaB: storedLambda, fromBatch: 'bench',
@@ -345,6 +355,11 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
       // A step at the median JS of this batch: the batch splits into two halves (at batch 1 it stays one group).
       const full = await plainFixed.infer(pixels, batch, t3b);
       storedLambda = full.batchLambda ?? 0.5;
+      const fullGroups = await plainFixed.infer(pixels, batch, groupedSeries, { sources: twoSeries(batch) });
+      storedGroups = new Map(['A', 'B'].flatMap((series) => {
+        const g = fullGroups.images[series === 'A' ? 0 : Math.min(1, batch - 1)].group ?? 0;
+        return [[series, { lambdaB: fullGroups.groupLambdas?.[g] ?? 0.5, fromBatch: 'bench' }]];
+      }));
       const js = full.images.map((im) => im.js).sort((a, b) => a - b);
       grouped = defaultPolicyConfig('t3b-grouped');
       grouped.hyperparameters = { ...grouped.hyperparameters, gamma: 256, jsThreshold: batch > 1 ? (js[Math.floor(batch / 2) - 1] + js[Math.floor(batch / 2)]) / 2 : 0, minGroupSize: 1, maxGroups: 2 };
@@ -386,6 +401,7 @@ async function benchPair(name: string, bundle: ModelBundle, reps: number, option
         t3bGroupedOverT3bAtBatch32: at(32, 't3bGrouped', 't3bPlainFixed'),
         t3bGroupedSequentialOverSingleAtBatch32: at(32, 't3bGroupedSequential', 'plainSingle'),
         t3bGroupedSequentialInt8OverSingleAtBatch32: at(32, 't3bGroupedSequentialInt8', 'plainSingle'),
+        t3bGroupedSeriesReuseOverSingleAtBatch32: at(32, 't3bGroupedSeriesReuse', 'plainSingle'),
         t3bInt8FixedOverSingleAtBatch8: at(8, 't3bInt8Fixed', 'plainSingle'),
         t3bInt8FixedOverSingleAtBatch32: at(32, 't3bInt8Fixed', 'plainSingle'),
         t3bInt8FixedOverT3bPlainFixedAtBatch32: at(32, 't3bInt8Fixed', 't3bPlainFixed'),

@@ -7,6 +7,7 @@ import {
   estimateBatchLambda,
   estimateGroupLambdas,
   groupBatch,
+  type GroupEstimation,
   mergedTemperature,
   softmax,
   type BatchCoefficients,
@@ -85,6 +86,11 @@ export interface InferOptions {
    * `groupBy: series` groups by it (t3/batch-groups.ts) and refuses a batch without it. Ignored otherwise.
    */
   sources?: readonly string[];
+  /**
+   * t3b-grouped under `groupBy: series`: each group's λ from an estimator, sequential sampling inside the group and/or
+   * reuse of its series' stored λ (t3/grouped-lambda-estimation.ts); `seed` as for lambdaEstimation. Ignored otherwise.
+   */
+  groupEstimation?: GroupEstimation & { seed?: number };
 }
 
 export interface ImageInference {
@@ -139,10 +145,11 @@ export interface BatchInference {
    */
   groupLambdas?: number[];
   /**
-   * t3b-grouped with each group's λ from sequential sampling (InferOptions.lambdaEstimation under `groupBy: series`):
-   * per group, indexed as groupLambdas, how its λ was estimated and how many of its images gave it (null: every image).
+   * t3b-grouped with each group's λ from an estimator (InferOptions.groupEstimation): per group, indexed as
+   * groupLambdas, how its λ was estimated (null: from every image, no estimator) and how many of its images gave it
+   * (null: every image).
    */
-  groupEstimates?: { record: LambdaEstimateRecord; sampleSize: number | null }[];
+  groupEstimates?: { record: LambdaEstimateRecord | null; sampleSize: number | null }[];
 }
 
 interface Pass { logits: Float32Array; classes: number; }
@@ -371,9 +378,9 @@ export class T3Engine {
     }
     // Grouped by series, a group's λ can be estimated like a one-series batch's; grouped by the step, the groups are
     // only known once every image's divergence is, so there is nothing to save and the estimation is ignored.
-    if (name === 't3b-grouped' && options.lambdaEstimation?.method === 'sequential' && hp.groupBy === 'series') {
+    if (name === 't3b-grouped' && options.groupEstimation !== undefined && hp.groupBy === 'series') {
       const precision = this.estimationPrecisionFor(name, options) ?? 'float32';
-      return this.estimatedGroupedT3b(pixels, count, hp, { ...options.lambdaEstimation, sources: options.sources, precision }, started);
+      return this.estimatedGroupedT3b(pixels, count, hp, { ...options.groupEstimation, sources: options.sources, precision }, started);
     }
     if (name === 't3b' && options.coefficientSample !== undefined) {
       const sample = checkSample(options.coefficientSample, count);
@@ -575,18 +582,18 @@ export class T3Engine {
   }
 
   /**
-   * Grouped T3B by series with each group's λ from sequential sampling inside the group (t3/grouped-lambda-estimation.ts):
-   * the fixed passes run on the images each group's estimate asks for, the merged passes as grouped T3B's. A batch
-   * that mixes series thus decides each series' side of the map's step after a few of its images, where one λ_B over
-   * the mix would sit near the step and need every image.
+   * Grouped T3B by series with each group's λ from an estimator (t3/grouped-lambda-estimation.ts): the fixed passes
+   * run on the images each group's estimate asks for, the merged passes as grouped T3B's. A batch that mixes series
+   * thus decides each series' side of the map's step after a few of its images (or reuses the series' stored λ after
+   * a check), where one λ_B over the mix would sit near the step and need every image.
    */
   private async estimatedGroupedT3b(pixels: Float32Array, count: number, hp: T3Hyperparameters,
-    request: Extract<LambdaEstimation, { method: 'sequential' }> & { sources: readonly string[] | undefined; precision: EstimationPrecision },
+    request: GroupEstimation & { seed?: number; sources: readonly string[] | undefined; precision: EstimationPrecision },
     started: number): Promise<BatchInference> {
     const { channels, height, width } = this.bundle.manifest.input;
     const perImage = channels * height * width;
     const seed = request.seed ?? batchSeed(pixels, count);
-    const estimate = await estimateGroupLambdas(count, request.sources, hp, hp, request.settings, seed, (positions) =>
+    const estimate = await estimateGroupLambdas(count, request.sources, hp, hp, request, seed, (positions) =>
       this.sharedPixels.withGathered(pixels, positions, perImage, async (gathered) => {
         const [ptPass, ftPass] = await this.fixedPasses(gathered, positions.length, ' (group sample)', request.precision);
         return { pt: this.rows(ptPass, positions.length), ft: this.rows(ftPass, positions.length) };

@@ -1,6 +1,6 @@
 import type { LambdaEstimatorSettings, T3Hyperparameters } from '../t3';
 import { wilsonInterval } from './accuracy-interval';
-import { evaluationPolicies, type EvaluatedPolicy, type T3bEstimatorName } from './evaluation-policies';
+import { estimatorPolicyName, evaluationPolicies, type EvaluatedPolicy, type T3bEstimatorName } from './evaluation-policies';
 import { scorePolicyOnSplit, type InferenceRunner, type PreparedSplit, type SplitScore } from './evaluation-runner';
 import { pairedBootstrap, type BootstrapInterval } from './paired-bootstrap';
 import { pooledOrder, pooledPreparedSplit } from './pooled-stream';
@@ -35,7 +35,7 @@ export interface EstimatorRow {
   stream: string;
   images: number;
   batchSize: number;
-  /** 'full' for T3B itself, 'grouped' for full grouped T3B (the reference of grouped-sequential), else the estimator. */
+  /** 'full' for T3B itself, 'grouped' for full grouped T3B (the reference of the grouped estimators), else the estimator. */
   estimator: 'full' | 'grouped' | T3bEstimatorName;
   policyId: string;
   accuracy: number;
@@ -45,7 +45,7 @@ export interface EstimatorRow {
   /** Not below full T3B's interval (inside it, or above: an estimator of grouped T3B may gain on mixed batches). */
   notBelowFullInterval: boolean;
   /**
-   * grouped-sequential: against the policy whose λ it estimates, full grouped T3B at the same batch size: the paired
+   * The grouped estimators: against the policy whose λ they estimate, full grouped T3B at the same batch size: the paired
    * interval and whether the accuracy lies inside grouped T3B's 95 % Wilson interval. Absent for the other rows.
    */
   againstGrouped?: { interval: { low: number; high: number }; inside: boolean; difference: BootstrapInterval };
@@ -106,12 +106,13 @@ export async function compareEstimators(options: EstimatorComparisonOptions): Pr
         return { policy, run, correct, interval: wilsonInterval(correct.reduce((n, c) => n + c, 0), stream.labels.length) };
       };
       const full = await scored(byId(`t3b-${size}`));
-      const grouped = options.estimators.includes('grouped-sequential') ? await scored(byId(`t3b-grouped-${size}`)) : null;
+      const groupedEstimators = options.estimators.filter((name) => estimatorPolicyName(name) === 't3b-grouped');
+      const grouped = groupedEstimators.length > 0 ? await scored(byId(`t3b-grouped-${size}`)) : null;
       const row = (estimator: EstimatorRow['estimator'], mine: ScoredRun, ownReference: ScoredRun | null): EstimatorRow =>
         comparisonRow({ stream, size, estimator, mine, full, ownReference, bootstrap: options.bootstrap });
       const added = [row('full', full, null), ...(grouped ? [row('grouped', grouped, null)] : [])];
       for (const name of options.estimators) {
-        added.push(row(name, await scored(byId(`t3b-${name}-${size}`), options.estimatorRunner), name === 'grouped-sequential' ? grouped : null));
+        added.push(row(name, await scored(byId(`t3b-${name}-${size}`), options.estimatorRunner), groupedEstimators.includes(name) ? grouped : null));
       }
       rows.push(...added);
       options.progress?.(`${stream.name} B=${size}: ${added.slice(1).map((r) => `${r.policyId} ${(100 * r.accuracy).toFixed(1)}% (${r.passesPerImage.toFixed(2)} passes/image)`).join(', ')}`);

@@ -23,10 +23,11 @@ export interface EvaluatedPolicy {
 
 /**
  * The λ_B estimators the evaluation can put beside full T3B, and the policy id each gets (`t3b-<name>-<B>`).
- * `grouped-sequential` runs grouped T3B (policy t3b-grouped) with each series group's λ by sequential sampling; under a
- * map whose groupBy is js-step it is grouped T3B exactly (the engine ignores the estimation there).
+ * `grouped-sequential` runs grouped T3B (policy t3b-grouped) with each series group's λ by sequential sampling, and
+ * `grouped-series-sequential` with series reuse per group as well; under a map whose groupBy is js-step both are
+ * grouped T3B exactly (the engine ignores the estimation there).
  */
-export const T3B_ESTIMATORS = ['sequential', 'series', 'series-sequential', 'grouped-sequential'] as const;
+export const T3B_ESTIMATORS = ['sequential', 'series', 'series-sequential', 'grouped-sequential', 'grouped-series-sequential'] as const;
 export type T3bEstimatorName = (typeof T3B_ESTIMATORS)[number];
 
 export interface PolicySetOptions {
@@ -45,8 +46,8 @@ export interface PolicySetOptions {
 /** The estimator settings with exactly the estimators of `name` turned on. */
 export function estimatorSettingsFor(name: T3bEstimatorName, base: LambdaEstimatorSettings = defaultLambdaEstimatorSettings()): LambdaEstimatorSettings {
   return {
-    sequential: { ...base.sequential, enabled: name === 'sequential' || name === 'series-sequential' || name === 'grouped-sequential' },
-    seriesReuse: { ...base.seriesReuse, enabled: name === 'series' || name === 'series-sequential' },
+    sequential: { ...base.sequential, enabled: name !== 'series' },
+    seriesReuse: { ...base.seriesReuse, enabled: name === 'series' || name === 'series-sequential' || name === 'grouped-series-sequential' },
   };
 }
 
@@ -55,11 +56,12 @@ const ESTIMATOR_LABELS: Record<T3bEstimatorName, string> = {
   series: 'λ_B reused within a series',
   'series-sequential': 'series reuse, else sequential sampling',
   'grouped-sequential': 'grouped by series, each group\'s λ by sequential sampling',
+  'grouped-series-sequential': 'grouped by series, each group\'s λ reused within its series, else by sequential sampling',
 };
 
 /** The policy an estimator variant runs: grouped T3B for grouped-sequential, T3B for the others. */
 export function estimatorPolicyName(name: T3bEstimatorName): 't3b' | 't3b-grouped' {
-  return name === 'grouped-sequential' ? 't3b-grouped' : 't3b';
+  return name === 'grouped-sequential' || name === 'grouped-series-sequential' ? 't3b-grouped' : 't3b';
 }
 
 export const DEFAULT_WISE_ALPHAS = [0.25, 0.5, 0.75] as const;

@@ -1,7 +1,7 @@
 import { spreadCoefficientSample, type BatchInference, type InferOptions } from '../engine';
 import type { PolicyConfig } from '../t3';
 import { SeriesLambdaStore } from '../pipeline/classification/series-lambda-store';
-import { groupLambdaEstimationFor, lambdaEstimationFor, rememberSeriesLambda } from '../pipeline/classification/series-reuse';
+import { groupLambdaEstimationFor, lambdaEstimationFor, rememberGroupLambdas, rememberSeriesLambda } from '../pipeline/classification/series-reuse';
 import type { EvaluatedPolicy } from './evaluation-policies';
 import { argmax, expectedCalibrationError, meanNegativeLogLikelihood, top1Accuracy } from './metrics';
 
@@ -86,7 +86,7 @@ export async function scorePolicyOnSplit(runner: InferenceRunner, policy: Evalua
   const outcomes: Record<string, number> = {};
   // Series reuse's state lives for one run of the policy over the split, as it would for one engine over one stream.
   const estimators = policy.config.name === 't3b' || policy.config.name === 't3b-grouped' ? policy.lambdaEstimators : undefined;
-  const store = estimators?.seriesReuse.enabled && policy.config.name === 't3b'
+  const store = estimators?.seriesReuse.enabled
     ? new SeriesLambdaStore({ maxSeries: estimators.seriesReuse.maxSeries, maxAgeMs: 1000 * estimators.seriesReuse.maxAgeSeconds })
     : null;
   const started = performance.now();
@@ -96,14 +96,17 @@ export async function scorePolicyOnSplit(runner: InferenceRunner, policy: Evalua
     const series = split.series ? split.series.slice(start, start + n) : Array<string>(n).fill(split.name);
     const options: InferOptions = policy.coefficientSample
       ? { coefficientSample: spreadCoefficientSample(Array<string>(n).fill(split.name), policy.coefficientSample) }
-      : !estimators ? {} : policy.config.name === 't3b-grouped' ? groupLambdaEstimationFor(estimators) : lambdaEstimationFor(estimators, store, series);
-    if (policy.config.name === 't3b-grouped') options.sources = split.sources ? split.sources.slice(start, start + n) : series;
+      : !estimators || policy.config.name === 't3b-grouped' ? {} : lambdaEstimationFor(estimators, store, series);
+    // Grouped T3B groups by each image's source; its estimators (series reuse included) work per source too.
+    const sources = split.sources ? split.sources.slice(start, start + n) : series;
+    if (policy.config.name === 't3b-grouped') Object.assign(options, { sources }, estimators ? groupLambdaEstimationFor(estimators, store, sources) : {});
     const result = await runner.infer(split.tensors.subarray(start * perImage, (start + n) * perImage), n, policy.config, options);
     if (result.images.length !== n) throw new RangeError(`the engine returned ${result.images.length} results for a batch of ${n}`);
-    if (store) rememberSeriesLambda(store, series, result);
+    if (store && policy.config.name === 't3b-grouped') rememberGroupLambdas(store, sources, result);
+    else if (store) rememberSeriesLambda(store, series, result);
     // Grouped T3B with estimated group λ: one outcome per group.
-    for (const estimate of result.groupEstimates?.map((g) => g.record) ?? (result.lambdaEstimate ? [result.lambdaEstimate] : [])) {
-      outcomes[estimate.outcome] = (outcomes[estimate.outcome] ?? 0) + 1;
+    for (const estimate of result.groupEstimates?.map((g) => g.record) ?? [result.lambdaEstimate]) {
+      if (estimate) outcomes[estimate.outcome] = (outcomes[estimate.outcome] ?? 0) + 1;
     }
     // Fixed passes on the sampled images only (or every image), one merged pass on every image.
     passes += 2 * (result.coefficientSample ? result.coefficientSample.length : n) + n;

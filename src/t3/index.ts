@@ -26,7 +26,7 @@ export {
   type PolicyName,
 } from './policy';
 export { groupBatch, type GroupingParameters } from './batch-groups';
-export { estimateGroupLambdas, type GroupedLambdaEstimates } from './grouped-lambda-estimation';
+export { estimateGroupLambdas, type GroupEstimation, type GroupedLambdaEstimates } from './grouped-lambda-estimation';
 export {
   computeBatchCoefficients,
   type BatchCoefficients,

@@ -17,7 +17,7 @@ describe('evaluation policies of the λ_B estimators', () => {
     const estimated = policies.filter((p) => p.lambdaEstimators);
     expect(estimated.map((p) => p.id)).toEqual([
       't3b-sequential-8', 't3b-sequential-32', 't3b-series-8', 't3b-series-32', 't3b-series-sequential-8', 't3b-series-sequential-32',
-      't3b-grouped-sequential-8', 't3b-grouped-sequential-32',
+      't3b-grouped-sequential-8', 't3b-grouped-sequential-32', 't3b-grouped-series-sequential-8', 't3b-grouped-series-sequential-32',
     ]);
     const on = (id: string) => {
       const s = estimated.find((p) => p.id === id)!.lambdaEstimators!;
@@ -26,9 +26,10 @@ describe('evaluation policies of the λ_B estimators', () => {
     expect(on('t3b-sequential-8')).toEqual([true, false]);
     expect(on('t3b-series-32')).toEqual([false, true]);
     expect(on('t3b-series-sequential-32')).toEqual([true, true]);
-    // grouped-sequential runs grouped T3B with sequential sampling per series group; the others run T3B.
+    // The grouped estimators run grouped T3B with their estimators per series group; the others run T3B.
     expect(on('t3b-grouped-sequential-8')).toEqual([true, false]);
-    expect(estimated.every((p) => p.config.name === (p.lambdaEstimator === 'grouped-sequential' ? 't3b-grouped' : 't3b') && p.lambdaEstimator !== undefined)).toBe(true);
+    expect(on('t3b-grouped-series-sequential-32')).toEqual([true, true]);
+    expect(estimated.every((p) => p.config.name === (p.lambdaEstimator?.startsWith('grouped') ? 't3b-grouped' : 't3b') && p.lambdaEstimator !== undefined)).toBe(true);
   });
 
   test('without the option the policy set is unchanged (no estimator rows)', () => {
@@ -115,7 +116,7 @@ describe('scorePolicyOnSplit with an estimator', () => {
     };
     const sources = ['x', 'y', 'x', 'y', 'x', 'y', 'x', 'y'];
     const run = await scorePolicyOnSplit(runner, policy, { ...split('pooled', 8), sources });
-    expect(seen.map((o) => [o.lambdaEstimation?.method, o.sources])).toEqual([['sequential', sources.slice(0, 4)], ['sequential', sources.slice(4)]]);
+    expect(seen.map((o) => [o.groupEstimation?.sequential?.minImages, o.groupEstimation?.reuse, o.sources])).toEqual([[8, undefined, sources.slice(0, 4)], [8, undefined, sources.slice(4)]]);
     expect(run.score.estimateOutcomes).toEqual({ decided: 4 });
     // Per batch: 2 sampled images × 2 fixed passes + 4 merged: (8 + 8) / 8.
     expect(run.score.passesPerImage).toBe(2);

@@ -139,3 +139,28 @@ test('grouped T3B with sequential sampling: a batch of two series records each g
   expect(parsed.lambdaEstimates).toEqual(composed.batches.map((batch) => batch.lambdaEstimate));
   expect(parsed.coefficientSample?.batchSampleSizes).toEqual([2, 2]);
 });
+
+test('grouped T3B with series reuse: the next batch of the same two series reuses each group\'s λ, recorded per group', async () => {
+  const estimators = defaultLambdaEstimatorSettings();
+  estimators.sequential = { ...estimators.sequential, enabled: true, minImages: 2, step: 1, maxImages: 3, lambdaTolerance: 10 };
+  estimators.seriesReuse = { ...estimators.seriesReuse, enabled: true, lambdaTolerance: 10 };
+  const engine = await engineWith(estimators);
+  const grouped = defaultPolicyConfig('t3b-grouped');
+  grouped.hyperparameters = { ...grouped.hyperparameters, groupBy: 'series', minGroupSize: 4, maxGroups: 2 };
+  const a = syntheticSeries('2.25.8000', '2.25.8001', 8, 11);
+  const b = syntheticSeries('2.25.8000', '2.25.8002', 8, 12);
+  const inputs = a.flatMap((image, i) => [image, b[i]]);
+  const outcomes = await classifyImages(engine, inputs, { policy: grouped, batchSize: 8, framePolicy: 'middle', seriesLambdas: new SeriesLambdaStore({ maxSeries: 4, maxAgeMs: 60_000 }) });
+  const composed = composeClassification(outcomes, triage);
+  // Two batches of 8, each two groups of 4 (one per series).
+  expect(composed.batches).toHaveLength(4);
+  const [a1, b1, a2, b2] = composed.batches;
+  expect([a1, b1].map((batch) => batch.lambdaEstimate?.method)).toEqual(['sequential', 'sequential']);
+  expect(a2.lambdaEstimate).toMatchObject({ method: 'series-reuse', outcome: 'reused', sampled: 2, reusedFrom: a1.batchId });
+  expect(b2.lambdaEstimate).toMatchObject({ method: 'series-reuse', outcome: 'reused', sampled: 2, reusedFrom: b1.batchId });
+  expect([a2.batchLambda, b2.batchLambda]).toEqual([a1.batchLambda, b1.batchLambda]);
+  const seriesOf = (batchId: string) => new Set(composed.images.filter((i) => i.batchId === batchId).map((i) => i.seriesInstanceUid));
+  expect(seriesOf(a2.batchId)).toEqual(seriesOf(a1.batchId));
+  const parsed = parseAiResultSr(buildAiResultSr({ ...srInputFor(composed, engine.bundle.manifest, grouped, 8), contentDateTime: new Date('2026-01-01T00:00:00Z') }).bytes);
+  expect(parsed.lambdaEstimates).toEqual(composed.batches.map((batch) => batch.lambdaEstimate));
+});

@@ -20,11 +20,12 @@ function runnerFor(sources: readonly string[], calls: number[][]) {
 test('each fixed-pass call holds images of one group only, and each group decides its own side of the step', async () => {
   const sources = Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? 'A' : 'B'));
   const calls: number[][] = [];
-  const result = await estimateGroupLambdas(32, sources, hp, grouping, { ...DEFAULT_SEQUENTIAL_SETTINGS }, 11, runnerFor(sources, calls));
+  const result = await estimateGroupLambdas(32, sources, hp, grouping, { sequential: { ...DEFAULT_SEQUENTIAL_SETTINGS } }, 11, runnerFor(sources, calls));
   expect(result.groupOf).toEqual(sources.map((s) => (s === 'A' ? 0 : 1)));
   for (const positions of calls) expect(new Set(positions.map((at) => sources[at])).size).toBe(1);
   // Homogeneous groups decide at their first look of 8.
-  expect(result.groups.map((g) => [g.record.outcome, g.record.sampled])).toEqual([['decided', 8], ['decided', 8]]);
+  expect(result.groups.map((g) => [g.record?.outcome, g.record?.sampled])).toEqual([['decided', 8], ['decided', 8]]);
+  expect(result.groups.map((g) => g.series)).toEqual(['A', 'B']);
   expect(result.fixedPassCalls).toBe(2);
   expect(result.groups[0].lambda).toBeGreaterThan(1);
   expect(result.groups[1].lambda).toBeLessThan(0.2);
@@ -37,7 +38,7 @@ test('each fixed-pass call holds images of one group only, and each group decide
 
 test('a batch of one series is sequential T3B exactly (same seed, same sample, same λ)', async () => {
   const sources = Array<string>(32).fill('B');
-  const grouped = await estimateGroupLambdas(32, sources, hp, grouping, { ...DEFAULT_SEQUENTIAL_SETTINGS }, 5, runnerFor(sources, []));
+  const grouped = await estimateGroupLambdas(32, sources, hp, grouping, { sequential: { ...DEFAULT_SEQUENTIAL_SETTINGS } }, 5, runnerFor(sources, []));
   const plain = await estimateBatchLambda(32, hp, { method: 'sequential', settings: { ...DEFAULT_SEQUENTIAL_SETTINGS }, seed: 5 }, runnerFor(sources, []));
   expect(grouped.groups).toHaveLength(1);
   expect(grouped.groups[0].lambda).toBe(plain.lambdaB);
@@ -46,6 +47,19 @@ test('a batch of one series is sequential T3B exactly (same seed, same sample, s
 });
 
 test('a batch without every image\'s series, or empty, is an invalid argument', async () => {
-  await expect(estimateGroupLambdas(4, ['A', 'A'], hp, grouping, { ...DEFAULT_SEQUENTIAL_SETTINGS }, 1, runnerFor([], []))).rejects.toThrow(T3InputError);
-  await expect(estimateGroupLambdas(0, [], hp, grouping, { ...DEFAULT_SEQUENTIAL_SETTINGS }, 1, runnerFor([], []))).rejects.toThrow(/empty batch/);
+  await expect(estimateGroupLambdas(4, ['A', 'A'], hp, grouping, {}, 1, runnerFor([], []))).rejects.toThrow(T3InputError);
+  await expect(estimateGroupLambdas(0, [], hp, grouping, {}, 1, runnerFor([], []))).rejects.toThrow(/empty batch/);
+});
+
+test('series reuse per group: a failed check re-estimates the group sequentially from its check images; no estimator: every image', async () => {
+  const sources = Array.from({ length: 32 }, (_, i) => (i < 16 ? 'A' : 'B'));
+  // A's stored λ is on the wrong side of the step: its check fails and sequential sampling goes on from the 2 check images.
+  const stored = new Map([['A', { lambdaB: 0.1, fromBatch: 'old' }], ['B', { lambdaB: 0.1, fromBatch: 'old/g1' }]]);
+  const result = await estimateGroupLambdas(32, sources, hp, grouping, { sequential: { ...DEFAULT_SEQUENTIAL_SETTINGS }, reuse: { checkImages: 2, lambdaTolerance: 0.1, stored } }, 3, runnerFor(sources, []));
+  expect(result.groups[0].record).toMatchObject({ method: 'series-reuse', outcome: 'check-failed-decided', reusedFrom: 'old' });
+  expect(result.groups[0].lambda).toBeGreaterThan(1);
+  expect(result.groups[1].record).toMatchObject({ method: 'series-reuse', outcome: 'reused', sampled: 2, reusedFrom: 'old/g1' });
+  expect(result.groups[1].lambda).toBe(0.1);
+  const plain = await estimateGroupLambdas(32, sources, hp, grouping, {}, 3, runnerFor(sources, []));
+  expect(plain.groups.map((g) => [g.record, g.sampledPositions.length])).toEqual([[null, 16], [null, 16]]);
 });

@@ -3,7 +3,8 @@ import { spreadCoefficientSample, type BatchInference, type EstimationPrecision,
 import { DicomError, loadModelInputs, type DicomInstanceInfo, type FramePolicy } from '../../dicom';
 import type { RankedFinding } from '../../report';
 import { seriesLambdaStoreFor, type SeriesLambdaStore } from './series-lambda-store';
-import { groupLambdaEstimationFor, lambdaEstimationFor, rememberSeriesLambda } from './series-reuse';
+import { groupBatchId } from './group-batch-id';
+import { groupLambdaEstimationFor, lambdaEstimationFor, rememberGroupLambdas, rememberSeriesLambda } from './series-reuse';
 
 /** One image object handed to the classifier: Part 10 bytes plus a name used in results and errors. */
 export interface ClassifyInput {
@@ -68,7 +69,7 @@ export function inferOptionsFor(options: Pick<ClassifyOptions, 'policy' | 'coeff
   estimators?: LambdaEstimatorSettings, store?: SeriesLambdaStore | null): InferOptions {
   const k = options.coefficientSample ?? 0;
   // Grouped T3B gets each frame's SeriesInstanceUID: with `groupBy: series` it groups the batch by them.
-  if (options.policy.name === 't3b-grouped') return { sources: seriesOfFrames, ...(estimators ? groupLambdaEstimationFor(estimators) : {}) };
+  if (options.policy.name === 't3b-grouped') return { sources: seriesOfFrames, ...(estimators ? groupLambdaEstimationFor(estimators, store ?? null, seriesOfFrames) : {}) };
   if (options.policy.name !== 't3b') return {};
   if (k > 0) return { coefficientSample: spreadCoefficientSample(seriesOfFrames, k) };
   return estimators ? lambdaEstimationFor(estimators, store ?? null, seriesOfFrames) : {};
@@ -77,7 +78,7 @@ export function inferOptionsFor(options: Pick<ClassifyOptions, 'policy' | 'coeff
 /** Series reuse's store for this engine when its bundle turns series reuse on (ClassifyOptions.seriesLambdas first). */
 function seriesStore(engine: T3Engine, options: ClassifyOptions): SeriesLambdaStore | null {
   const reuse = engine.bundle.manifest.lambdaEstimators?.seriesReuse;
-  if (!reuse?.enabled || options.policy.name !== 't3b') return null;
+  if (!reuse?.enabled || (options.policy.name !== 't3b' && options.policy.name !== 't3b-grouped')) return null;
   return options.seriesLambdas ?? seriesLambdaStoreFor(engine, { maxSeries: reuse.maxSeries, maxAgeMs: 1000 * reuse.maxAgeSeconds });
 }
 
@@ -189,7 +190,8 @@ async function inferBatch(engine: T3Engine, options: ClassifyOptions, state: Cla
     const series = batch.map((frame) => state.infos[frame.inputIndex]?.seriesInstanceUid ?? '');
     const store = seriesStore(engine, options);
     result = await engine.infer(pixels, batch.length, options.policy, inferOptionsFor(options, series, engine.bundle.manifest.lambdaEstimators, store));
-    if (store) rememberSeriesLambda(store, series, result);
+    if (store && result.policy === 't3b-grouped') rememberGroupLambdas(store, series, result);
+    else if (store) rememberSeriesLambda(store, series, result);
   } catch (err) {
     for (const frame of batch) {
       state.outcomes[frame.inputIndex] ??= failure(state.inputs[frame.inputIndex].name, 'inference-failed', err);
@@ -230,10 +232,8 @@ export function frameClassification(
     predictions: probabilities
       .map((probability, c) => ({ label: classes[c].label, code: { ...classes[c].code }, probability }))
       .sort((a, b) => b.probability - a.probability),
-    // t3b-grouped: each group of a split batch reads as a batch of its own (id `<batch>/g<k>`, its λ), so the
-    // results, the gRPC answer and the SR's λ list record every group's λ as they record T3B's λ_B.
     batchLambda: image.group !== undefined && batch.groupLambdas ? batch.groupLambdas[image.group] : batch.batchLambda,
-    batchId: image.group !== undefined && batch.groupLambdas && batch.groupLambdas.length > 1 ? `${batch.batchId}/g${image.group}` : batch.batchId,
+    batchId: groupBatchId(batch.batchId, image.group, batch.groupLambdas?.length ?? 1),
     batchSize,
     ...sampleRecord(image, batch, position),
     estimationPrecision: batch.estimationPrecision ?? null,
@@ -249,6 +249,7 @@ function sampleRecord(image: ImageInference, batch: BatchInference, position: nu
   Pick<FrameClassification, 'coefficientSampled' | 'coefficientSampleSize' | 'lambdaEstimate'> {
   const group = image.group === undefined ? undefined : batch.groupEstimates?.[image.group];
   if (group) {
+    // A group whose λ came from every image without an estimator reads as a full grouped T3B batch.
     return {
       coefficientSampled: group.sampleSize === null ? null : (batch.coefficientSample ?? []).includes(position),
       coefficientSampleSize: group.sampleSize,

@@ -1,5 +1,6 @@
 import type { BatchInference, InferOptions } from '../../engine';
 import type { LambdaEstimatorSettings, SequentialSettings } from '../../t3';
+import { groupBatchId } from './group-batch-id';
 import type { SeriesLambdaStore } from './series-lambda-store';
 
 /**
@@ -31,11 +32,44 @@ export function lambdaEstimationFor(settings: LambdaEstimatorSettings, store: Se
 }
 
 /**
- * Grouped T3B's estimation: with sequential sampling on, each series group's λ is estimated like a one-series batch's
- * (the engine does so under `groupBy: series`; t3/grouped-lambda-estimation.ts). Series reuse is not applied to groups.
+ * Grouped T3B's estimation (the engine applies it under `groupBy: series`; t3/grouped-lambda-estimation.ts): with
+ * sequential sampling on, each series group's λ is estimated like a one-series batch's; with series reuse on, a group
+ * whose series has a stored λ (from `store`, for the frames' series) is checked against it. Nothing when both are off.
  */
-export function groupLambdaEstimationFor(settings: LambdaEstimatorSettings): InferOptions {
-  return settings.sequential.enabled ? { lambdaEstimation: { method: 'sequential', settings: sequentialSettingsOf(settings) } } : {};
+export function groupLambdaEstimationFor(settings: LambdaEstimatorSettings, store: SeriesLambdaStore | null, seriesOfFrames: readonly string[]): InferOptions {
+  const sequential = settings.sequential.enabled ? sequentialSettingsOf(settings) : undefined;
+  const reuse = settings.seriesReuse.enabled && store;
+  if (!sequential && !reuse) return {};
+  const stored = new Map<string, { lambdaB: number; fromBatch: string }>();
+  if (reuse) {
+    for (const series of new Set(seriesOfFrames)) {
+      const entry = series ? store.get(series) : null;
+      if (entry) stored.set(series, { lambdaB: entry.lambdaB, fromBatch: entry.batchId });
+    }
+  }
+  return {
+    groupEstimation: {
+      ...(sequential ? { sequential } : {}),
+      ...(reuse ? { reuse: { checkImages: settings.seriesReuse.checkImages, lambdaTolerance: settings.seriesReuse.lambdaTolerance, stored } } : {}),
+    },
+  };
+}
+
+/**
+ * After a grouped T3B batch: every group of one series whose λ was estimated afresh becomes its series' entry, under
+ * the id the group's results carry (group-batch-id.ts). A reused λ does not renew the entry, as for T3B batches.
+ */
+export function rememberGroupLambdas(store: SeriesLambdaStore, seriesOfFrames: readonly string[], result: BatchInference): void {
+  const lambdas = result.groupLambdas;
+  if (result.policy !== 't3b-grouped' || !lambdas) return;
+  lambdas.forEach((lambdaB, g) => {
+    const members = result.images.flatMap((image, i) => (image.group === g ? [i] : []));
+    const series = new Set(members.map((i) => seriesOfFrames[i]));
+    const only = series.size === 1 ? [...series][0] : '';
+    const record = result.groupEstimates?.[g]?.record ?? null;
+    if (!only || record?.outcome === 'reused') return;
+    store.set(only, { lambdaB, batchId: groupBatchId(result.batchId, g, lambdas.length), images: record?.sampled ?? members.length });
+  });
 }
 
 function sequentialSettingsOf(settings: LambdaEstimatorSettings): SequentialSettings {
