@@ -55,8 +55,8 @@ const ESTIMATOR_LABELS: Record<T3bEstimatorName, string> = {
   sequential: 'λ_B by sequential sampling',
   series: 'λ_B reused within a series',
   'series-sequential': 'series reuse, else sequential sampling',
-  'grouped-sequential': 'grouped by series, each group\'s λ by sequential sampling',
-  'grouped-series-sequential': 'grouped by series, each group\'s λ reused within its series, else by sequential sampling',
+  'grouped-sequential': 'each series group\'s λ by sequential sampling',
+  'grouped-series-sequential': 'each series group\'s λ reused within its series, else by sequential sampling',
 };
 
 /** The policy an estimator variant runs: grouped T3B for grouped-sequential, T3B for the others. */
@@ -89,7 +89,8 @@ export function evaluationPolicies(options: PolicySetOptions): EvaluatedPolicy[]
     // Grouped T3B at the same batch sizes as T3B: its groups, and so its results, depend on the batch.
     ...options.t3bBatchSizes.map((size) => ({ id: `t3b-grouped-${size}`, label: `grouped T3B (batch ${size})`, config: config('t3b-grouped', hp), batchSize: size })),
     ...(options.t3bEstimators ?? []).flatMap((name) => options.t3bBatchSizes.map((size) => ({
-      id: `t3b-${name}-${size}`, label: `T3B (batch ${size}, ${ESTIMATOR_LABELS[name]})`, config: config(estimatorPolicyName(name), hp), batchSize: size,
+      id: `t3b-${name}-${size}`, label: `${estimatorPolicyName(name) === 't3b-grouped' ? 'grouped T3B' : 'T3B'} (batch ${size}, ${ESTIMATOR_LABELS[name]})`,
+      config: config(estimatorPolicyName(name), hp), batchSize: size,
       lambdaEstimators: estimatorSettingsFor(name, options.estimatorSettings), lambdaEstimator: name,
     }))),
     ...(options.t3bCoefficientSamples ?? []).map((k) => {
