@@ -30,6 +30,7 @@ import {
   pooledPreparedSplit,
   prepareSplit,
   scorePolicyOnSplit,
+  seriesSplitFitImages,
   sweepLogits,
   type CoefficientMap,
   type CoefficientMapFit,
@@ -70,6 +71,11 @@ merged passes and dropped (maxGroups 1) if the measurement does not confirm it; 
 --grouping-only keeps the bundle's map as it is and chooses only the grouping (the same rule), recording it in
 "t3Fit.grouping" with its own command, date and data beside the map's provenance.
 
+Pooled by series (--pooled-by-series): a site that serves mixed batches with t3b-grouped by series never runs one
+T3B pass over a mixed batch; the map only meets one-series groups. With the option the map's objective scores the
+pooled stream that way (the grouping stage then chooses as usual, and the command warns if it does not choose
+grouping by series, since the map was not fitted for whole mixed batches).
+
 A fitted map whose mean validation accuracy is below the better single model's (the one a site would deploy
 instead) is refused: the command says so in numbers, writes nothing (the bundle keeps its map, even with --out)
 and exits with status 3. On the data it was fitted on a map rarely loses (both models are among its candidates);
@@ -103,6 +109,9 @@ options:
   --group-by LIST      grouped T3B's modes tried (default ${DEFAULT_GROUP_BYS.join(',')})
   --grouping-only      keep the bundle's map; choose only groupBy, minGroupSize and maxGroups
   --check-data DIR     held-out labelled splits for the comparison and the verdict (default: the --data splits)
+  --pooled-by-series   score the pooled stream in the map's objective as t3b-grouped by series serves it (each
+                       mixed batch split by the split its images came from, the bundle's minGroupSize, maxGroups 2):
+                       a map for sites that group mixed batches by series (see "pooled by series" above)
   --no-pooled          leave the pooled stream out of the objective and the comparison (how the shipped demo
                        map was fitted)
   --providers LIST     execution providers to try in order (default cuda,webgpu,cpu)
@@ -124,8 +133,9 @@ const WISE_ALPHA = 0.5;
 /** Seed name of the fit's pooled stream (any fixed name: the order only has to be the same on every run). */
 const POOLED_SEED = 'fit-pooled';
 
-function objective(pooled: boolean): string {
-  return `T3B top-1 accuracy at the batch size, mean over the validation splits${pooled ? ` and the ${POOLED_SPLIT} stream (their images shuffled into mixed batches)` : ''} (equal weight), `
+function objective(pooled: boolean, bySeries = false): string {
+  const mixed = bySeries ? 'their images shuffled into mixed batches, each split by series as t3b-grouped serves it' : 'their images shuffled into mixed batches';
+  return `T3B top-1 accuracy at the batch size, mean over the validation splits${pooled ? ` and the ${POOLED_SPLIT} stream (${mixed})` : ''} (equal weight), `
     + 'each batch\'s accuracy averaged over λ_B ± 0.05; ties broken by accuracy at λ_B, then smaller γ';
 }
 
@@ -217,6 +227,8 @@ interface FitOptions {
   /** Keep the bundle's map and choose only the grouping (--grouping-only). */
   groupingOnly: boolean;
   pooledEnabled: boolean;
+  /** The map's objective scores the pooled stream split by series (--pooled-by-series). */
+  pooledBySeries: boolean;
   executionProviders: ReturnType<typeof providersOption>;
 }
 
@@ -225,7 +237,7 @@ function parseFitOptions(argv: string[]): FitOptions | null {
   const args = parseArgs(argv, {
     values: ['bundle', 'data', 'check-data', 'out', 'batch-size', 'limit', 'exclude', 'lambda-range', 'gamma-range', 'js-threshold-range', 'guard-taus', 'guard-deltas',
       'min-group-sizes', 'max-groups', 'group-by', 'providers'],
-    flags: ['help', 'no-pooled', 'grouping-only'],
+    flags: ['help', 'no-pooled', 'grouping-only', 'pooled-by-series'],
   });
   if (args.options.has('help')) return null;
   const bundleDir = optionString(args, 'bundle');
@@ -251,6 +263,7 @@ function parseFitOptions(argv: string[]): FitOptions | null {
     groupBys: groupByList(optionString(args, 'group-by')),
     groupingOnly: args.options.has('grouping-only'),
     pooledEnabled: !args.options.has('no-pooled'),
+    pooledBySeries: args.options.has('pooled-by-series'),
     executionProviders: providersOption(args),
   };
 }
@@ -324,6 +337,20 @@ function searchSpace(options: FitOptions, fine: LambdaGrid): MapSearchSpace {
   };
 }
 
+/** The grouping a --pooled-by-series map is fitted for: by series, the bundle's minGroupSize, two groups. */
+function seriesFitGrouping(base: T3Hyperparameters): { minGroupSize: number; maxGroups: number } {
+  return { minGroupSize: base.minGroupSize, maxGroups: 2 };
+}
+
+/** The warning of a --pooled-by-series map whose grouping did not come out as by series (it then meets whole mixed
+ *  batches, which it was not fitted for), or null. */
+function pooledBySeriesWarning(options: FitOptions, fitData: FitData, fitted: T3Hyperparameters): string | null {
+  if (!options.pooledBySeries || !fitData.pooled || options.groupingOnly) return null;
+  if (fitted.groupBy === 'series' && fitted.maxGroups >= 2) return null;
+  return 'the map was fitted with --pooled-by-series (mixed batches split by series) but the grouping chosen is not by series: '
+    + 'with this bundle t3b and t3b-grouped serve mixed batches whole, which the map was not fitted for';
+}
+
 /** `result` is null with --grouping-only: the bundle's map was kept, not fitted. */
 interface MapEstimate { result: CoefficientMapFit | null; grouping: GroupingFit; fitted: T3Hyperparameters }
 
@@ -346,7 +373,12 @@ async function estimateMap(engine: T3Engine, bundle: ModelBundle, base: T3Hyperp
     fitSplits.push(batchFitImages(split.name, table, options.batchSize));
   }
   const pooledTable = fitData.pooled ? concatFitImageTables(imageTables, fitData.order) : null;
-  if (pooledTable) fitSplits.push(batchFitImages(POOLED_SPLIT, pooledTable, options.batchSize, prepared.map((s) => s.name)));
+  if (pooledTable) {
+    const names = prepared.map((s) => s.name);
+    fitSplits.push(options.pooledBySeries
+      ? seriesSplitFitImages(POOLED_SPLIT, pooledTable, fitData.order.map(([split]) => split), options.batchSize, seriesFitGrouping(base), names)
+      : batchFitImages(POOLED_SPLIT, pooledTable, options.batchSize, names));
+  }
   const result = options.groupingOnly ? null : fitCoefficientMap(fitSplits, space);
   const mapOnly = result ? fittedHyperparameters(base, result.map) : base;
   const groupingStreams: GroupingStream[] = [
@@ -404,7 +436,9 @@ async function runFit(bundle: ModelBundle, options: FitOptions, fitData: FitData
       groupingRefuted = groupingRefutation(validation, fitData.checkPrepared.map((s) => s.name), fitData.streams);
       if (groupingRefuted !== null) fitted = { ...fitted, maxGroups: 1 };
     }
-    return { ...estimate, fitted, validation, groupingRefuted, seconds: (performance.now() - started) / 1000 };
+    const warning = pooledBySeriesWarning(options, fitData, fitted);
+    const result = estimate.result && warning ? { ...estimate.result, warnings: [...estimate.result.warnings, warning] } : estimate.result;
+    return { ...estimate, result, fitted, validation, groupingRefuted, seconds: (performance.now() - started) / 1000 };
   } finally {
     await engine.close();
   }
@@ -424,7 +458,8 @@ function reportLines(bundle: ModelBundle, options: FitOptions, fitData: FitData,
       : `grouping only for ${name}, the bundle's map kept (${outcome.seconds.toFixed(1)} s):`,
     `  λ = ${m.lambdaMin} + (${m.lambdaMax} − ${m.lambdaMin})·σ(${m.gamma}·(JS − ${m.jsThreshold})), aggregation ${m.batchAggregation}, `
       + (m.extDelta !== 0 ? `guard on (τ ${m.extTau}, δ ${m.extDelta}, entropies at T = ${m.guardTemperature})` : 'guard off'),
-    ...(result ? [`  images where only the generalist is right: ${result.generalistOnly}, only the expert: ${result.expertOnly}`] : []),
+    ...(result ? [`  images where only the generalist is right: ${result.generalistOnly}, only the expert: ${result.expertOnly}`,
+      `  estimated top-1 (%) at λ_B per stream of the objective: ${Object.entries(result.perSplit).map(([s, a]) => `${s} ${percent(a)}`).join(', ')}`] : []),
     `  ${fitData.check ? `held-out check data (${options.checkDir})` : 'validation'} top-1 (%), measured with merged passes${fitData.checkPooled ? ` (${POOLED_SPLIT}: the splits' images shuffled into mixed batches)` : ''}:`,
     `    ${'policy'.padEnd(22)}${columns.map((c) => c.padStart(12)).join('')}`,
     ...Object.entries(validation).map(([policy, byStream]) =>
@@ -478,7 +513,7 @@ function fitRecord(bundle: ModelBundle, options: FitOptions, fitData: FitData, s
   if (!result) return groupingOnlyRecord(bundle, options, fitData, outcome);
   const { jsThresholds } = options;
   return {
-    objective: objective(fitData.pooled),
+    objective: objective(fitData.pooled, options.pooledBySeries),
     command: ['orthanc-t3', 'fit', ...options.argv].join(' '),
     date: new Date().toISOString(),
     data: dataRecord(fitData.data.hashes),
@@ -487,6 +522,7 @@ function fitRecord(bundle: ModelBundle, options: FitOptions, fitData: FitData, s
       lambda: describeGrid(space.grid), sweepStep: SWEEP_STEP, endpointStep: ENDPOINT_STEP, gammas: options.gammas,
       jsThreshold: { min: jsThresholds[0], max: jsThresholds[jsThresholds.length - 1], step: JS_THRESHOLD_STEP },
       aggregations: space.aggregations, guardTaus: options.guardTaus, guardDeltas: options.guardDeltas, pooledStream: fitData.pooled,
+      pooledBySeries: options.pooledBySeries && fitData.pooled ? { groupBy: 'series', ...seriesFitGrouping(policyForBundle(bundle, 't3b').hyperparameters) } : false,
       guardTemperature: GUARD_TEMPERATURE, minGuardGain: MIN_GUARD_GAIN, candidates: result.candidates,
     },
     temperatures: bundle.manifest.temperatures,

@@ -36,3 +36,4 @@ export { gridValue, lambdaGrid, type LambdaGrid } from './lambda-grid';
 export { compareEstimators, comparisonStreams, estimatorComparisonMarkdown, type EstimatorRow, type PooledSeries } from './estimator-comparison';
 export { homogeneousSeriesOrder, mixedSeriesOrder, seriesPreparedSplit } from './series-stream';
 export { T3B_ESTIMATORS, type T3bEstimatorName } from './evaluation-policies';
+export { seriesSplitFitImages } from './fit-series-batches';

@@ -25,8 +25,8 @@ export {
   type PolicyConfig,
   type PolicyName,
 } from './policy';
-export { groupBatch, type GroupingParameters } from './batch-groups';
-export { estimateGroupLambdas, type GroupEstimation, type GroupedLambdaEstimates } from './grouped-lambda-estimation';
+export { groupBatch, seriesGroupMembership, type GroupingParameters } from './batch-groups';
+export { estimateGroupLambdas, type GroupEstimation } from './grouped-lambda-estimation';
 export {
   computeBatchCoefficients,
   type BatchCoefficients,
