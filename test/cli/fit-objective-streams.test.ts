@@ -2,16 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fitCommand } from '../../src/cli/fit';
-import { runCommand, trainedBundleDir, trainedEvalDir } from '../evaluation/cli-helpers';
-
-/** Copies the first `count` labelled images of a split into dir (labels.csv rewritten to list only those). */
-async function copySplit(from: string, to: string, count: number): Promise<void> {
-  await fs.mkdir(to, { recursive: true });
-  const lines = (await fs.readFile(path.join(from, 'labels.csv'), 'utf8')).trim().split('\n');
-  const rows = lines.slice(1, count + 1);
-  for (const row of rows) await fs.copyFile(path.join(from, row.split(',')[0]), path.join(to, row.split(',')[0]));
-  await fs.writeFile(path.join(to, 'labels.csv'), [lines[0], ...rows].join('\n') + '\n');
-}
+import { copySplit, runCommand, trainedBundleDir, trainedEvalDir } from '../evaluation/cli-helpers';
 
 type Summary = {
   t3Fit: {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ExitCode } from '../../src/cli/command';
 import { fitCommand } from '../../src/cli/fit';
 import { loadBundle } from '../../src/engine';
-import { runCommand, trainedBundleDir, trainedEvalDir } from '../evaluation/cli-helpers';
+import { copySplit, runCommand, trainedBundleDir, trainedEvalDir } from '../evaluation/cli-helpers';
 
 // The committed labelled splits (in-domain and shifted; calibration is excluded by default) exercise the command.
 // The shipped map was fitted on bundles/demo-trained/validation, which scripts/train-demo writes and git ignores.
@@ -13,15 +13,6 @@ const validationDir = trainedEvalDir;
 
 async function sha256(file: string): Promise<string> {
   return createHash('sha256').update(await fs.readFile(file)).digest('hex');
-}
-
-/** Copies the first `count` labelled images of a split into dir (labels.csv rewritten to list only those). */
-async function copySplit(from: string, to: string, count: number): Promise<void> {
-  await fs.mkdir(to, { recursive: true });
-  const lines = (await fs.readFile(path.join(from, 'labels.csv'), 'utf8')).trim().split('\n');
-  const rows = lines.slice(1, count + 1);
-  for (const row of rows) await fs.copyFile(path.join(from, row.split(',')[0]), path.join(to, row.split(',')[0]));
-  await fs.writeFile(path.join(to, 'labels.csv'), [lines[0], ...rows].join('\n') + '\n');
 }
 
 describe('orthanc-t3 fit', () => {
