@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ExitCode, UsageError, type CliCommand, type CliIo } from './command';
+import { inWorklistOrder } from './demo-row-order';
 import { optionNumber, optionString, parseArgs } from './parse-args';
 import { jsonLog, startServeRuntime, type ServeRuntime } from './serve';
 import { loadSidecarConfig, parseJsonWithComments } from '../config';
@@ -195,11 +196,11 @@ function isFinished(r: StudyResult | undefined): boolean {
   return r !== undefined && (r.status === 'parked' || (r.status === 'done' && (r.sr !== null || r.images.length === 0)));
 }
 
-/** One table row per uploaded study (its description from Orthanc), and how many have no finished result. */
+/** One table row per uploaded study (its description from Orthanc), in worklist order, and how many have no finished result. */
 async function resultRows(client: OrthancClient, studies: Set<string>, results: Map<string, StudyResult>): Promise<{ rows: string[][]; incomplete: number }> {
   const rows: string[][] = [];
   let incomplete = 0;
-  for (const id of studies) {
+  for (const id of inWorklistOrder([...studies], (study) => results.get(study))) {
     const study = await client.getJson<{ MainDicomTags: Record<string, string> }>(`/studies/${id}`);
     const r = results.get(id);
     if (!isFinished(r)) incomplete++;
