@@ -56,12 +56,15 @@ export function groupLambdaEstimationFor(settings: LambdaEstimatorSettings, stor
 }
 
 /**
- * After a grouped T3B batch: every group of one series whose λ was estimated afresh becomes its series' entry, under
- * the id the group's results carry (group-batch-id.ts). A reused λ does not renew the entry, as for T3B batches.
+ * After a grouped T3B batch by series: every group of one series whose λ was estimated afresh becomes its series'
+ * entry, under the id the group's results carry (group-batch-id.ts). A reused λ does not renew the entry, as for T3B
+ * batches.
  */
 export function rememberGroupLambdas(store: SeriesLambdaStore, seriesOfFrames: readonly string[], result: BatchInference): void {
   const lambdas = result.groupLambdas;
-  if (result.policy !== 't3b-grouped' || !lambdas) return;
+  // Only groups the engine formed by series and estimated (groupEstimates): a group split at the map's step
+  // (groupBy js-step) may hold part of a series, whose λ is not the series'.
+  if (result.policy !== 't3b-grouped' || !lambdas || !result.groupEstimates) return;
   lambdas.forEach((lambdaB, g) => {
     const members = result.images.flatMap((image, i) => (image.group === g ? [i] : []));
     const series = new Set(members.map((i) => seriesOfFrames[i]));
