@@ -11,6 +11,7 @@ import {
   mergedTemperature,
   softmax,
   type BatchCoefficients,
+  type FixedPassRunner,
   type ImageCoefficients,
   type LambdaEstimateRecord,
   type LambdaEstimation,
@@ -551,17 +552,24 @@ export class T3Engine {
     const { channels, height, width } = this.bundle.manifest.input;
     const perImage = channels * height * width;
     const estimation: LambdaEstimation = requested.seed === undefined ? { ...requested, seed: batchSeed(pixels, count) } : requested;
-    const estimate = await estimateBatchLambda(count, hp, estimation, (positions) =>
-      this.sharedPixels.withGathered(pixels, positions, perImage, async (gathered) => {
-        const [ptPass, ftPass] = await this.fixedPasses(gathered, positions.length, ' (sample)');
-        return { pt: this.rows(ptPass, positions.length), ft: this.rows(ftPass, positions.length) };
-      }));
+    const estimate = await estimateBatchLambda(count, hp, estimation, this.sampleFixedPasses(pixels, perImage, ' (sample)'));
     const lambdaB = estimate.lambdaB;
     const merged = this.rows(await this.pass(pixels, count, lambdaB, `merged (λ_B=${lambdaB})`), count);
     const temperature = mergedTemperature(lambdaB, hp.tPt, hp.tFt);
     const images = merged.map((row, i) => estimatedImage(softmax(row, temperature), estimate.coefficients.get(i), lambdaB));
     const result = this.result('t3b', lambdaB, images, 2 * estimate.fixedPassCalls + 1, started);
     return { ...result, coefficientSample: estimate.sampledPositions.length === count ? null : estimate.sampledPositions, lambdaEstimate: estimate.record };
+  }
+
+  /**
+   * The estimators' fixed passes (t3/sequential-lambda-estimation.ts FixedPassRunner): both models on the batch
+   * positions asked for, gathered into one contiguous block per call; rows in the order of the positions.
+   */
+  private sampleFixedPasses(pixels: Float32Array, perImage: number, what: string, precision?: EstimationPrecision): FixedPassRunner {
+    return (positions) => this.sharedPixels.withGathered(pixels, positions, perImage, async (gathered) => {
+      const [ptPass, ftPass] = await this.fixedPasses(gathered, positions.length, what, precision);
+      return { pt: this.rows(ptPass, positions.length), ft: this.rows(ftPass, positions.length) };
+    });
   }
 
   /**
@@ -593,11 +601,8 @@ export class T3Engine {
     const { channels, height, width } = this.bundle.manifest.input;
     const perImage = channels * height * width;
     const seed = request.seed ?? batchSeed(pixels, count);
-    const estimate = await estimateGroupLambdas(count, request.sources, hp, hp, request, seed, (positions) =>
-      this.sharedPixels.withGathered(pixels, positions, perImage, async (gathered) => {
-        const [ptPass, ftPass] = await this.fixedPasses(gathered, positions.length, ' (group sample)', request.precision);
-        return { pt: this.rows(ptPass, positions.length), ft: this.rows(ftPass, positions.length) };
-      }));
+    const estimate = await estimateGroupLambdas(count, request.sources, hp, hp, request, seed,
+      this.sampleFixedPasses(pixels, perImage, ' (group sample)', request.precision));
     const lambdas = estimate.groups.map((g) => g.lambda);
     const images = await this.groupMergedPasses(pixels, count, estimate.groupOf, lambdas, hp, (i, probabilities, g) => ({
       ...estimatedImage(probabilities, estimate.groups[g].coefficients.get(i), lambdas[g]), group: g, groupSeries: estimate.seriesCounts[g],

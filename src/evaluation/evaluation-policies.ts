@@ -45,9 +45,10 @@ export interface PolicySetOptions {
 
 /** The estimator settings with exactly the estimators of `name` turned on. */
 export function estimatorSettingsFor(name: T3bEstimatorName, base: LambdaEstimatorSettings = defaultLambdaEstimatorSettings()): LambdaEstimatorSettings {
+  // Each name says which it runs: "series" for series reuse, "sequential" for sequential sampling.
   return {
-    sequential: { ...base.sequential, enabled: name !== 'series' },
-    seriesReuse: { ...base.seriesReuse, enabled: name === 'series' || name === 'series-sequential' || name === 'grouped-series-sequential' },
+    sequential: { ...base.sequential, enabled: name.endsWith('sequential') },
+    seriesReuse: { ...base.seriesReuse, enabled: name === 'series' || name.endsWith('series-sequential') },
   };
 }
 

@@ -96,15 +96,14 @@ export function batchFitImages(name: string, table: FitImageTable, batchSize: nu
   const count = table.images.length;
   const batches: FitBatch[] = [];
   for (let start = 0; start < count; start += batchSize) {
-    const end = Math.min(start + batchSize, count);
-    const correctAt = new Uint16Array(table.correct.length);
-    for (let f = 0; f < table.correct.length; f++) {
-      let n = 0;
-      for (let i = start; i < end; i++) n += table.correct[f][i];
-      correctAt[f] = n;
-    }
-    batches.push({ images: table.images.slice(start, end), correctAt });
+    batches.push(fitBatchOf(table, Array.from({ length: Math.min(batchSize, count - start) }, (_, k) => start + k)));
   }
   return { name, batches, ...(pooledFrom ? { pooledFrom: [...pooledFrom] } : {}) };
+}
+
+/** One batch of the fit from the table's images at `members`: their entries and how many are right at each grid point. */
+export function fitBatchOf(table: FitImageTable, members: readonly number[]): FitBatch {
+  const correctAt = Uint16Array.from(table.correct, (row) => members.reduce((n, i) => n + row[i], 0));
+  return { images: members.map((i) => table.images[i]), correctAt };
 }
 

@@ -1,7 +1,7 @@
 // The engine's own membership rule: the fit must split a batch exactly as the engine will.
 import { seriesGroupMembership, type GroupingParameters } from '../t3';
 import type { FitBatch, FitSplit } from './coefficient-fit';
-import type { FitImageTable } from './fit-data';
+import { fitBatchOf, type FitImageTable } from './fit-data';
 
 /**
  * A pooled stream as grouped T3B by series serves it: each consecutive batch of `batchSize` split into the groups
@@ -30,8 +30,7 @@ export function seriesSplitFitImages(
     for (let g = 0; g < groups; g++) {
       const members: number[] = [];
       for (let i = start; i < end; i++) if (groupOf[i - start] === g) members.push(i);
-      const correctAt = Uint16Array.from(table.correct, (row) => members.reduce((n, i) => n + row[i], 0));
-      batches.push({ images: members.map((i) => table.images[i]), correctAt });
+      batches.push(fitBatchOf(table, members));
     }
   }
   return { name, batches, pooledFrom: [...pooledFrom] };

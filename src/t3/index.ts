@@ -42,6 +42,7 @@ export {
 export {
   batchSeed,
   estimateBatchLambda,
+  type FixedPassRunner,
   type LambdaEstimateRecord,
   type LambdaEstimation,
 } from './sequential-lambda-estimation';
